@@ -1,0 +1,154 @@
+"""The API gateway: OAuth2 tokens, rate limits (check all, then consume) and overhead.
+
+API partners' attempts pass through it in order: auth (a per-user token cached for
+``token_ttl``; a missing or expired token costs a request to the token service pool first, a
+share of which fail with 401), limits (every applicable limiter is checked and only if all
+admit does each consume; a rejection is a 429 carrying the longest Retry-After), then the
+overhead of TLS and routing. Traditional partners never come here.
+"""
+
+from __future__ import annotations
+
+from ..rng import BlockSampler, Streams
+from ..schema import GatewaySpec, LimitRule, PartnerSpec, ProductSpec
+from .bank import BackendPool
+from .limits import Concurrency
+
+__all__ = ["Gateway", "Route"]
+
+
+class _UserScoped:
+    """A limit whose state is kept per (partner, user)."""
+
+    __slots__ = ("rule", "states")
+
+    def __init__(self, rule: LimitRule) -> None:
+        self.rule = rule
+        self.states: dict[int, object] = {}
+
+    def state(self, key: int, now: float) -> object:
+        s = self.states.get(key)
+        if s is None:
+            s = self.states[key] = self.rule.spec.new_state(now)
+        return s
+
+
+class Route:
+    """The limiters that apply to one (partner, product) pair, resolved once."""
+
+    __slots__ = ("concurrency", "fixed", "partner_key", "user_scoped")
+
+    def __init__(self, fixed: tuple, user_scoped: tuple, partner_index: int) -> None:
+        self.fixed = fixed
+        self.user_scoped = user_scoped
+        self.partner_key = partner_index << 32
+        self.concurrency = any(isinstance(s, Concurrency) for s in fixed) or any(
+            u.rule.spec.algorithm == "concurrency" for u in user_scoped
+        )
+
+
+class Gateway:
+    """Auth, limits and overhead for API partners.
+
+    Args:
+        spec: the validated gateway section.
+        partners, products: in index order (partner index, product index).
+        streams: the run's random streams.
+        window: the call-KPI window ``(warmup_s, horizon_s)``.
+    """
+
+    __slots__ = (
+        "_routes",
+        "failure_rate",
+        "has_auth",
+        "has_limits",
+        "token_pool",
+        "token_requests",
+        "token_service",
+        "token_ttl_s",
+        "window",
+    )
+
+    def __init__(
+        self,
+        spec: GatewaySpec,
+        partners: tuple[PartnerSpec, ...],
+        products: tuple[ProductSpec, ...],
+        streams: Streams,
+        window: tuple[float, float],
+    ) -> None:
+        self.window = window
+        self.has_auth = spec.auth is not None
+        self.token_requests = 0
+        self.token_pool: BackendPool | None = None
+        self.token_service: BlockSampler | None = None
+        self.token_ttl_s = 0.0
+        self.failure_rate = 0.0
+        if spec.auth is not None:
+            auth = spec.auth
+            self.token_pool = BackendPool("token_service", auth.servers, None, window)
+            self.token_service = streams.sampler(
+                auth.service_time.sample, "pool", "token_service", "service"
+            )
+            self.token_ttl_s = auth.token_ttl_s
+            self.failure_rate = auth.failure_rate
+        self.has_limits = bool(spec.limits)
+        self._routes: dict[tuple[int, int], Route] = {}
+        shared: dict[tuple, object] = {}
+        for pi in range(len(partners)):
+            for ki, product in enumerate(products):
+                fixed, user_scoped = [], []
+                for li, rule in enumerate(spec.limits):
+                    if rule.products is not None and product.name not in rule.products:
+                        continue
+                    if rule.scope == "user":
+                        key = ("user", li)
+                        if key not in shared:
+                            shared[key] = _UserScoped(rule)
+                        user_scoped.append(shared[key])
+                        continue
+                    key = {
+                        "global": (li,),
+                        "partner": (li, pi),
+                        "partner_product": (li, pi, ki),
+                    }[rule.scope]
+                    if key not in shared:
+                        shared[key] = rule.spec.new_state(0.0)
+                    fixed.append(shared[key])
+                self._routes[pi, ki] = Route(tuple(fixed), tuple(user_scoped), pi)
+
+    def route(self, partner: int, product: int) -> Route:
+        """The limiters for attempts of ``partner`` on ``product``."""
+        return self._routes[partner, product]
+
+    def fetch_token(self, now: float) -> float:
+        """Send a token request at ``now``; returns when the token service answers (s)."""
+        service = self.token_service()
+        wait = self.token_pool.admit(now, service)
+        if self.window[0] <= now < self.window[1]:
+            self.token_requests += 1
+        return now + wait + service
+
+    def admit(self, now: float, route: Route, user: int) -> tuple[float, tuple]:
+        """Check every limiter of ``route`` at ``now``; consume from each only if all admit.
+
+        Returns ``(retry_after_s, held)``: ``retry_after_s`` is 0.0 when admitted, else the
+        longest Retry-After of the rejecting limiters (``inf`` when unknown); ``held`` are the
+        concurrency limiters that must be told when the backend finishes (``finish_at``).
+        """
+        states = route.fixed
+        if route.user_scoped:
+            key = route.partner_key | user
+            states = states + tuple(u.state(key, now) for u in route.user_scoped)
+        retry = 0.0
+        for s in states:
+            w = s.check(now)
+            if w > retry:
+                retry = w
+        if retry > 0.0:
+            return retry, ()
+        for s in states:
+            s.consume(now)
+        if route.concurrency:
+            return 0.0, tuple(s for s in states if isinstance(s, Concurrency))
+        return 0.0, ()

@@ -1,0 +1,479 @@
+"""Partner platforms: NHPP sessions, journeys and the partner-side client.
+
+Each live partner runs one arrival process; each session is a SimPy process that walks its
+journey. Everything a session will need is drawn from the partner's own streams the moment it
+starts (user id, value, and for every step the optional-step coin, think time, approval, the
+first attempt's service time and error, the redirect coin and time), whether or not the step
+runs or the attempt is admitted: two scenarios that differ only in limits or capacity see the
+same users doing the same things (common random numbers). Retries draw from separate streams.
+
+An attempt's server side (token fetch, limits, overhead, backend pool) runs inline in the
+session process as long as the client is still waiting; when the client's timeout or the
+user's patience comes first, the rest of the server side continues as a detached process (a
+backend never recalls work) while the session moves on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from ..metrics import JOURNEY_FAILED_OFFSET, Recorder
+from ..profiles import Profile, rate_pieces, sample_nhpp
+from ..rng import Streams
+from ..schema import JourneySpec, PartnerSpec, ProductSpec, StepSpec
+from .bank import BackendPool
+from .gateway import Gateway
+
+__all__ = ["PartnerRuntime"]
+
+OK, RATE_LIMITED, OVERLOADED, TIMEOUT, ERROR, AUTH_FAILED = range(6)
+PATIENCE = -1
+COMPLETED, ABANDONED_PATIENCE, ABANDONED_REDIRECT = 0, 1, 2
+_SKIPPED, _DONE, _APPROVED, _DECLINED = 0, 1, 2, 3
+_CHUNK_PIECES = 24  # arrivals are sampled a day (24 hourly pieces) at a time
+
+
+class _Step:
+    """One journey step as the runtime sees it (samplers bound to the partner's streams)."""
+
+    __slots__ = (
+        "approval",
+        "credit",
+        "error_rate",
+        "fee",
+        "kind_installment",
+        "pool",
+        "pp",
+        "prob",
+        "product",
+        "redirect",
+        "redirect_time",
+        "retry_err",
+        "retry_service",
+        "route",
+        "service",
+        "take_rate",
+        "think",
+        "u_appr",
+        "u_drop",
+        "u_err",
+        "u_prob",
+        "when",
+    )
+
+    def __init__(
+        self,
+        j: int,
+        step: StepSpec,
+        product: ProductSpec,
+        pk: int,
+        partner: int,
+        n_products: int,
+        pool: BackendPool,
+        streams: Streams,
+        name: str,
+        journey: JourneySpec,
+        traditional: bool,
+        gateway: Gateway | None,
+    ) -> None:
+        key = ("partner", name, f"step{j}")
+        self.product = pk
+        self.pp = partner * n_products + pk
+        self.pool = pool
+        self.prob = step.probability
+        self.when = step.when
+        self.credit = product.kind == "credit_assessment"
+        self.approval = step.approval_rate
+        self.error_rate = product.error_rate
+        self.fee = product.fee
+        self.take_rate = product.take_rate if product.kind == "payment" else 0.0
+        self.kind_installment = product.kind == "installment"
+        self.u_prob = streams.uniforms(*key, "probability") if step.probability < 1 else None
+        self.think = (
+            streams.sampler(step.think_time.sample, *key, "think")
+            if step.think_time is not None
+            else None
+        )
+        self.u_appr = streams.uniforms(*key, "approval") if self.credit else None
+        self.service = streams.sampler(product.service_time.sample, *key, "service")
+        self.u_err = streams.uniforms(*key, "error") if product.error_rate > 0 else None
+        self.retry_service = streams.sampler(product.service_time.sample, *key, "retry_service")
+        self.retry_err = streams.uniforms(*key, "retry_error") if product.error_rate > 0 else None
+        self.redirect = traditional and product.kind == "payment"
+        self.u_drop = (
+            streams.uniforms(*key, "redirect_dropoff")
+            if self.redirect and journey.redirect_dropoff > 0
+            else None
+        )
+        self.redirect_time = (
+            streams.sampler(journey.redirect_time.sample, *key, "redirect_time")
+            if self.redirect and journey.redirect_time is not None
+            else None
+        )
+        self.route = gateway.route(partner, pk) if gateway is not None else None
+
+
+class _Attempt:
+    __slots__ = (
+        "client_end",
+        "client_outcome",
+        "held",
+        "is_error",
+        "k",
+        "logged",
+        "retry_after",
+        "revenue",
+        "service",
+        "sid",
+        "step",
+        "t0",
+        "user",
+    )
+
+    def __init__(
+        self,
+        t0: float,
+        step: _Step,
+        user: int,
+        service: float,
+        is_error: bool,
+        revenue: float,
+        k: int,
+        sid: int,
+        logged: bool,
+    ) -> None:
+        self.t0 = t0
+        self.step = step
+        self.user = user
+        self.service = service
+        self.is_error = is_error
+        self.revenue = revenue
+        self.k = k
+        self.sid = sid
+        self.logged = logged
+        self.retry_after = math.inf
+        self.client_end = math.inf
+        self.client_outcome = TIMEOUT
+
+
+class PartnerRuntime:
+    """A live partner: its arrival process, sessions and client.
+
+    Args:
+        env: the SimPy environment (time in seconds from ``run.start``).
+        index: partner index (as in the recorder).
+        spec: the partner; journey, journey_index: its journey.
+        profile: its traffic profile; start: calendar date at t = 0; horizon_s: last arrival.
+        products: all products in index order; pools: backend pool of each product index.
+        gateway: the gateway (None for traditional partners, who use the direct line).
+        direct_overhead: the direct line's overhead distribution (traditional partners).
+        overhead: the gateway's overhead distribution (API partners).
+        recorder: the run's recorder; streams: the run's random streams.
+        log_share: share of sessions whose attempts go to the call log.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        index: int,
+        spec: PartnerSpec,
+        journey: JourneySpec,
+        journey_index: int,
+        profile: Profile,
+        start: Any,
+        horizon_s: float,
+        products: tuple[ProductSpec, ...],
+        pools: list[BackendPool],
+        gateway: Gateway | None,
+        overhead: Any,
+        recorder: Recorder,
+        streams: Streams,
+        log_share: float,
+    ) -> None:
+        self.env = env
+        self.index = index
+        self.spec = spec
+        self.journey_index = journey_index
+        self.rec = recorder
+        self.gateway = gateway
+        self.api = spec.integration == "api"
+        self.start = start
+        self.profile = profile
+        self.horizon_s = horizon_s
+        self._streams = streams
+        name = spec.name
+        key = ("partner", name)
+        client = spec.client
+        self.timeout = client.timeout_s
+        self.max_attempts = client.max_attempts
+        self.retry_on = tuple(
+            o in client.retry_on
+            for o in ("ok", "rate_limited", "overloaded", "timeout", "error", "auth_failed")
+        )
+        self.respect_retry_after = client.respect_retry_after
+        self.backoff = client.backoff
+        self.jitter = streams.uniforms(*key, "backoff_jitter")
+        self.patience = journey.patience_s
+        self.dropoff = journey.redirect_dropoff
+        self.users = streams.sampler(lambda g, n: g.integers(0, spec.users, n), *key, "user")
+        self.value = (
+            streams.sampler(journey.value.sample, *key, "value")
+            if journey.value is not None
+            else None
+        )
+        self.u_auth = streams.uniforms(*key, "auth_failure")
+        self.overhead = (
+            streams.sampler(overhead.sample, *key, "overhead") if overhead is not None else None
+        )
+        self.log_share = log_share
+        self.u_log = streams.uniforms(*key, "call_log")
+        self.tokens: dict[int, float] = {}
+        product_index = {p.name: i for i, p in enumerate(products)}
+        n_products = len(products)
+        self.steps = tuple(
+            _Step(
+                j,
+                s,
+                products[product_index[s.product]],
+                product_index[s.product],
+                index,
+                n_products,
+                pools[product_index[s.product]],
+                streams,
+                name,
+                journey,
+                not self.api,
+                gateway if self.api else None,
+            )
+            for j, s in enumerate(journey.steps)
+        )
+        self.sessions = 0
+
+    # -- arrivals ------------------------------------------------------------------------------
+    def arrivals(self) -> Generator[simpy.Event, Any, None]:
+        """Start sessions at the NHPP arrival times in ``[live_from, horizon)``."""
+        env = self.env
+        spec = self.spec
+        base = spec.users * spec.sessions_per_user_day / 86400.0
+        edges, factors = rate_pieces(self.profile, self.start, self.horizon_s)
+        gen = self._streams.generator("partner", spec.name, "arrivals")
+        live_from = spec.live_from_s
+        sid = 0
+        for i in range(0, factors.size, _CHUNK_PIECES):
+            times = sample_nhpp(
+                gen, base, edges[i : i + _CHUNK_PIECES + 1], factors[i : i + _CHUNK_PIECES]
+            )
+            for t in times.tolist():
+                if t < live_from:
+                    continue
+                if t > env.now:
+                    yield env.timeout(t - env.now)
+                env.process(self.session(sid))
+                sid += 1
+        self.sessions = sid
+
+    # -- a session -----------------------------------------------------------------------------
+    def session(self, sid: int) -> Generator[simpy.Event, Any, None]:
+        """One user session walking the partner's journey."""
+        env = self.env
+        t_start = env.now
+        user = int(self.users())
+        value = self.value() if self.value is not None else 0.0
+        logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
+        draws = []
+        for st in self.steps:
+            draws.append(
+                (
+                    st.u_prob() if st.u_prob is not None else 0.0,
+                    st.think() if st.think is not None else 0.0,
+                    st.u_appr() if st.u_appr is not None else 0.0,
+                    st.service(),
+                    st.u_err() < st.error_rate if st.u_err is not None else False,
+                    st.u_drop() if st.u_drop is not None else 1.0,
+                    st.redirect_time() if st.redirect_time is not None else 0.0,
+                )
+            )
+        ending = COMPLETED
+        prev = _DONE
+        for st, (u_prob, think, u_appr, service, is_error, u_drop, r_time) in zip(
+            self.steps, draws, strict=True
+        ):
+            when = st.when
+            if when is not None and not (
+                (when == "ok" and prev != _SKIPPED)
+                or (when == "approved" and prev == _APPROVED)
+                or (when == "declined" and prev == _DECLINED)
+            ):
+                prev = _SKIPPED
+                continue
+            if st.u_prob is not None and u_prob >= st.prob:  # optional step not taken
+                prev = _SKIPPED
+                continue
+            if think > 0.0:
+                yield env.timeout(think)
+            if st.redirect:
+                if u_drop < self.dropoff:
+                    ending = ABANDONED_REDIRECT
+                    break
+                if r_time > 0.0:
+                    yield env.timeout(r_time)
+            revenue = st.fee + st.take_rate * value
+            outcome = yield from self._call(st, user, sid, service, is_error, revenue, logged)
+            if outcome != OK:
+                ending = (
+                    ABANDONED_PATIENCE if outcome == PATIENCE else (JOURNEY_FAILED_OFFSET + outcome)
+                )
+                break
+            if st.credit:
+                prev = _APPROVED if u_appr < st.approval else _DECLINED
+            else:
+                prev = _DONE
+        self.rec.journey(t_start, self.journey_index, self.index, ending)
+
+    def _call(
+        self,
+        st: _Step,
+        user: int,
+        sid: int,
+        service: float,
+        is_error: bool,
+        revenue: float,
+        logged: bool,
+    ) -> Generator[simpy.Event, Any, int]:
+        """A logical call: attempts with backoff until ok, a final outcome, or the user leaves.
+
+        Each attempt's server side runs inline while the client waits; when the client's
+        timeout or the user's patience comes first, the rest continues detached.
+        """
+        env = self.env
+        t_first = env.now
+        user_deadline = t_first + self.patience
+        k = 1
+        while True:
+            att = _Attempt(env.now, st, user, service, is_error, revenue, k, sid, logged)
+            client_deadline = att.t0 + self.timeout
+            wake = client_deadline if client_deadline <= user_deadline else user_deadline
+            server = self._serve(att)
+            outcome = OK
+            for t_next in server:
+                if t_next > wake:
+                    env.process(self._detached(server, t_next))
+                    yield env.timeout(wake - env.now)
+                    if wake != client_deadline:
+                        return PATIENCE
+                    outcome = TIMEOUT
+                    break
+                if t_next > env.now:
+                    yield env.timeout(t_next - env.now)
+            else:
+                end = att.client_end
+                if end > user_deadline:
+                    yield env.timeout(user_deadline - env.now)
+                    return PATIENCE
+                if end > env.now:
+                    yield env.timeout(end - env.now)
+                outcome = att.client_outcome
+            if outcome == OK or k >= self.max_attempts or not self.retry_on[outcome]:
+                self.rec.logical_call(t_first, env.now - t_first)
+                return outcome
+            if outcome == RATE_LIMITED and self.respect_retry_after and att.retry_after < math.inf:
+                delay = att.retry_after
+            else:
+                b = self.backoff
+                delay = min(b.max_s, b.base_s * b.factor ** (k - 1))
+                if b.jitter == "full":
+                    delay *= self.jitter()
+                elif b.jitter == "equal":
+                    delay = 0.5 * delay * (1.0 + self.jitter())
+            if env.now + delay >= user_deadline:
+                yield env.timeout(user_deadline - env.now)
+                return PATIENCE
+            if delay > 0.0:
+                yield env.timeout(delay)
+            k += 1
+            service = st.retry_service()
+            is_error = st.retry_err() < st.error_rate if st.retry_err is not None else False
+
+    def _detached(
+        self, server: Generator[float, None, None], t_next: float
+    ) -> Generator[simpy.Event, Any, None]:
+        """The rest of an attempt's server side after the client stopped waiting."""
+        env = self.env
+        if t_next > env.now:
+            yield env.timeout(t_next - env.now)
+        for t in server:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+
+    def _serve(self, att: _Attempt) -> Generator[float, None, None]:
+        """The server side of an attempt; yields the next time it needs (absolute seconds)."""
+        now = att.t0
+        st = att.step
+        held: tuple = ()
+        gw = self.gateway
+        if self.api:
+            if gw.has_auth:
+                expiry = self.tokens.get(att.user)
+                if expiry is None or expiry <= now:
+                    t_token = gw.fetch_token(now)
+                    failed = self.u_auth() < gw.failure_rate
+                    if t_token > now:
+                        yield t_token
+                        now = t_token
+                    if failed:
+                        self._finish(att, now, AUTH_FAILED, -1.0)
+                        return
+                    self.tokens[att.user] = now + gw.token_ttl_s
+            if gw.has_limits:
+                retry_after, held = gw.admit(now, st.route, att.user)
+                if retry_after > 0.0:
+                    att.retry_after = retry_after
+                    self._finish(att, now, RATE_LIMITED, -1.0)
+                    return
+        if self.overhead is not None:
+            d = self.overhead()
+            if d > 0.0:
+                now += d
+                yield now
+        wait = st.pool.admit(now, att.service)
+        if wait < 0.0:
+            for h in held:
+                h.finish_at(now)
+            self._finish(att, now, OVERLOADED, -1.0)
+            return
+        end = now + wait + att.service
+        for h in held:
+            h.finish_at(end)
+        self._finish(att, end, ERROR if att.is_error else OK, wait)
+
+    def _finish(self, att: _Attempt, end: float, outcome: int, wait: float) -> None:
+        """Record the attempt as the client sees it (a response after the timeout is a timeout)."""
+        latency = end - att.t0
+        if latency > self.timeout:
+            outcome = TIMEOUT
+            latency = self.timeout
+        att.client_outcome = outcome
+        att.client_end = att.t0 + latency
+        st = att.step
+        self.rec.attempt(
+            att.t0, st.pp, outcome, latency, wait, att.revenue if outcome == OK else 0.0
+        )
+        if att.logged:
+            self.rec.log(
+                (
+                    att.t0,
+                    self.index,
+                    st.product,
+                    att.user,
+                    att.sid,
+                    att.k,
+                    False,
+                    outcome,
+                    latency,
+                    wait,
+                )
+            )

@@ -1,0 +1,601 @@
+"""Results of one run: the KPI dict, tables as pandas DataFrames, save / load, provenance.
+
+Built from the raw aggregates of :func:`openbank_sim.model.world.run_world` once the run is
+over; this is where pandas first appears. The KPI names and their semantics are a public
+contract (DESIGN.md, "Outputs" and "Semantics of the numbers").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .histogram import LatencyHistogram
+from .metrics import JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES
+
+__all__ = ["KPI_NAMES", "Results", "build_results"]
+
+KPI_NAMES = (
+    # calls
+    "calls_total",
+    "calls_ok",
+    "calls_rate_limited",
+    "calls_overloaded",
+    "calls_timeout",
+    "calls_error",
+    "calls_auth_failed",
+    "token_requests",
+    "success_rate",
+    "throughput_ok_per_s",
+    "latency_mean_s",
+    "latency_p50_s",
+    "latency_p95_s",
+    "latency_p99_s",
+    "client_latency_p95_s",
+    "backend_wait_mean_s",
+    "availability",
+    # journeys
+    "journeys_started",
+    "journeys_completed",
+    "journeys_abandoned",
+    "conversion_rate",
+    # money
+    "revenue_total",
+    "cost_total",
+    "profit_total",
+    "npv",
+    "payback_month",
+    "partner_cost_total",
+    # onboarding
+    "partners_live_end",
+    "partners_in_pipeline_end",
+    "time_to_market_mean_days",
+    "time_to_market_p90_days",
+    "onboarding_cost_total",
+    "cost_per_partner",
+)
+NAN = float("nan")
+_TABLE_ORDER = (
+    "timeseries",
+    "timeseries_latency",
+    "by_partner",
+    "by_product",
+    "by_pool",
+    "journeys",
+    "calls",
+)
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else NAN
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("openbank_sim")
+    except Exception:  # not installed (running from a source tree)
+        return "0+unknown"
+
+
+class Results:
+    """KPIs and tables of one run.
+
+    Attributes:
+        kpis: KPI name -> value (floats; NaN where a feature is off or undefined).
+        tables: table name -> DataFrame (``timeseries``, ``timeseries_latency``,
+            ``by_partner``, ``by_product``, ``by_pool``, ``journeys``, optional ``calls``).
+        manifest: provenance: scenario as resolved, seed, versions, git revision, wall time,
+            event count.
+        histograms: latency histograms of ok attempts by ``"product:NAME"`` /
+            ``"partner:NAME"`` and ``"client"`` (logical calls), for plots and merging.
+    """
+
+    def __init__(
+        self,
+        kpis: Mapping[str, float],
+        tables: Mapping[str, pd.DataFrame],
+        manifest: Mapping[str, Any],
+        histograms: Mapping[str, LatencyHistogram] | None = None,
+    ) -> None:
+        self.kpis = dict(kpis)
+        self.tables = dict(tables)
+        self.manifest = dict(manifest)
+        self.histograms = dict(histograms or {})
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        k = self.kpis
+        return (
+            f"Results({self.manifest.get('scenario_name')!r}, seed={self.manifest.get('seed')}, "
+            f"calls_total={k.get('calls_total')}, success_rate={k.get('success_rate'):.4f})"
+        )
+
+    def kpi_table(self) -> pd.DataFrame:
+        """The KPIs as a two-column DataFrame (``kpi``, ``value``)."""
+        return pd.DataFrame({"kpi": list(self.kpis), "value": list(self.kpis.values())})
+
+    def kpis_json(self) -> str:
+        """The KPI dict as JSON (NaN and infinities as null)."""
+        clean = {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in self.kpis.items()
+        }
+        return json.dumps(clean, indent=2)
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write the run to ``directory`` atomically (a complete directory or none).
+
+        Tables go to Parquet when pyarrow is installed, CSV otherwise; ``summary.csv``
+        (``kpi,value``, floats at full precision) and ``manifest.json`` always.
+        """
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            fmt = "parquet" if _has_pyarrow() else "csv"
+            with (tmp / "summary.csv").open("w", encoding="utf-8") as fh:
+                fh.write("kpi,value\n")
+                for k, v in self.kpis.items():
+                    fh.write(f"{k},{float(v)!r}\n")
+            written = {}
+            for name, df in self.tables.items():
+                path = tmp / f"{name}.{fmt}"
+                if fmt == "parquet":
+                    df.to_parquet(path, index=False)
+                else:
+                    df.to_csv(path, index=False, float_format="%r")
+                written[name] = path.name
+            manifest = dict(self.manifest)
+            manifest["tables"] = written
+            (tmp / "manifest.json").write_text(
+                json.dumps(manifest, indent=2, default=str, allow_nan=True), encoding="utf-8"
+            )
+            (tmp / "histograms.json").write_text(
+                json.dumps({k: h.to_dict() for k, h in self.histograms.items()}), encoding="utf-8"
+            )
+            if target.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+                os.replace(target, old / "x")
+                os.replace(tmp, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Results:
+        """Read a directory written by :meth:`save`."""
+        d = Path(directory)
+        manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+        summary = pd.read_csv(d / "summary.csv", dtype={"kpi": str, "value": str})
+        kpis = {k: float(v) for k, v in zip(summary["kpi"], summary["value"], strict=True)}
+        tables = {}
+        for name, file in manifest.get("tables", {}).items():
+            path = d / file
+            tables[name] = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        hist_path = d / "histograms.json"
+        hists = {}
+        if hist_path.exists():
+            raw = json.loads(hist_path.read_text(encoding="utf-8"))
+            hists = {k: LatencyHistogram.from_dict(v) for k, v in raw.items()}
+        return cls(kpis, tables, manifest, hists)
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Building results from a run
+# --------------------------------------------------------------------------------------------
+
+
+def _decode_counts(counts: Mapping[int, int], n_pp: int) -> tuple[np.ndarray, ...]:
+    if not counts:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e, e, e
+    keys = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+    vals = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
+    outcome = keys % N_OUTCOMES
+    rest = keys // N_OUTCOMES
+    return rest // n_pp, rest % n_pp, outcome, vals
+
+
+def _hist_stats(h: LatencyHistogram) -> dict[str, float]:
+    if h.count == 0:
+        return {
+            "latency_mean_s": NAN,
+            "latency_p50_s": NAN,
+            "latency_p95_s": NAN,
+            "latency_p99_s": NAN,
+        }
+    p50, p95, p99 = h.quantiles([0.5, 0.95, 0.99])
+    return {
+        "latency_mean_s": h.mean,
+        "latency_p50_s": p50,
+        "latency_p95_s": p95,
+        "latency_p99_s": p99,
+    }
+
+
+def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None) -> Results:
+    """Turn a :class:`~openbank_sim.model.world.RunOutput` into :class:`Results`."""
+    spec = out.spec
+    run = spec.run
+    rec = out.recorder
+    partners, products = out.partner_names, out.product_names
+    P = len(products)
+    n_pp = len(partners) * P
+    measured_s = run.horizon_s - run.warmup_s
+
+    bins, pp, outcome, vals = _decode_counts(rec.counts, n_pp)
+    by_outcome = (
+        np.bincount(outcome, weights=vals, minlength=N_OUTCOMES)
+        if vals.size
+        else np.zeros(N_OUTCOMES)
+    )
+    calls = {f"calls_{o}": int(by_outcome[i]) for i, o in enumerate(OUTCOME_NAMES)}
+    calls_total = int(by_outcome.sum())
+
+    overall = LatencyHistogram()
+    for h in rec.latency_by_product:
+        overall.merge(h)
+    lat = _hist_stats(overall)
+    wait_count = int(rec.wait_count.sum())
+    journeys = _journey_table(rec.journeys, out.journey_names)
+    started = int(journeys["count"].sum()) if len(journeys) else 0
+    completed = (
+        int(journeys.loc[journeys["ending"] == "completed", "count"].sum()) if started else 0
+    )
+    revenue = float(sum(rec.revenue.values()))
+    cost = float(sum(rec.cost.values()))
+    live_end = sum(1 for p in spec.partners if p.live_from_s < run.horizon_s)
+
+    kpis: dict[str, float] = {
+        "calls_total": calls_total,
+        **calls,
+        "token_requests": out.token_requests,
+        "success_rate": _ratio(calls["calls_ok"], calls_total),
+        "throughput_ok_per_s": calls["calls_ok"] / measured_s,
+        **lat,
+        "client_latency_p95_s": rec.client_latency.quantile(0.95)
+        if rec.client_latency.count
+        else NAN,
+        "backend_wait_mean_s": _ratio(float(rec.wait_sum.sum()), wait_count),
+        "availability": 1.0,
+        "journeys_started": started,
+        "journeys_completed": completed,
+        "journeys_abandoned": started - completed,
+        "conversion_rate": _ratio(completed, started),
+        "revenue_total": revenue,
+        "cost_total": cost,
+        "profit_total": revenue - cost,
+        "npv": NAN,
+        "payback_month": NAN,
+        "partner_cost_total": 0.0,
+        "partners_live_end": live_end,
+        "partners_in_pipeline_end": 0,
+        "time_to_market_mean_days": NAN,
+        "time_to_market_p90_days": NAN,
+        "onboarding_cost_total": 0.0,
+        "cost_per_partner": NAN,
+    }
+    kpis = {k: float(kpis[k]) for k in KPI_NAMES}
+
+    tables = {
+        "timeseries": _timeseries(rec, bins, pp, outcome, vals, partners, products, run),
+        "timeseries_latency": _timeseries_latency(rec, products, run),
+        "by_partner": _by_partner(out, pp, outcome, vals, journeys),
+        "by_product": _by_product(out, pp, outcome, vals),
+        "by_pool": _by_pool(out, pp, outcome, vals, measured_s),
+        "journeys": journeys,
+    }
+    log = rec.call_log_columns() if rec.call_log else {}
+    if rec.call_log:
+        tables["calls"] = _call_table(log, partners, products)
+
+    hists = {f"product:{n}": h for n, h in zip(products, rec.latency_by_product, strict=True)}
+    hists.update({f"partner:{n}": h for n, h in zip(partners, rec.latency_by_partner, strict=True)})
+    hists["client"] = rec.client_latency
+    manifest = {
+        "scenario_name": spec.name,
+        "scenario_source": source,
+        "scenario": scenario_raw,
+        "seed": out.seed,
+        "package_version": _version(),
+        "git_revision": _git_revision(),
+        "wall_time_s": out.wall_s,
+        "events": out.events,
+        "attempts_simulated": rec.attempts,
+        "sim_end_s": out.sim_end_s,
+        "numpy_version": np.__version__,
+        "pandas_version": pd.__version__,
+    }
+    return Results(kpis, tables, manifest, hists)
+
+
+def _count_frame(
+    pp_or_group: np.ndarray, outcome: np.ndarray, vals: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Counts by (group, outcome) as an (n_groups, 6) int array."""
+    out = np.zeros((n_groups, N_OUTCOMES), dtype=np.int64)
+    if vals.size:
+        np.add.at(out, (pp_or_group, outcome), vals)
+    return out
+
+
+def _with_counts(df: pd.DataFrame, counts: np.ndarray) -> pd.DataFrame:
+    for i, o in enumerate(OUTCOME_NAMES):
+        df[f"calls_{o}"] = counts[:, i]
+    total = counts.sum(axis=1)
+    df["calls_total"] = total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df["success_rate"] = np.where(total > 0, counts[:, 0] / np.maximum(total, 1), np.nan)
+    return df
+
+
+def _money_by(d: Mapping[int, float], n_pp: int, P: int, by: str) -> np.ndarray:
+    size = n_pp // P if by == "partner" else P
+    out = np.zeros(size)
+    for k, v in d.items():
+        pp = k % n_pp
+        out[pp // P if by == "partner" else pp % P] += v
+    return out
+
+
+def _timeseries(rec, bins, pp, outcome, vals, partners, products, run) -> pd.DataFrame:
+    P = len(products)
+    n_pp = len(partners) * P
+    key_counts: dict[tuple[int, int], np.ndarray] = {}
+    for b, q, o, v in zip(bins.tolist(), pp.tolist(), outcome.tolist(), vals.tolist(), strict=True):
+        row = key_counts.setdefault((b, q), np.zeros(N_OUTCOMES, dtype=np.int64))
+        row[o] += v
+    keys = set(key_counts)
+    keys.update(divmod(k, n_pp) for k in rec.revenue)
+    keys.update(divmod(k, n_pp) for k in rec.cost)
+    rows = sorted(keys)
+    cols = [f"calls_{o}" for o in OUTCOME_NAMES]
+    if not rows:
+        return pd.DataFrame(
+            columns=[
+                "bin",
+                "t_start_s",
+                "time",
+                "partner",
+                "product",
+                *cols,
+                "calls_total",
+                "revenue",
+                "cost",
+            ]
+        )
+    b = np.array([r[0] for r in rows])
+    q = np.array([r[1] for r in rows])
+    counts = np.array([key_counts.get(r, np.zeros(N_OUTCOMES, dtype=np.int64)) for r in rows])
+    df = pd.DataFrame(
+        {
+            "bin": b,
+            "t_start_s": b * run.time_bin_s,
+            "time": pd.Timestamp(run.start) + pd.to_timedelta(b * run.time_bin_s, unit="s"),
+            "partner": pd.Categorical.from_codes(q // P, categories=partners),
+            "product": pd.Categorical.from_codes(q % P, categories=products),
+        }
+    )
+    for i, c in enumerate(cols):
+        df[c] = counts[:, i]
+    df["calls_total"] = counts.sum(axis=1)
+    df["revenue"] = [rec.revenue.get(bb * n_pp + qq, 0.0) for bb, qq in rows]
+    df["cost"] = [rec.cost.get(bb * n_pp + qq, 0.0) for bb, qq in rows]
+    return df
+
+
+def _timeseries_latency(rec, products, run) -> pd.DataFrame:
+    P = len(products)
+    rows = []
+    for key in sorted(rec.latency_by_bin):
+        h = rec.latency_by_bin[key]
+        b, k = divmod(key, P)
+        p50, p95, p99 = h.quantiles([0.5, 0.95, 0.99])
+        rows.append((b, b * run.time_bin_s, products[k], h.count, h.mean, p50, p95, p99))
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "bin",
+            "t_start_s",
+            "product",
+            "calls_ok",
+            "latency_mean_s",
+            "latency_p50_s",
+            "latency_p95_s",
+            "latency_p99_s",
+        ],
+    )
+    df["time"] = pd.Timestamp(run.start) + pd.to_timedelta(df["t_start_s"], unit="s")
+    return df
+
+
+def _journey_table(journeys: Mapping[tuple[int, int, int], int], names: list[str]) -> pd.DataFrame:
+    agg: dict[tuple[str, str], int] = {}
+    for (j, _p, e), n in journeys.items():
+        key = (names[j], JOURNEY_ENDINGS[e])
+        agg[key] = agg.get(key, 0) + n
+    df = pd.DataFrame(
+        [(j, e, n) for (j, e), n in sorted(agg.items())], columns=["journey", "ending", "count"]
+    )
+    if len(df):
+        df["share"] = df["count"] / df.groupby("journey")["count"].transform("sum")
+    else:
+        df["share"] = pd.Series(dtype=float)
+    return df
+
+
+def _by_partner(out, pp, outcome, vals, journeys) -> pd.DataFrame:
+    spec = out.spec
+    P = len(out.product_names)
+    n = len(out.partner_names)
+    counts = _count_frame(pp // P if pp.size else pp, outcome, vals, n)
+    df = pd.DataFrame(
+        {
+            "partner": out.partner_names,
+            "integration": [p.integration for p in spec.partners],
+            "sector": [p.sector for p in spec.partners],
+            "sessions": out.sessions_by_partner,
+        }
+    )
+    df = _with_counts(df, counts)
+    stats = [_hist_stats(h) for h in out.recorder.latency_by_partner]
+    for col in ("latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s"):
+        df[col] = [s[col] for s in stats]
+    rec = out.recorder
+    df["revenue"] = _money_by(rec.revenue, n * P, P, "partner")
+    df["cost"] = _money_by(rec.cost, n * P, P, "partner")
+    started = np.zeros(n, dtype=np.int64)
+    completed = np.zeros(n, dtype=np.int64)
+    for (_j, p, e), c in rec.journeys.items():
+        started[p] += c
+        if e == 0:
+            completed[p] += c
+    df["journeys_started"] = started
+    df["journeys_completed"] = completed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df["conversion_rate"] = np.where(started > 0, completed / np.maximum(started, 1), np.nan)
+    return df
+
+
+def _by_product(out, pp, outcome, vals) -> pd.DataFrame:
+    spec = out.spec
+    P = len(out.product_names)
+    counts = _count_frame(pp % P if pp.size else pp, outcome, vals, P)
+    prods = list(spec.bank.products.values())
+    df = pd.DataFrame(
+        {
+            "product": out.product_names,
+            "kind": [p.kind for p in prods],
+            "pool": [p.pool for p in prods],
+        }
+    )
+    df = _with_counts(df, counts)
+    stats = [_hist_stats(h) for h in out.recorder.latency_by_product]
+    for col in ("latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s"):
+        df[col] = [s[col] for s in stats]
+    rec = out.recorder
+    n_pp = len(out.partner_names) * P
+    df["revenue"] = _money_by(rec.revenue, n_pp, P, "product")
+    df["cost"] = _money_by(rec.cost, n_pp, P, "product")
+    return df
+
+
+def _by_pool(out, pp, outcome, vals, measured_s) -> pd.DataFrame:
+    rec = out.recorder
+    spec = out.spec
+    P = len(out.product_names)
+    product_pool = [out.pool_names.index(p.pool) for p in spec.bank.products.values()]
+    rejected = np.zeros(len(out.pools), dtype=np.int64)
+    for q, o, v in zip(pp.tolist(), outcome.tolist(), vals.tolist(), strict=True):
+        if o == 2:
+            rejected[product_pool[q % P]] += v
+    rows = []
+    for i, pool in enumerate(out.pools):
+        n = int(rec.wait_count[i])
+        rows.append(
+            {
+                "pool": pool.name,
+                "servers": pool.servers,
+                "queue_limit": pool.queue_limit if pool.queue_limit is not None else -1,
+                "utilization": pool.busy_s / (pool.servers * measured_s),
+                "mean_busy_servers": pool.busy_s / measured_s,
+                "mean_queue_length": pool.queue_s / measured_s,
+                "wait_mean_s": float(rec.wait_sum[i]) / n if n else NAN,
+                "admitted": n,
+                "rejected": int(rejected[i]),
+            }
+        )
+    tp = out.token_pool
+    if tp is not None:
+        rows.append(
+            {
+                "pool": tp.name,
+                "servers": tp.servers,
+                "queue_limit": -1,
+                "utilization": tp.busy_s / (tp.servers * measured_s),
+                "mean_busy_servers": tp.busy_s / measured_s,
+                "mean_queue_length": tp.queue_s / measured_s,
+                "wait_mean_s": NAN,
+                "admitted": out.token_requests,
+                "rejected": 0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _call_table(log: Mapping[str, np.ndarray], partners, products) -> pd.DataFrame:
+    if not log:
+        return pd.DataFrame(
+            columns=[
+                "t_s",
+                "partner",
+                "product",
+                "user",
+                "session",
+                "attempt",
+                "background",
+                "outcome",
+                "latency_s",
+                "wait_s",
+            ]
+        )
+    return pd.DataFrame(
+        {
+            "t_s": log["t_s"].astype(float),
+            "partner": pd.Categorical.from_codes(log["partner"].astype(int), categories=partners),
+            "product": pd.Categorical.from_codes(log["product"].astype(int), categories=products),
+            "user": log["user"].astype(np.int64),
+            "session": log["session"].astype(np.int64),
+            "attempt": log["attempt"].astype(np.int64),
+            "background": log["background"].astype(bool),
+            "outcome": pd.Categorical.from_codes(
+                log["outcome"].astype(int), categories=list(OUTCOME_NAMES)
+            ),
+            "latency_s": log["latency_s"].astype(float),
+            "wait_s": np.where(log["wait_s"] < 0, np.nan, log["wait_s"]).astype(float),
+        }
+    )

@@ -1,0 +1,215 @@
+"""Scenarios: TOML files loaded into validated, immutable :class:`Scenario` objects.
+
+A :class:`Scenario` keeps the table *as written* (after overrides) and the validated
+:class:`~openbank_sim.schema.Spec` built from it. Overrides use dotted paths through the file
+as written (``bank.pools.core.servers``, ``partners.0.users``, ``gateway.limits.1.rate``); they
+may fill any key of a fixed table but never create a new pool, product, journey, partner,
+limit or profile.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tomllib
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import ScenarioError, did_you_mean
+from .schema import Spec, build
+
+__all__ = ["Scenario", "load_scenario", "parse_override_value", "shipped_scenarios"]
+
+# Tables whose children are named entries the user created (an override must not invent one).
+_NAMED_COLLECTIONS = {
+    ("bank", "pools"): "pool",
+    ("bank", "products"): "product",
+    ("journeys",): "journey",
+    ("profiles",): "profile",
+}
+
+
+def _shipped_dir() -> Path:
+    return Path(str(resources.files("openbank_sim.scenarios")))
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    """The scenarios shipped with the package, by name."""
+    return {p.stem: p for p in sorted(_shipped_dir().glob("*.toml"))}
+
+
+def _freeze_copy(value: Any) -> Any:
+    return copy.deepcopy(value)
+
+
+class Scenario:
+    """A validated scenario. Immutable: changes make new scenarios (:meth:`with_overrides`).
+
+    Attributes:
+        spec: the validated model inputs (frozen dataclasses).
+        source: the file it came from, or None.
+    """
+
+    __slots__ = ("_raw", "source", "spec")
+
+    def __init__(self, raw: Mapping[str, Any], source: str | Path | None = None) -> None:
+        self._raw = _freeze_copy(dict(raw))
+        self.source = str(source) if source is not None else None
+        default_name = Path(self.source).stem if self.source else "scenario"
+        try:
+            self.spec: Spec = build(self._raw, default_name)
+        except ScenarioError as err:
+            raise err.within("", file=self.source or "<scenario>") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if hasattr(self, "spec"):
+            raise AttributeError("Scenario is immutable; use with_overrides()")
+        object.__setattr__(self, key, value)
+
+    # -- views ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The scenario's name (``name`` key, else the file's stem)."""
+        return self.spec.name
+
+    @property
+    def description(self) -> str:
+        """One line saying what the scenario is."""
+        return self.spec.description
+
+    def as_dict(self) -> dict[str, Any]:
+        """A deep copy of the table as written (after overrides)."""
+        return copy.deepcopy(self._raw)
+
+    def to_json(self) -> str:
+        """The table as written, as JSON (dates as ISO strings)."""
+        return json.dumps(self._raw, default=str, sort_keys=True)
+
+    def __repr__(self) -> str:
+        return f"Scenario({self.name!r}, source={self.source!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Scenario) and self.to_json() == other.to_json()
+
+    def __hash__(self) -> int:
+        return hash(self.to_json())
+
+    # -- changes -------------------------------------------------------------------------
+    def with_overrides(self, overrides: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Scenario:
+        """A new scenario with dotted-path overrides applied, validated like the file.
+
+        >>> s2 = s.with_overrides({"bank.pools.core.servers": 64, "run.horizon": "2d"})
+        """
+        items = overrides.items() if isinstance(overrides, Mapping) else overrides
+        raw = copy.deepcopy(self._raw)
+        for path, value in items:
+            try:
+                set_path(raw, path, value)
+            except ScenarioError as err:
+                raise err.within("", file=self.source or "<scenario>") from None
+        return Scenario(raw, self.source)
+
+
+def parse_override_value(text: str) -> Any:
+    """A ``--set`` value: a TOML literal (``64``, ``0.5``, ``true``, ``[1, 2]``,
+    ``{dist = "constant", value = "5ms"}``); a bare word is a string (``2d``, ``api``)."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def set_path(raw: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``value`` at dotted ``path`` in ``raw`` (in place) following the override rules."""
+    if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
+        raise ScenarioError("is not a dotted key path", path=str(path))
+    parts = path.split(".")
+    node: Any = raw
+    walked: list[str] = []
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        here = ".".join([*walked, part])
+        if isinstance(node, list):
+            if not part.isdigit():
+                raise ScenarioError(
+                    f"{'.'.join(walked)} is an array: index it with a number", path=here
+                )
+            idx = int(part)
+            if idx >= len(node):
+                raise ScenarioError(
+                    f"there is no element {idx}: {'.'.join(walked)} has {len(node)}", path=here
+                )
+            if last:
+                node[idx] = value
+                return
+            node = node[idx]
+        elif isinstance(node, dict):
+            what = _NAMED_COLLECTIONS.get(tuple(walked))
+            if what is not None and part not in node:
+                raise ScenarioError(
+                    f"there is no {what} named {part!r}; overrides never create one"
+                    + did_you_mean(part, node),
+                    path=here,
+                )
+            if last:
+                node[part] = value
+                return
+            if part not in node:
+                if tuple([*walked, part]) in _NAMED_COLLECTIONS or part in (
+                    "partners",
+                    "limits",
+                    "steps",
+                    "events",
+                ):
+                    raise ScenarioError(
+                        "does not exist in this scenario; overrides never create entries", path=here
+                    )
+                node[part] = {}
+            node = node[part]
+        else:
+            raise ScenarioError(f"{'.'.join(walked)} is a value, not a table", path=here)
+        walked.append(part)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ScenarioError("no such file", file=str(path)) from None
+    except IsADirectoryError:
+        raise ScenarioError("is a directory, not a scenario file", file=str(path)) from None
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"not valid TOML: {err}", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise ScenarioError("not valid TOML: not UTF-8 text", file=str(path)) from None
+
+
+def resolve_path(name_or_path: str | Path) -> Path:
+    """A scenario file from a path, or a shipped scenario's name (``"ecommerce"``)."""
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    text = str(name_or_path)
+    if "/" not in text and "\\" not in text:
+        shipped = shipped_scenarios()
+        if text.removesuffix(".toml") in shipped:
+            return shipped[text.removesuffix(".toml")]
+        if p.suffix != ".toml":
+            raise ScenarioError(
+                "no such file and no shipped scenario of that name (shipped: "
+                + ", ".join(shipped)
+                + ")"
+                + did_you_mean(text, shipped),
+                file=text,
+            )
+    raise ScenarioError("no such file", file=text)
+
+
+def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load and validate a scenario file (or a shipped scenario by name), then apply overrides."""
+    path = resolve_path(name_or_path)
+    scenario = Scenario(_read_toml(path), path)
+    return scenario.with_overrides(overrides) if overrides else scenario

@@ -1,0 +1,834 @@
+"""The scenario schema: validated, immutable specs built from a TOML table as written.
+
+:func:`build` turns the raw dictionary of a scenario file into the frozen spec objects the
+model runs on. Every check raises :class:`~openbank_sim.errors.ScenarioError` with the dotted
+key path and the offending value; unknown keys are errors with a "did you mean" suggestion.
+The contract for the keys is ``SCENARIO_FORMAT.md``; semantics are in ``DESIGN.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from .distributions import Distribution, parse_distribution
+from .errors import ScenarioError, did_you_mean
+from .model.limits import LimitSpec
+from .profiles import Profile, builtin_profiles, parse_profile
+from .units import parse_date, parse_duration
+
+OUTCOMES = ("ok", "rate_limited", "overloaded", "timeout", "error", "auth_failed")
+PRODUCT_KINDS = ("payment", "account_info", "credit_assessment", "installment", "other")
+SECTORS = ("ecommerce", "medical", "education", "other")
+INTEGRATIONS = ("api", "traditional")
+SCOPES = ("global", "partner", "partner_product", "user")
+STEP_CONDITIONS = ("ok", "approved", "declined")
+JITTERS = ("full", "equal", "none")
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+# Keys of the format that later parts of the model implement; until then they are refused.
+NOT_YET = "is not supported yet by this version of openbank_sim"
+
+
+# --------------------------------------------------------------------------------------------
+# Spec objects (frozen; tuples and read-only mappings only)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """Run control. Times in seconds from ``start`` (a calendar date, midnight)."""
+
+    start: dt.date
+    horizon_s: float
+    warmup_s: float
+    seed: int
+    time_bin_s: float
+    record_calls: float  # share of sessions whose attempts go to the call log (0 = none)
+    traffic: str
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSpec:
+    """A backend pool: ``servers`` concurrent workers, FCFS queue of at most ``queue_limit``."""
+
+    name: str
+    servers: int
+    queue_limit: int | None  # None = unbounded
+
+
+@dataclass(frozen=True, slots=True)
+class ProductSpec:
+    """An API product. Money in the scenario's currency; ``error_rate`` a share of attempts."""
+
+    name: str
+    kind: str
+    pool: str
+    service_time: Distribution  # seconds
+    error_rate: float
+    fee: float  # per ok attempt
+    take_rate: float  # share of the journey value (payment kind)
+    cost: float  # per attempt
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSpec:
+    """OAuth2 token service: per-user tokens cached for ``token_ttl_s`` seconds."""
+
+    token_ttl_s: float
+    servers: int
+    service_time: Distribution  # seconds
+    failure_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRule:
+    """One gateway limit: an algorithm, a scope and an optional product filter."""
+
+    name: str
+    scope: str
+    spec: LimitSpec
+    products: tuple[str, ...] | None  # None = every product
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySpec:
+    """What API partners' attempts pass through: auth, limits, overhead (seconds)."""
+
+    overhead: Distribution | None
+    auth: AuthSpec | None
+    limits: tuple[LimitRule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BackoffSpec:
+    """Exponential backoff: ``base_s * factor**(k-1)`` capped at ``max_s``, then jitter."""
+
+    base_s: float
+    factor: float
+    max_s: float
+    jitter: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSpec:
+    """Partner-side client behaviour."""
+
+    timeout_s: float  # inf = none
+    max_attempts: int
+    backoff: BackoffSpec
+    retry_on: frozenset[str]
+    respect_retry_after: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StepSpec:
+    """One journey step calling one product."""
+
+    product: str
+    probability: float
+    when: str | None
+    think_time: Distribution | None  # seconds
+    approval_rate: float  # credit_assessment steps only
+
+
+@dataclass(frozen=True, slots=True)
+class JourneySpec:
+    """A user journey: ordered steps, a transaction value, patience, redirect behaviour."""
+
+    name: str
+    value: Distribution | None  # currency
+    patience_s: float  # inf = none
+    redirect_dropoff: float
+    redirect_time: Distribution | None  # seconds
+    steps: tuple[StepSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerSpec:
+    """A partner platform (after ``copies`` expansion)."""
+
+    name: str
+    sector: str
+    integration: str
+    users: int
+    sessions_per_user_day: float
+    profile: str
+    journey: str
+    live_from_s: float
+    client: ClientSpec
+
+
+@dataclass(frozen=True, slots=True)
+class BankSpec:
+    """The bank: pools, products and the direct line's overhead."""
+
+    direct_overhead: Distribution | None
+    pools: Mapping[str, PoolSpec]
+    products: Mapping[str, ProductSpec]
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """Everything a run needs, validated."""
+
+    format_version: int
+    name: str
+    description: str
+    currency: str
+    run: RunSpec
+    bank: BankSpec
+    gateway: GatewaySpec
+    client: ClientSpec
+    journeys: Mapping[str, JourneySpec]
+    partners: tuple[PartnerSpec, ...]
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Small typed readers
+# --------------------------------------------------------------------------------------------
+
+
+def _join(path: str, key: str | int) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def check_keys(
+    table: Mapping[str, Any], allowed: tuple[str, ...], path: str, later: tuple[str, ...] = ()
+) -> None:
+    """Refuse keys that are not in ``allowed`` (``later``: known but not supported yet)."""
+    for key in table:
+        if key in later:
+            raise ScenarioError(f"{key!r} {NOT_YET}", path=_join(path, key))
+        if key not in allowed:
+            raise ScenarioError("unknown key" + did_you_mean(key, allowed), path=_join(path, key))
+
+
+def table_at(parent: Mapping[str, Any], key: str, path: str, required: bool = False) -> dict:
+    """The sub-table ``parent[key]`` ({} when absent and not required)."""
+    if key not in parent:
+        if required:
+            raise ScenarioError("is required", path=_join(path, key))
+        return {}
+    value = parent[key]
+    if not isinstance(value, dict):
+        raise ScenarioError("must be a table", path=_join(path, key), value=value)
+    return value
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def number(
+    table: Mapping[str, Any],
+    key: str,
+    path: str,
+    default: float | None = None,
+    *,
+    minimum: float | None = None,
+    positive: bool = False,
+) -> float:
+    """A finite number (int or float)."""
+    p = _join(path, key)
+    if key not in table:
+        if default is None:
+            raise ScenarioError("is required", path=p)
+        return default
+    value = table[key]
+    if not _is_number(value) or not math.isfinite(value):
+        raise ScenarioError("must be a number", path=p, value=value)
+    if positive and value <= 0:
+        raise ScenarioError("must be > 0", path=p, value=value)
+    if minimum is not None and value < minimum:
+        raise ScenarioError(f"must be >= {minimum:g}", path=p, value=value)
+    return float(value)
+
+
+def share(table: Mapping[str, Any], key: str, path: str, default: float | None = None) -> float:
+    """A share in [0, 1]."""
+    value = number(table, key, path, default)
+    if not 0.0 <= value <= 1.0:
+        raise ScenarioError("must be a share in [0, 1]", path=_join(path, key), value=table[key])
+    return value
+
+
+def count(
+    table: Mapping[str, Any], key: str, path: str, default: int | None = None, *, minimum: int = 1
+) -> int:
+    """An integer count (positive unless ``minimum`` says otherwise)."""
+    p = _join(path, key)
+    if key not in table:
+        if default is None:
+            raise ScenarioError("is required", path=p)
+        return default
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScenarioError("must be an integer", path=p, value=value)
+    if value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ScenarioError(f"must be {what}", path=p, value=value)
+    return value
+
+
+def text(
+    table: Mapping[str, Any],
+    key: str,
+    path: str,
+    default: str | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> str:
+    """A string, optionally one of ``choices``."""
+    p = _join(path, key)
+    if key not in table:
+        if default is None:
+            raise ScenarioError("is required", path=p)
+        return default
+    value = table[key]
+    if not isinstance(value, str):
+        raise ScenarioError("must be a string", path=p, value=value)
+    if choices is not None and value not in choices:
+        raise ScenarioError(
+            f"must be one of {', '.join(choices)}" + did_you_mean(value, choices),
+            path=p,
+            value=value,
+        )
+    return value
+
+
+def boolean(table: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
+    """A TOML boolean."""
+    if key not in table:
+        return default
+    value = table[key]
+    if not isinstance(value, bool):
+        raise ScenarioError("must be true or false", path=_join(path, key), value=value)
+    return value
+
+
+def duration(
+    table: Mapping[str, Any],
+    key: str,
+    path: str,
+    default: str | None = None,
+    *,
+    allow_none: bool = False,
+) -> float:
+    """A duration string in seconds (``"none"`` = inf where allowed)."""
+    p = _join(path, key)
+    if key not in table:
+        if default is None:
+            raise ScenarioError("is required", path=p)
+        return parse_duration(default, allow_none=allow_none)
+    try:
+        return parse_duration(table[key], allow_none=allow_none)
+    except ScenarioError as err:
+        raise err.within(p) from None
+
+
+def distribution(
+    table: Mapping[str, Any], key: str, path: str, *, time_valued: bool, required: bool = False
+) -> Distribution | None:
+    """A distribution inline table, or None when absent."""
+    p = _join(path, key)
+    if key not in table:
+        if required:
+            raise ScenarioError("is required", path=p)
+        return None
+    try:
+        return parse_distribution(table[key], time_valued=time_valued)
+    except ScenarioError as err:
+        raise err.within(p) from None
+
+
+def entry_name(name: object, path: str, what: str) -> str:
+    """A pool/product/journey/partner name matching ``[A-Za-z0-9_-]+``."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ScenarioError(
+            f"{what} names may contain only letters, digits, '_' and '-'", path=path, value=name
+        )
+    return name
+
+
+def named_tables(
+    parent: Mapping[str, Any], key: str, path: str, what: str, required: bool
+) -> dict[str, dict]:
+    """A table of named sub-tables such as ``[bank.pools.NAME]``."""
+    tables = table_at(parent, key, path)
+    p = _join(path, key)
+    if required and not tables:
+        raise ScenarioError(f"at least one {what} is required", path=p)
+    for name, sub in tables.items():
+        entry_name(name, _join(p, name), what)
+        if not isinstance(sub, dict):
+            raise ScenarioError("must be a table", path=_join(p, name), value=sub)
+    return tables
+
+
+def array_of_tables(parent: Mapping[str, Any], key: str, path: str) -> list[dict]:
+    """An array of tables such as ``[[partners]]`` ([] when absent)."""
+    p = _join(path, key)
+    if key not in parent:
+        return []
+    value = parent[key]
+    if not isinstance(value, list):
+        raise ScenarioError("must be an array of tables", path=p, value=value)
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise ScenarioError("must be a table", path=_join(p, i), value=item)
+    return value
+
+
+def _mapping(d: dict) -> Mapping:
+    return MappingProxyType(dict(d))
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+
+_TOP_KEYS = (
+    "format_version",
+    "name",
+    "description",
+    "currency",
+    "run",
+    "bank",
+    "gateway",
+    "client",
+    "journeys",
+    "partners",
+    "profiles",
+)
+_TOP_LATER = ("extends", "onboarding", "economics", "slo", "sweep")
+
+
+def _run(raw: Mapping[str, Any]) -> RunSpec:
+    path = "run"
+    t = table_at(raw, "run", "")
+    check_keys(
+        t,
+        ("start", "horizon", "warmup", "seed", "time_bin", "record_calls", "traffic"),
+        path,
+        later=("windows",),
+    )
+    try:
+        start = parse_date(t.get("start", "2026-01-05"))
+    except ScenarioError as err:
+        raise err.within("run.start") from None
+    horizon = duration(t, "horizon", path, "1d")
+    if horizon <= 0:
+        raise ScenarioError("must be longer than 0s", path="run.horizon", value=t.get("horizon"))
+    warmup = duration(t, "warmup", path, "0s")
+    if warmup >= horizon:
+        raise ScenarioError(
+            f"must be shorter than run.horizon ({t.get('horizon', '1d')})",
+            path="run.warmup",
+            value=t.get("warmup"),
+        )
+    seed = count(t, "seed", path, 0, minimum=0)
+    time_bin = duration(t, "time_bin", path, "1h")
+    if time_bin <= 0:
+        raise ScenarioError("must be longer than 0s", path="run.time_bin", value=t["time_bin"])
+    rc = t.get("record_calls", "none")
+    if rc == "none":
+        record = 0.0
+    elif rc == "all":
+        record = 1.0
+    elif _is_number(rc) and 0.0 < rc <= 1.0:
+        record = float(rc)
+    else:
+        raise ScenarioError(
+            'must be "all", "none" or a fraction in (0, 1]', path="run.record_calls", value=rc
+        )
+    traffic = text(t, "traffic", path, "full", ("full", "windowed"))
+    if traffic == "windowed":
+        raise ScenarioError(f'"windowed" traffic {NOT_YET}', path="run.traffic", value=traffic)
+    return RunSpec(start, horizon, warmup, seed, time_bin, record, traffic)
+
+
+def _bank(raw: Mapping[str, Any]) -> BankSpec:
+    bank = table_at(raw, "bank", "", required=True)
+    check_keys(bank, ("direct_overhead", "pools", "products"), "bank")
+    direct = distribution(bank, "direct_overhead", "bank", time_valued=True)
+    pools: dict[str, PoolSpec] = {}
+    for name, t in named_tables(bank, "pools", "bank", "pool", required=True).items():
+        p = f"bank.pools.{name}"
+        check_keys(
+            t, ("servers", "queue_limit"), p, later=("schedule", "outages", "cost_per_server_hour")
+        )
+        ql = count(t, "queue_limit", p, minimum=0) if "queue_limit" in t else None
+        pools[name] = PoolSpec(name, count(t, "servers", p), ql)
+    products: dict[str, ProductSpec] = {}
+    for name, t in named_tables(bank, "products", "bank", "product", required=True).items():
+        p = f"bank.products.{name}"
+        check_keys(t, ("kind", "pool", "service_time", "error_rate", "fee", "take_rate", "cost"), p)
+        pool = text(t, "pool", p)
+        if pool not in pools:
+            raise ScenarioError(
+                "names no pool in [bank.pools]" + did_you_mean(pool, pools),
+                path=f"{p}.pool",
+                value=pool,
+            )
+        kind = text(t, "kind", p, "other", PRODUCT_KINDS)
+        take = share(t, "take_rate", p, 0.0)
+        if take and kind != "payment":
+            raise ScenarioError(
+                'applies to kind = "payment" products only',
+                path=f"{p}.take_rate",
+                value=t["take_rate"],
+            )
+        products[name] = ProductSpec(
+            name=name,
+            kind=kind,
+            pool=pool,
+            service_time=distribution(t, "service_time", p, time_valued=True, required=True),
+            error_rate=share(t, "error_rate", p, 0.0),
+            fee=number(t, "fee", p, 0.0, minimum=0.0),
+            take_rate=take,
+            cost=number(t, "cost", p, 0.0, minimum=0.0),
+        )
+    return BankSpec(direct, _mapping(pools), _mapping(products))
+
+
+def _limit(t: dict, path: str, products: Mapping[str, ProductSpec]) -> LimitRule:
+    check_keys(
+        t,
+        ("name", "scope", "algorithm", "rate", "burst", "limit", "window", "variant", "products"),
+        path,
+        later=("preset",),
+    )
+    algorithm = text(
+        t,
+        "algorithm",
+        path,
+        None,
+        ("token_bucket", "fixed_window", "sliding_window", "concurrency"),
+    )
+    params = {
+        "token_bucket": ("rate", "burst"),
+        "fixed_window": ("limit", "window"),
+        "sliding_window": ("limit", "window", "variant"),
+        "concurrency": ("limit",),
+    }[algorithm]
+    for key in ("rate", "burst", "limit", "window", "variant"):
+        if key in t and key not in params:
+            raise ScenarioError(
+                f"does not apply to algorithm {algorithm!r} (it takes {', '.join(params)})",
+                path=_join(path, key),
+                value=t[key],
+            )
+    kw: dict[str, Any] = {"algorithm": algorithm}
+    if "rate" in params:
+        kw["rate_per_s"] = number(t, "rate", path, positive=True)
+    if "burst" in params:
+        kw["burst"] = count(t, "burst", path)
+    if "limit" in params:
+        kw["limit"] = count(t, "limit", path)
+    if "window" in params:
+        kw["window_s"] = duration(t, "window", path)
+        if kw["window_s"] <= 0:
+            raise ScenarioError(
+                "must be longer than 0s", path=_join(path, "window"), value=t["window"]
+            )
+    if "variant" in params:
+        kw["variant"] = text(t, "variant", path, "weighted", ("log", "weighted"))
+    filt: tuple[str, ...] | None = None
+    if "products" in t:
+        value = t["products"]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ScenarioError(
+                "must be a non-empty list of product names",
+                path=_join(path, "products"),
+                value=value,
+            )
+        for i, name in enumerate(value):
+            if name not in products:
+                raise ScenarioError(
+                    "names no product" + did_you_mean(name, products),
+                    path=f"{path}.products.{i}",
+                    value=name,
+                )
+        filt = tuple(value)
+    default_name = path.replace("gateway.limits.", "limit-")
+    name = text(t, "name", path, default_name)
+    return LimitRule(name, text(t, "scope", path, "global", SCOPES), LimitSpec(**kw), filt)
+
+
+def _gateway(raw: Mapping[str, Any], products: Mapping[str, ProductSpec]) -> GatewaySpec:
+    g = table_at(raw, "gateway", "")
+    check_keys(g, ("overhead", "auth", "limits"), "gateway")
+    auth = None
+    if "auth" in g:
+        a = table_at(g, "auth", "gateway")
+        p = "gateway.auth"
+        check_keys(a, ("token_ttl", "servers", "service_time", "failure_rate"), p)
+        auth = AuthSpec(
+            token_ttl_s=duration(a, "token_ttl", p, "1h"),
+            servers=count(a, "servers", p, 1),
+            service_time=distribution(a, "service_time", p, time_valued=True)
+            or parse_distribution({"dist": "constant", "value": "0s"}, time_valued=True),
+            failure_rate=share(a, "failure_rate", p, 0.0),
+        )
+        if auth.token_ttl_s <= 0:
+            raise ScenarioError(
+                "must be longer than 0s", path=f"{p}.token_ttl", value=a.get("token_ttl")
+            )
+    limits = tuple(
+        _limit(t, f"gateway.limits.{i}", products)
+        for i, t in enumerate(array_of_tables(g, "limits", "gateway"))
+    )
+    names = [rule.name for rule in limits]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ScenarioError("duplicate limit name", path=f"gateway.limits.{i}.name", value=name)
+    return GatewaySpec(distribution(g, "overhead", "gateway", time_valued=True), auth, limits)
+
+
+_CLIENT_KEYS = ("timeout", "max_attempts", "backoff", "retry_on", "respect_retry_after")
+
+
+def _client(t: Mapping[str, Any], path: str) -> ClientSpec:
+    check_keys(t, _CLIENT_KEYS, path)
+    b = table_at(t, "backoff", path)
+    bp = _join(path, "backoff")
+    check_keys(b, ("base", "factor", "max", "jitter"), bp)
+    backoff = BackoffSpec(
+        base_s=duration(b, "base", bp, "200ms"),
+        factor=number(b, "factor", bp, 2.0, minimum=1.0),
+        max_s=duration(b, "max", bp, "30s"),
+        jitter=text(b, "jitter", bp, "full", JITTERS),
+    )
+    retry_on = t.get("retry_on", ["rate_limited", "overloaded", "timeout", "error"])
+    retriable = OUTCOMES[1:]
+    if not isinstance(retry_on, list):
+        raise ScenarioError(
+            "must be a list of outcomes", path=_join(path, "retry_on"), value=retry_on
+        )
+    for i, name in enumerate(retry_on):
+        if name not in retriable:
+            raise ScenarioError(
+                f"must be one of {', '.join(retriable)}" + did_you_mean(str(name), retriable),
+                path=f"{path}.retry_on.{i}",
+                value=name,
+            )
+    timeout = duration(t, "timeout", path, "none", allow_none=True)
+    if timeout <= 0:
+        raise ScenarioError(
+            "must be longer than 0s", path=_join(path, "timeout"), value=t.get("timeout")
+        )
+    return ClientSpec(
+        timeout_s=timeout,
+        max_attempts=count(t, "max_attempts", path, 1),
+        backoff=backoff,
+        retry_on=frozenset(retry_on),
+        respect_retry_after=boolean(t, "respect_retry_after", path, False),
+    )
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _journeys(raw: Mapping[str, Any], products: Mapping[str, ProductSpec]) -> dict:
+    out: dict[str, JourneySpec] = {}
+    for name, t in named_tables(raw, "journeys", "", "journey", required=True).items():
+        p = f"journeys.{name}"
+        check_keys(t, ("value", "patience", "redirect_dropoff", "redirect_time", "steps"), p)
+        steps_raw = t.get("steps")
+        if not isinstance(steps_raw, list) or not steps_raw:
+            raise ScenarioError(
+                "must be a non-empty array of steps", path=f"{p}.steps", value=steps_raw
+            )
+        steps = []
+        for i, s in enumerate(steps_raw):
+            sp = f"{p}.steps.{i}"
+            if not isinstance(s, dict):
+                raise ScenarioError("must be a table", path=sp, value=s)
+            check_keys(s, ("product", "probability", "when", "think_time", "approval_rate"), sp)
+            product = text(s, "product", sp)
+            if product not in products:
+                raise ScenarioError(
+                    "names no product in [bank.products]" + did_you_mean(product, products),
+                    path=f"{sp}.product",
+                    value=product,
+                )
+            when = text(s, "when", sp, choices=STEP_CONDITIONS) if "when" in s else None
+            if when is not None and i == 0:
+                raise ScenarioError(
+                    "the first step has no previous step to depend on",
+                    path=f"{sp}.when",
+                    value=when,
+                )
+            if when in ("approved", "declined"):
+                prev = products[steps[-1].product]
+                if prev.kind != "credit_assessment":
+                    raise ScenarioError(
+                        f"needs the previous step to be a credit_assessment product "
+                        f"(it calls {prev.name!r}, kind {prev.kind!r})",
+                        path=f"{sp}.when",
+                        value=when,
+                    )
+            if "approval_rate" in s and products[product].kind != "credit_assessment":
+                raise ScenarioError(
+                    "applies to credit_assessment products only",
+                    path=f"{sp}.approval_rate",
+                    value=s["approval_rate"],
+                )
+            steps.append(
+                StepSpec(
+                    product=product,
+                    probability=share(s, "probability", sp, 1.0),
+                    when=when,
+                    think_time=distribution(s, "think_time", sp, time_valued=True),
+                    approval_rate=share(s, "approval_rate", sp, 1.0),
+                )
+            )
+        out[name] = JourneySpec(
+            name=name,
+            value=distribution(t, "value", p, time_valued=False),
+            patience_s=duration(t, "patience", p, "none", allow_none=True),
+            redirect_dropoff=share(t, "redirect_dropoff", p, 0.0),
+            redirect_time=distribution(t, "redirect_time", p, time_valued=True),
+            steps=tuple(steps),
+        )
+        if out[name].patience_s <= 0:
+            raise ScenarioError(
+                "must be longer than 0s", path=f"{p}.patience", value=t.get("patience")
+            )
+    return out
+
+
+def _profiles(raw: Mapping[str, Any]) -> dict[str, Profile]:
+    out = dict(builtin_profiles())
+    for name, t in named_tables(raw, "profiles", "", "profile", required=False).items():
+        if name in out:
+            raise ScenarioError(
+                "is the name of a built-in profile; choose another name",
+                path=f"profiles.{name}",
+                value=name,
+            )
+        try:
+            out[name] = parse_profile(name, t)
+        except ScenarioError as err:
+            raise err.within(f"profiles.{name}") from None
+    return out
+
+
+_PARTNER_KEYS = (
+    "name",
+    "sector",
+    "integration",
+    "users",
+    "sessions_per_user_day",
+    "profile",
+    "journey",
+    "live_from",
+    "copies",
+    "client",
+)
+
+
+def _partners(
+    raw: Mapping[str, Any],
+    journeys: Mapping[str, JourneySpec],
+    profiles: Mapping[str, Profile],
+    client: Mapping[str, Any],
+    horizon_s: float,
+) -> tuple[PartnerSpec, ...]:
+    items = array_of_tables(raw, "partners", "")
+    if not items:
+        raise ScenarioError("at least one [[partners]] entry is required", path="partners")
+    out: list[PartnerSpec] = []
+    seen: dict[str, str] = {}
+    for i, t in enumerate(items):
+        p = f"partners.{i}"
+        check_keys(t, _PARTNER_KEYS, p, later=("growth_per_year", "background"))
+        name = entry_name(text(t, "name", p), f"{p}.name", "partner")
+        journey = text(t, "journey", p)
+        if journey not in journeys:
+            raise ScenarioError(
+                "names no journey in [journeys]" + did_you_mean(journey, journeys),
+                path=f"{p}.journey",
+                value=journey,
+            )
+        profile = text(t, "profile", p, "flat")
+        if profile not in profiles:
+            raise ScenarioError(
+                "names no profile (built-in: flat, ecommerce, medical, "
+                "education; or one of [profiles])" + did_you_mean(profile, profiles),
+                path=f"{p}.profile",
+                value=profile,
+            )
+        override = table_at(t, "client", p)
+        # [client] was validated on its own first, so an error here comes from the override
+        spec_client = _client(_merge(client, override), f"{p}.client")
+        live_from = duration(t, "live_from", p, "0d")
+        copies = count(t, "copies", p, 1)
+        spud = number(t, "sessions_per_user_day", p, positive=True)
+        names = [name] if copies == 1 else [f"{name}-{k}" for k in range(1, copies + 1)]
+        for n in names:
+            if n in seen:
+                raise ScenarioError(
+                    f"duplicate partner name {n!r} (also from {seen[n]})",
+                    path=f"{p}.name",
+                    value=name,
+                )
+            seen[n] = p
+            out.append(
+                PartnerSpec(
+                    name=n,
+                    sector=text(t, "sector", p, "other", SECTORS),
+                    integration=text(t, "integration", p, "api", INTEGRATIONS),
+                    users=count(t, "users", p),
+                    sessions_per_user_day=spud,
+                    profile=profile,
+                    journey=journey,
+                    live_from_s=live_from,
+                    client=spec_client,
+                )
+            )
+    return tuple(out)
+
+
+def build(raw: Mapping[str, Any], default_name: str = "scenario") -> Spec:
+    """Validate the raw scenario table and build its :class:`Spec`."""
+    if not isinstance(raw, Mapping):
+        raise ScenarioError("a scenario must be a table", value=raw)
+    check_keys(raw, _TOP_KEYS, "", later=_TOP_LATER)
+    fv = count(raw, "format_version", "", 1)
+    if fv != 1:
+        raise ScenarioError(
+            "this version of openbank_sim reads format_version = 1", path="format_version", value=fv
+        )
+    run = _run(raw)
+    bank = _bank(raw)
+    gateway = _gateway(raw, bank.products)
+    client_raw = table_at(raw, "client", "")
+    _client(client_raw, "client")  # validate [client] itself, keyed at its own path
+    journeys = _journeys(raw, bank.products)
+    profiles = _profiles(raw)
+    partners = _partners(raw, journeys, profiles, client_raw, run.horizon_s)
+    used = {p.profile for p in partners}
+    return Spec(
+        format_version=fv,
+        name=text(raw, "name", "", default_name),
+        description=text(raw, "description", "", ""),
+        currency=text(raw, "currency", "", "CNY"),
+        run=run,
+        bank=bank,
+        gateway=gateway,
+        client=_client(client_raw, "client"),
+        journeys=_mapping(journeys),
+        partners=partners,
+        profiles=_mapping({k: v for k, v in profiles.items() if k in used}),
+    )

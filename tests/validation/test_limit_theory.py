@@ -1,0 +1,143 @@
+"""The pure rate-limit algorithms against closed-form results.
+
+Arrivals come from numpy Generators with fixed seeds (one independent stream per replication,
+spawned from a SeedSequence); statistical statements are made on replication means with
+Student-t confidence intervals, never on a single run.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from openbank_sim.model.limits import FixedWindow, SlidingWindowLog, TokenBucket
+
+CONFIDENCE = 0.99
+
+
+def streams(seed: int, n: int) -> list[np.random.Generator]:
+    """``n`` independent generators for ``n`` replications."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
+def poisson_arrivals(rng: np.random.Generator, rate: float, horizon: float) -> list[float]:
+    """Arrival times (s) of a Poisson process of ``rate`` (1/s) on ``[0, horizon)``."""
+    n = int(rate * horizon + 10 * math.sqrt(rate * horizon) + 100)
+    times = np.cumsum(rng.exponential(1.0 / rate, size=n))
+    assert times[-1] >= horizon  # enough gaps drawn
+    return times[times < horizon].tolist()
+
+
+def admitted_times(
+    state: TokenBucket | FixedWindow | SlidingWindowLog, times: list[float]
+) -> list[float]:
+    """The gateway pattern for one limiter: check, consume when admitted."""
+    admitted = []
+    for now in times:
+        if state.check(now) == 0.0:
+            state.consume(now)
+            admitted.append(now)
+    return admitted
+
+
+def t_interval(samples: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Student-t confidence interval of the mean of ``samples`` (works for zero variance)."""
+    n = len(samples)
+    mean = float(np.mean(samples))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * np.std(samples, ddof=1) / math.sqrt(n))
+    return mean - half, mean + half
+
+
+# --------------------------------------------------------------------------------------------
+# (a) token bucket: admits burst + rate * T when fed faster than its rate
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rate", "burst", "horizon"),
+    [(5.0, 10, 100.0), (1.0, 1, 1000.0), (50.0, 200, 37.3), (0.3, 7, 500.0)],
+)
+def test_token_bucket_deterministic_overload(rate: float, burst: int, horizon: float) -> None:
+    """Arrivals every 1/(3 rate) on [0, T] are admitted floor(burst + rate T) (+/- 1) times."""
+    dt = 1.0 / (3.0 * rate)
+    times = [i * dt for i in range(int(horizon / dt) + 1)]
+    admitted = admitted_times(TokenBucket(rate, burst), times)
+    assert abs(len(admitted) - math.floor(burst + rate * horizon)) <= 1
+    # admitted at the full rate once the burst is gone: never more than the budget
+    for n, t in enumerate(admitted, start=1):
+        assert n <= burst + rate * t + 1e-6
+
+
+def test_token_bucket_poisson_overload() -> None:
+    """Poisson arrivals at 3x the rate: count per replication is burst + rate T within tokens."""
+    rate, burst, horizon, replications = 5.0, 10, 1000.0, 30
+    budget = burst + rate * horizon
+    counts = np.array(
+        [
+            len(admitted_times(TokenBucket(rate, burst), poisson_arrivals(rng, 3 * rate, horizon)))
+            for rng in streams(20240601, replications)
+        ],
+        dtype=float,
+    )
+    assert np.all(counts <= budget + 1e-6)
+    assert np.all(counts >= budget - 3)  # a few tokens of slack at most (tiny variance)
+    low, high = t_interval(counts)
+    assert high - low < 1.0
+    assert low - 1.0 <= budget <= high + 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# (b) fixed window: admits E[min(N, L)] per window with N ~ Poisson(lambda w)
+# --------------------------------------------------------------------------------------------
+
+
+def expected_min_poisson(mean: float, limit: int) -> float:
+    """E[min(N, limit)] for N ~ Poisson(mean)."""
+    k = np.arange(limit)
+    return float(np.sum(k * stats.poisson.pmf(k, mean)) + limit * stats.poisson.sf(limit - 1, mean))
+
+
+@pytest.mark.parametrize(
+    ("rate", "window_s", "limit"),
+    [(10.0, 1.0, 10), (2.0, 5.0, 8), (0.5, 30.0, 16)],
+)
+def test_fixed_window_poisson_mean_admitted(rate: float, window_s: float, limit: int) -> None:
+    windows, replications = 1000, 20
+    theory = expected_min_poisson(rate * window_s, limit)
+    per_window = np.array(
+        [
+            len(
+                admitted_times(
+                    FixedWindow(limit, window_s),
+                    poisson_arrivals(rng, rate, windows * window_s),
+                )
+            )
+            / windows
+            for rng in streams(7 + limit, replications)
+        ]
+    )
+    low, high = t_interval(per_window)
+    assert low <= theory <= high, (low, theory, high)
+    assert theory < rate * window_s  # the limit really binds: not a trivial pass
+
+
+# --------------------------------------------------------------------------------------------
+# (c) sliding log: never more than L in any window of length w
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rate", "window_s", "limit"), [(20.0, 1.0, 10), (3.0, 10.0, 25)])
+def test_sliding_log_never_exceeds_limit(rate: float, window_s: float, limit: int) -> None:
+    for rng in streams(99, 5):
+        admitted = np.array(
+            admitted_times(SlidingWindowLog(limit, window_s), poisson_arrivals(rng, rate, 500.0))
+        )
+        # admissions in [a, a + w) for every admitted a (the maximum over all windows is
+        # attained at a window starting with an admission)
+        in_window = np.searchsorted(admitted, admitted + window_s, side="left") - np.arange(
+            len(admitted)
+        )
+        assert in_window.max() == limit  # reached (overloaded) but never exceeded
