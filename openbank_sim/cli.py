@@ -11,6 +11,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from .errors import ScenarioError
 from .scenario import Scenario, load_scenario, parse_override_value, shipped_scenarios
@@ -124,6 +125,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     scenario = _load(args.scenario, args.set)
     say = (lambda *a: None) if args.quiet or args.json else (lambda *a: print(*a, file=sys.stderr))
+    if args.seed is not None and args.seed < 0:
+        raise ScenarioError("must be a non-negative integer", path="--seed", value=args.seed)
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ScenarioError(
+            "exists and is not a directory; results need a directory", path="--out", value=args.out
+        )
     seed = args.seed if args.seed is not None else scenario.spec.run.seed
     say(
         f"running {scenario.name} (seed {seed}, horizon "

@@ -398,7 +398,7 @@ def parse_distribution(spec: object, *, time_valued: bool) -> Distribution:
             valid = ("dist", *allowed)
             hint = did_you_mean(str(key), valid)
             raise ScenarioError(
-                f"unknown key for a {name} distribution; expected {', '.join(valid)}{hint}",
+                f"unknown key for the {name} distribution; expected {', '.join(valid)}{hint}",
                 path=str(key),
                 value=spec[key],
             )
@@ -409,7 +409,7 @@ def parse_distribution(spec: object, *, time_valued: bool) -> Distribution:
         for key in allowed:
             if key not in spec:
                 raise ScenarioError(
-                    f"missing; a {name} distribution needs {', '.join(allowed)}", path=key
+                    f"missing; the {name} distribution needs {', '.join(allowed)}", path=key
                 )
     params = {key: _read_param(spec[key], key, time_valued) for key in given}
     try:

@@ -21,7 +21,7 @@ class ScenarioError(ValueError):
         reason: what is wrong, in words, e.g. ``"must be a positive integer"``.
         path: dotted key path inside the scenario, e.g. ``"bank.pools.core.servers"``.
         value: the offending value, when there is one.
-        file: the scenario file (or ``"<overrides>"`` / ``"<dict>"``), when known.
+        file: the scenario file (``"<scenario>"`` for one built from a dict), when known.
     """
 
     def __init__(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
@@ -26,7 +25,7 @@ def latency_throughput(results: Results, product: str | None = None) -> Figure:
     """
     ts = results.tables["timeseries"]
     lat = results.tables["timeseries_latency"]
-    bin_s = float(results.manifest["scenario"].get("run", {}).get("time_bin_s", 0) or 0)
+    bin_s = float(results.manifest.get("time_bin_s", 3600.0))
     fig = Figure(figsize=(9, 5.5), layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
     if len(lat):
@@ -41,8 +40,6 @@ def latency_throughput(results: Results, product: str | None = None) -> Figure:
     ax1.grid(alpha=0.3)
     if len(ts):
         per_bin = ts.groupby("time")[["calls_ok", "calls_total"]].sum()
-        width = np.diff(per_bin.index.values).astype("timedelta64[ms]").astype(float) / 1000.0
-        bin_s = float(np.median(width)) if width.size else (bin_s or 3600.0)
         ax2.plot(per_bin.index, per_bin["calls_ok"] / bin_s, color=_STYLE["ok"], label="ok")
         ax2.plot(
             per_bin.index,

@@ -23,6 +23,7 @@ from types import MappingProxyType
 import numpy as np
 
 from openbank_sim.errors import ScenarioError, did_you_mean
+from openbank_sim.units import parse_duration
 
 __all__ = [
     "BUILTIN_PROFILE_NAMES",
@@ -142,18 +143,13 @@ def _parse_shape(value: object, key: str) -> tuple[float, ...]:
 
 
 def _parse_duration_s(value: object, path: str) -> float:
-    """Seconds in a duration string with a unit (ms, s, m/min, h, d, w; e.g. ``"1d"``)."""
-    if not isinstance(value, str) or not value.strip() or not value.strip()[-1].isalpha():
-        raise ScenarioError(_DURATION_HINT, path=path, value=value)
-    import pandas as pd  # only needed while parsing
-
-    text = _LOWER_UNIT.sub(lambda m: m.group(1).upper(), value.strip())
+    """Seconds in a positive duration string with a unit (see :mod:`openbank_sim.units`)."""
     try:
-        seconds = pd.Timedelta(text).total_seconds()
-    except (ValueError, TypeError):
-        raise ScenarioError(_DURATION_HINT, path=path, value=value) from None
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ScenarioError(_DURATION_HINT, path=path, value=value)
+        seconds = parse_duration(value)
+    except ScenarioError as err:
+        raise err.within(path) from None
+    if seconds <= 0:
+        raise ScenarioError("must be a positive duration", path=path, value=value)
     return seconds
 
 

@@ -161,8 +161,13 @@ class Results:
         (``kpi,value``, floats at full precision) and ``manifest.json`` always.
         """
         target = Path(directory)
+        if target.exists() and not target.is_dir():
+            raise FileExistsError(f"{target} exists and is not a directory")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)
         try:
             fmt = "parquet" if _has_pyarrow() else "csv"
             with (tmp / "summary.csv").open("w", encoding="utf-8") as fh:
@@ -341,6 +346,10 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
         "scenario_source": source,
         "scenario": scenario_raw,
         "seed": out.seed,
+        "start": run.start.isoformat(),
+        "horizon_s": run.horizon_s,
+        "warmup_s": run.warmup_s,
+        "time_bin_s": run.time_bin_s,
         "package_version": _version(),
         "git_revision": _git_revision(),
         "wall_time_s": out.wall_s,

@@ -68,6 +68,9 @@ class Scenario:
             raise AttributeError("Scenario is immutable; use with_overrides()")
         object.__setattr__(self, key, value)
 
+    def __delattr__(self, key: str) -> None:
+        raise AttributeError("Scenario is immutable")
+
     # -- views ---------------------------------------------------------------------------
     @property
     def name(self) -> str:
@@ -106,19 +109,55 @@ class Scenario:
         raw = copy.deepcopy(self._raw)
         for path, value in items:
             try:
+                before = _entities(raw)
                 set_path(raw, path, value)
+                added = sorted(_entities(raw) - before)
+                if added:
+                    kind, name = added[0]
+                    raise ScenarioError(
+                        f"would create {kind} {name!r}; overrides never create a pool, product, "
+                        "journey, partner, limit or profile",
+                        path=path,
+                        value=value,
+                    )
             except ScenarioError as err:
                 raise err.within("", file=self.source or "<scenario>") from None
         return Scenario(raw, self.source)
 
 
+def _entities(raw: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The named things a scenario defines (pools, products, journeys, partners, ...)."""
+    out: set[tuple[str, str]] = set()
+
+    def names(table: Any, kind: str) -> None:
+        if isinstance(table, Mapping):
+            out.update((kind, str(k)) for k in table)
+
+    bank = raw.get("bank") if isinstance(raw.get("bank"), Mapping) else {}
+    names(bank.get("pools"), "pool")
+    names(bank.get("products"), "product")
+    names(raw.get("journeys"), "journey")
+    names(raw.get("profiles"), "profile")
+    for key, kind in (("partners", "partner"), ("limits", "limit")):
+        holder = raw if key == "partners" else raw.get("gateway")
+        items = holder.get(key) if isinstance(holder, Mapping) else None
+        if isinstance(items, list):
+            out.update((kind, f"#{i}") for i in range(len(items)))
+            if key == "partners":
+                out.update((kind, str(p.get("name"))) for p in items if isinstance(p, Mapping))
+    return out
+
+
 def parse_override_value(text: str) -> Any:
     """A ``--set`` value: a TOML literal (``64``, ``0.5``, ``true``, ``[1, 2]``,
     ``{dist = "constant", value = "5ms"}``); a bare word is a string (``2d``, ``api``)."""
+    if "\n" in text or "\r" in text:
+        return text
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        parsed = tomllib.loads(f"v = {text}")
     except tomllib.TOMLDecodeError:
         return text
+    return parsed["v"] if list(parsed) == ["v"] else text
 
 
 def set_path(raw: dict[str, Any], path: str, value: Any) -> None:
@@ -190,7 +229,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def resolve_path(name_or_path: str | Path) -> Path:
     """A scenario file from a path, or a shipped scenario's name (``"ecommerce"``)."""
     p = Path(name_or_path)
-    if p.exists():
+    if p.is_file():
         return p
     text = str(name_or_path)
     if "/" not in text and "\\" not in text:
@@ -205,6 +244,8 @@ def resolve_path(name_or_path: str | Path) -> Path:
                 + did_you_mean(text, shipped),
                 file=text,
             )
+    if p.is_dir():
+        raise ScenarioError("is a directory, not a scenario file", file=text)
     raise ScenarioError("no such file", file=text)
 
 

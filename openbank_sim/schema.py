@@ -174,6 +174,16 @@ class BankSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SweepSpec:
+    """The ``[sweep]`` table: what ``openbank-sim sweep`` varies by default."""
+
+    design: str
+    n: int
+    replications: int
+    vary: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Spec:
     """Everything a run needs, validated."""
 
@@ -188,6 +198,7 @@ class Spec:
     journeys: Mapping[str, JourneySpec]
     partners: tuple[PartnerSpec, ...]
     profiles: Mapping[str, Profile] = field(default_factory=dict)
+    sweep: SweepSpec | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,8 +416,42 @@ _TOP_KEYS = (
     "journeys",
     "partners",
     "profiles",
+    "sweep",
 )
-_TOP_LATER = ("extends", "onboarding", "economics", "slo", "sweep")
+_TOP_LATER = ("extends", "onboarding", "economics", "slo")
+SWEEP_DESIGNS = ("grid", "lhs", "sobol", "saltelli", "morris")
+
+
+def _sweep(raw: Mapping[str, Any]) -> SweepSpec | None:
+    if "sweep" not in raw:
+        return None
+    t = table_at(raw, "sweep", "")
+    check_keys(t, ("design", "n", "replications", "vary"), "sweep")
+    design = text(t, "design", "sweep", "grid", SWEEP_DESIGNS)
+    vary = table_at(t, "vary", "sweep", required=True)
+    if not vary:
+        raise ScenarioError("nothing to vary", path="sweep.vary")
+    for key, value in vary.items():
+        p = f"sweep.vary.{key}"
+        if design == "grid":
+            if not isinstance(value, list) or not value:
+                raise ScenarioError("a grid needs a non-empty list of values", path=p, value=value)
+        elif (
+            not isinstance(value, dict)
+            or set(value) - {"low", "high", "integer"}
+            or "low" not in value
+            or "high" not in value
+        ):
+            raise ScenarioError(
+                f"a {design} design needs {{low, high[, integer]}}", path=p, value=value
+            )
+        elif not (
+            _is_number(value["low"]) and _is_number(value["high"]) and value["low"] < value["high"]
+        ):
+            raise ScenarioError("needs numbers with low < high", path=p, value=value)
+    return SweepSpec(
+        design, count(t, "n", "sweep", 16), count(t, "replications", "sweep", 1), _mapping(vary)
+    )
 
 
 def _run(raw: Mapping[str, Any]) -> RunSpec:
@@ -831,4 +876,5 @@ def build(raw: Mapping[str, Any], default_name: str = "scenario") -> Spec:
         journeys=_mapping(journeys),
         partners=partners,
         profiles=_mapping({k: v for k, v in profiles.items() if k in used}),
+        sweep=_sweep(raw),
     )

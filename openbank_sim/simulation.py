@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .errors import ScenarioError
 from .model.world import run_world
 from .results import Results, build_results
 from .scenario import Scenario, load_scenario
@@ -33,5 +34,7 @@ def simulate(
         scenario = scenario.with_overrides(overrides)
     if seed is None:
         seed = scenario.spec.run.seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ScenarioError("must be a non-negative integer", path="seed", value=seed)
     out = run_world(scenario.spec, int(seed))
     return build_results(out, scenario.as_dict(), scenario.source)

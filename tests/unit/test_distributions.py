@@ -79,7 +79,9 @@ def test_value_valued_forms(spec: dict[str, object], expected: Distribution) -> 
 
 
 def test_time_valued_lognormal_mu_is_in_log_seconds() -> None:
-    dist = parse_distribution({"dist": "lognormal", "mu": math.log(0.1), "sigma": 0.5}, time_valued=True)
+    dist = parse_distribution(
+        {"dist": "lognormal", "mu": math.log(0.1), "sigma": 0.5}, time_valued=True
+    )
     assert dist.quantile(0.5) == pytest.approx(0.1)  # the median exp(mu), in seconds
 
 
@@ -211,7 +213,9 @@ def test_describe_is_resolved_and_plain() -> None:
         {"dist": "lognormal", "mean": "120ms", "p95": "300ms"}, time_valued=True
     ).describe()
     assert set(spec) == {"dist", "mu", "sigma"}
-    assert parse_distribution({"dist": "empirical", "values": ["1s"]}, time_valued=True).describe() == {
+    assert parse_distribution(
+        {"dist": "empirical", "values": ["1s"]}, time_valued=True
+    ).describe() == {
         "dist": "empirical",
         "values": [1.0],
     }
@@ -404,7 +408,9 @@ def test_out_of_range_values(spec: dict[str, object], path: str, reason: str) ->
         ({"dist": "empirical", "values": []}, "values", []),
     ],
 )
-def test_errors_report_the_value_as_written(spec: dict[str, object], path: str, value: object) -> None:
+def test_errors_report_the_value_as_written(
+    spec: dict[str, object], path: str, value: object
+) -> None:
     error = parse_error(spec, time_valued=True)
     assert error.path == path
     assert error.value == value

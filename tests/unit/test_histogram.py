@@ -26,7 +26,7 @@ GAMMA = (1 + ALPHA) / (1 - ALPHA)
 REL_TOL = ALPHA * (1 + 1e-9) + 1e-12
 Q_GRID = (0.0, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0)
 
-PROPS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Latencies spanning 1e-4 .. 1e2 s, log-uniform-ish (lognormal-like tails come from hypothesis).
 log_spread = st.floats(min_value=math.log(1e-4), max_value=math.log(1e2)).map(math.exp)
@@ -402,8 +402,10 @@ def test_to_points_and_cdf(values):
     assert shares[-1] == 1.0
     for r, s in zip(reps, shares, strict=True):
         assert h.cdf(float(r)) == s
-    # cdf(x) roughly agrees with the empirical CDF (bins move values by <= alpha).
-    x = np.sort(values)
+    # cdf(x) roughly agrees with the empirical CDF (bins move values by <= alpha), for values
+    # in the accurate range (larger ones are clipped into the top bin).
+    x = np.sort(np.minimum(values, MAX_VALUE))
+    h = batch_of(x)
     v = float(x[len(x) // 2])
     emp_lo = np.mean(x <= v * (1 - 2 * ALPHA)) if v > ZERO_THRESHOLD else 0.0
     emp_hi = np.mean(x <= v * (1 + 2 * ALPHA) + ZERO_THRESHOLD)

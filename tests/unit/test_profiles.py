@@ -74,7 +74,7 @@ def test_parse_empty_is_flat():
 @pytest.mark.parametrize(
     ("duration", "seconds"),
     [
-        *(("1d", 86400), ("1D", 86400), ("6h", 21600), ("90min", 5400), ("2m", 120)),
+        *(("1d", 86400), ("6h", 21600), ("90min", 5400), ("2m", 120)),
         *(("30s", 30), ("500ms", 0.5), ("1w", 604800), ("1d12h", 129600)),
     ],
 )
@@ -125,7 +125,7 @@ def _ev(**kw):
         (_ev(duration="1"), "events.0.duration", "unit"),
         (_ev(duration=1), "events.0.duration", "unit"),
         (_ev(duration="0h"), "events.0.duration", "positive"),
-        (_ev(duration="-1h"), "events.0.duration", "positive"),
+        (_ev(duration="-1h"), "events.0.duration", "negative"),
         (_ev(duration="1 fortnight"), "events.0.duration", "unit"),
         (_ev(durration="1d"), "events.0.durration", "did you mean 'duration'"),
         ({"events": [{"factor": 2.0}]}, "events.0.date", "required"),

@@ -74,13 +74,17 @@ def _cases() -> list[Case]:
             math.exp(-2.0 + 0.5 * 1.6448536269514722),
             math.sqrt(math.expm1(0.25)),
         ),
-        Case("gamma-cv-0.5", Gamma(1.0, 0.5), 1.0, float(stats.gamma.ppf(0.95, 4, scale=0.25)), 0.5),
+        Case(
+            "gamma-cv-0.5", Gamma(1.0, 0.5), 1.0, float(stats.gamma.ppf(0.95, 4, scale=0.25)), 0.5
+        ),
         Case("gamma-cv-2", Gamma(3.0, 2.0), 3.0, float(stats.gamma.ppf(0.95, 0.25, scale=12)), 2.0),
         Case("uniform", Uniform(1.0, 3.0), 2.0, 2.9, uniform_cv),
         Case("empirical", Empirical(values), values_mean, 0.5, values_cv),
         Case(
             "parsed-time-valued-lognormal",
-            parse_distribution({"dist": "lognormal", "mean": "120ms", "p95": "300ms"}, time_valued=True),
+            parse_distribution(
+                {"dist": "lognormal", "mean": "120ms", "p95": "300ms"}, time_valued=True
+            ),
             0.12,
             0.3,
         ),

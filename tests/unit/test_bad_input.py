@@ -1,0 +1,677 @@
+"""Every kind of bad scenario input ends in one :class:`ScenarioError` that a user can act on.
+
+Each case edits a valid scenario (or replaces the file, or adds overrides) and checks the error's
+dotted key path exactly, that its message names the file, and that its reason says what is
+wrong (SCENARIO_FORMAT.md "Value conventions", "Required and defaults"; DESIGN.md "Overrides").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openbank_sim import ScenarioError, load_scenario
+
+FILE_NAME = "under_test.toml"
+
+# Valid, and uses every section the cases below edit. Each edit's old text occurs exactly once.
+BASE = """\
+[run]
+horizon = "1h"
+warmup = "5m"
+
+[bank.pools.core]
+servers = 4
+
+[bank.products.pay]
+kind = "payment"
+pool = "core"
+service_time = { dist = "exponential", mean = "100ms" }
+error_rate = 0.01
+take_rate = 0.002
+
+[bank.products.check]
+kind = "credit_assessment"
+pool = "core"
+service_time = { dist = "constant", value = "50ms" }
+
+[gateway.auth]
+failure_rate = 0.001
+
+[[gateway.limits]]
+name = "per-partner"
+scope = "partner"
+algorithm = "token_bucket"
+rate = 50.0
+burst = 100
+
+[[gateway.limits]]
+name = "in-flight"
+algorithm = "concurrency"
+limit = 64
+
+[client]
+timeout = "5s"
+max_attempts = 3
+
+[journeys.buy]
+redirect_dropoff = 0.1
+steps = [
+  { product = "check", probability = 0.5, approval_rate = 0.8 },
+  { product = "pay" },
+]
+
+[[partners]]
+name = "shop"
+users = 1000
+sessions_per_user_day = 2.0
+journey = "buy"
+profile = "flat"
+"""
+
+SECOND_PARTNER = """
+[[partners]]
+name = "{name}"
+users = 10
+sessions_per_user_day = 1.0
+journey = "buy"
+"""
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One bad input: how to make it from :data:`BASE` and what the error must say.
+
+    Attributes:
+        id: the test id.
+        path: the exact dotted key path of the error (``""`` for a whole-file problem).
+        words: lower-case fragments the reason must contain.
+        edits: ``(old, new)`` replacements in BASE (``old`` occurs exactly once).
+        prepend: text put before BASE (top-level keys).
+        append: text put after BASE (inside the last ``[[partners]]`` unless it opens a table).
+        overrides: dotted-path overrides passed to :func:`load_scenario`.
+        content: the whole file instead of BASE (bytes for undecodable files).
+        missing: do not write the file at all.
+    """
+
+    id: str
+    path: str
+    words: tuple[str, ...]
+    edits: tuple[tuple[str, str], ...] = ()
+    prepend: str = ""
+    append: str = ""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    content: str | bytes | None = None
+    missing: bool = False
+
+
+CASES = [
+    # unknown keys
+    Bad(
+        "unknown-key-near-miss",
+        "bank.pools.core.sever",
+        ("unknown key", "did you mean 'servers'"),
+        edits=(("servers = 4", "sever = 4"),),
+    ),
+    Bad("unknown-top-level-key", "colour", ("unknown key",), prepend='colour = "red"\n'),
+    Bad(
+        "unknown-partner-key",
+        "partners.0.jouney",
+        ("unknown key", "did you mean 'journey'"),
+        edits=(('journey = "buy"', 'jouney = "buy"'),),
+    ),
+    Bad(
+        "unknown-client-key",
+        "client.timout",
+        ("unknown key", "did you mean 'timeout'"),
+        edits=(('timeout = "5s"', 'timout = "5s"'),),
+    ),
+    Bad(
+        "unknown-partner-client-key",
+        "partners.0.client.retries",
+        ("unknown key",),
+        append="client = { retries = 2 }\n",
+    ),
+    Bad(
+        "unknown-distribution-parameter",
+        "bank.products.pay.service_time.sd",
+        ("unknown key", "exponential"),
+        edits=(('mean = "100ms" }', 'mean = "100ms", sd = "10ms" }'),),
+    ),
+    # wrong types
+    Bad(
+        "servers-string",
+        "bank.pools.core.servers",
+        ("integer",),
+        edits=(("servers = 4", 'servers = "4"'),),
+    ),
+    Bad(
+        "servers-float",
+        "bank.pools.core.servers",
+        ("integer",),
+        edits=(("servers = 4", "servers = 2.5"),),
+    ),
+    Bad(
+        "users-float",
+        "partners.0.users",
+        ("integer",),
+        edits=(("users = 1000", "users = 1000.5"),),
+    ),
+    Bad(
+        "users-bool",
+        "partners.0.users",
+        ("integer",),
+        edits=(("users = 1000", "users = true"),),
+    ),
+    Bad(
+        "sessions-string",
+        "partners.0.sessions_per_user_day",
+        ("number",),
+        edits=(("sessions_per_user_day = 2.0", 'sessions_per_user_day = "2"'),),
+    ),
+    Bad(
+        "bool-as-string",
+        "client.respect_retry_after",
+        ("true or false",),
+        edits=(("max_attempts = 3", 'max_attempts = 3\nrespect_retry_after = "yes"'),),
+    ),
+    Bad(
+        "kind-number",
+        "bank.products.pay.kind",
+        ("string",),
+        edits=(('kind = "payment"', "kind = 3"),),
+    ),
+    Bad(
+        "kind-near-miss",
+        "bank.products.pay.kind",
+        ("must be one of", "did you mean 'payment'"),
+        edits=(('kind = "payment"', 'kind = "paymnt"'),),
+    ),
+    Bad(
+        "pool-not-a-table",
+        "bank.pools.core",
+        ("table",),
+        edits=(("[bank.pools.core]\nservers = 4", "[bank.pools]\ncore = 4"),),
+    ),
+    Bad(
+        "partners-not-an-array",
+        "partners",
+        ("array of tables",),
+        edits=(("[[partners]]", "[partners]"),),
+    ),
+    Bad(
+        "steps-not-an-array",
+        "journeys.buy.steps",
+        ("array",),
+        edits=(
+            (
+                'steps = [\n  { product = "check", probability = 0.5, approval_rate = 0.8 },\n'
+                '  { product = "pay" },\n]',
+                'steps = "pay"',
+            ),
+        ),
+    ),
+    Bad(
+        "distribution-not-a-table",
+        "bank.products.pay.service_time",
+        ("distribution must be a table",),
+        edits=(('service_time = { dist = "exponential", mean = "100ms" }', 'service_time = "1s"'),),
+    ),
+    Bad(
+        "format-version-string",
+        "format_version",
+        ("integer",),
+        prepend='format_version = "1"\n',
+    ),
+    # non-positive counts
+    Bad(
+        "servers-zero",
+        "bank.pools.core.servers",
+        ("positive integer",),
+        edits=(("servers = 4", "servers = 0"),),
+    ),
+    Bad(
+        "servers-negative",
+        "bank.pools.core.servers",
+        ("positive integer",),
+        edits=(("servers = 4", "servers = -2"),),
+    ),
+    Bad(
+        "users-zero",
+        "partners.0.users",
+        ("positive integer",),
+        edits=(("users = 1000", "users = 0"),),
+    ),
+    Bad(
+        "max-attempts-zero",
+        "client.max_attempts",
+        ("positive integer",),
+        edits=(("max_attempts = 3", "max_attempts = 0"),),
+    ),
+    Bad(
+        "partner-max-attempts-zero",
+        "partners.0.client.max_attempts",
+        ("positive integer",),
+        append="client = { max_attempts = 0 }\n",
+    ),
+    Bad(
+        "burst-zero",
+        "gateway.limits.0.burst",
+        ("positive integer",),
+        edits=(("burst = 100", "burst = 0"),),
+    ),
+    Bad(
+        "limit-zero",
+        "gateway.limits.1.limit",
+        ("positive integer",),
+        edits=(("limit = 64", "limit = 0"),),
+    ),
+    Bad(
+        "auth-servers-zero",
+        "gateway.auth.servers",
+        ("positive integer",),
+        edits=(("failure_rate = 0.001", "failure_rate = 0.001\nservers = 0"),),
+    ),
+    Bad(
+        "copies-zero",
+        "partners.0.copies",
+        ("positive integer",),
+        append="copies = 0\n",
+    ),
+    Bad(
+        "queue-limit-negative",
+        "bank.pools.core.queue_limit",
+        (">= 0",),
+        edits=(("servers = 4", "servers = 4\nqueue_limit = -1"),),
+    ),
+    # non-positive rates
+    Bad(
+        "sessions-zero",
+        "partners.0.sessions_per_user_day",
+        ("> 0",),
+        edits=(("sessions_per_user_day = 2.0", "sessions_per_user_day = 0.0"),),
+    ),
+    Bad(
+        "sessions-negative",
+        "partners.0.sessions_per_user_day",
+        ("> 0",),
+        edits=(("sessions_per_user_day = 2.0", "sessions_per_user_day = -1.0"),),
+    ),
+    Bad(
+        "sessions-infinite",
+        "partners.0.sessions_per_user_day",
+        ("number",),
+        edits=(("sessions_per_user_day = 2.0", "sessions_per_user_day = inf"),),
+    ),
+    Bad(
+        "token-rate-zero",
+        "gateway.limits.0.rate",
+        ("> 0",),
+        edits=(("rate = 50.0", "rate = 0.0"),),
+    ),
+    Bad(
+        "token-rate-negative",
+        "gateway.limits.0.rate",
+        ("> 0",),
+        edits=(("rate = 50.0", "rate = -5.0"),),
+    ),
+    # shares outside [0, 1]
+    Bad(
+        "error-rate-above-one",
+        "bank.products.pay.error_rate",
+        ("share", "[0, 1]"),
+        edits=(("error_rate = 0.01", "error_rate = 1.5"),),
+    ),
+    Bad(
+        "error-rate-negative",
+        "bank.products.pay.error_rate",
+        ("share", "[0, 1]"),
+        edits=(("error_rate = 0.01", "error_rate = -0.01"),),
+    ),
+    Bad(
+        "take-rate",
+        "bank.products.pay.take_rate",
+        ("share", "[0, 1]"),
+        edits=(("take_rate = 0.002", "take_rate = 1.2"),),
+    ),
+    Bad(
+        "probability",
+        "journeys.buy.steps.0.probability",
+        ("share", "[0, 1]"),
+        edits=(("probability = 0.5", "probability = 1.1"),),
+    ),
+    Bad(
+        "approval-rate",
+        "journeys.buy.steps.0.approval_rate",
+        ("share", "[0, 1]"),
+        edits=(("approval_rate = 0.8", "approval_rate = -0.2"),),
+    ),
+    Bad(
+        "failure-rate",
+        "gateway.auth.failure_rate",
+        ("share", "[0, 1]"),
+        edits=(("failure_rate = 0.001", "failure_rate = 2"),),
+    ),
+    Bad(
+        "redirect-dropoff",
+        "journeys.buy.redirect_dropoff",
+        ("share", "[0, 1]"),
+        edits=(("redirect_dropoff = 0.1", "redirect_dropoff = 1.01"),),
+    ),
+    # warm-up not shorter than the horizon
+    Bad(
+        "warmup-equals-horizon",
+        "run.warmup",
+        ("shorter than run.horizon",),
+        edits=(('warmup = "5m"', 'warmup = "60m"'),),
+    ),
+    Bad(
+        "warmup-longer-than-horizon",
+        "run.warmup",
+        ("shorter than run.horizon",),
+        edits=(('warmup = "5m"', 'warmup = "2h"'),),
+    ),
+    Bad(
+        "warmup-equals-default-horizon",
+        "run.warmup",
+        ("shorter than run.horizon",),
+        edits=(('horizon = "1h"\nwarmup = "5m"', 'warmup = "1d"'),),
+    ),
+    # references to missing entries
+    Bad(
+        "product-names-missing-pool",
+        "bank.products.pay.pool",
+        ("names no pool", "did you mean 'core'"),
+        edits=(('kind = "payment"\npool = "core"', 'kind = "payment"\npool = "cor"'),),
+    ),
+    Bad(
+        "step-names-missing-product",
+        "journeys.buy.steps.1.product",
+        ("names no product", "did you mean 'pay'"),
+        edits=(('{ product = "pay" }', '{ product = "pya" }'),),
+    ),
+    Bad(
+        "partner-names-missing-journey",
+        "partners.0.journey",
+        ("names no journey", "did you mean 'buy'"),
+        edits=(('journey = "buy"', 'journey = "bye"'),),
+    ),
+    Bad(
+        "partner-names-missing-profile",
+        "partners.0.profile",
+        ("names no profile",),
+        edits=(('profile = "flat"', 'profile = "weekend"'),),
+    ),
+    Bad(
+        "limit-names-missing-product",
+        "gateway.limits.1.products.0",
+        ("names no product",),
+        edits=(("limit = 64", 'limit = 64\nproducts = ["loan"]'),),
+    ),
+    # distributions
+    Bad(
+        "unknown-distribution",
+        "bank.products.pay.service_time.dist",
+        ("unknown distribution", "lognormal"),
+        edits=(('dist = "exponential"', 'dist = "normall"'),),
+    ),
+    Bad(
+        "impossible-lognormal",
+        "bank.products.pay.service_time.p95",
+        ("p95", "cv"),
+        edits=(
+            (
+                '{ dist = "exponential", mean = "100ms" }',
+                '{ dist = "lognormal", mean = "100ms", p95 = "1s" }',
+            ),
+        ),
+    ),
+    # duplicate names
+    Bad(
+        "duplicate-partner",
+        "partners.1.name",
+        ("duplicate partner name",),
+        append=SECOND_PARTNER.format(name="shop"),
+    ),
+    Bad(
+        "duplicate-partner-from-copies",
+        "partners.1.name",
+        ("duplicate partner name", "shop-2"),
+        append="copies = 2\n" + SECOND_PARTNER.format(name="shop-2"),
+    ),
+    Bad(
+        "duplicate-limit",
+        "gateway.limits.1.name",
+        ("duplicate",),
+        edits=(('name = "in-flight"', 'name = "per-partner"'),),
+    ),
+    # durations
+    Bad(
+        "duration-bare-number",
+        "run.horizon",
+        ("needs a unit",),
+        edits=(('horizon = "1h"', "horizon = 2"),),
+    ),
+    Bad(
+        "duration-numeric-string",
+        "client.timeout",
+        ("needs a unit",),
+        edits=(('timeout = "5s"', 'timeout = "5"'),),
+    ),
+    Bad(
+        "duration-unknown-unit",
+        "client.timeout",
+        ("cannot read this as a duration",),
+        edits=(('timeout = "5s"', 'timeout = "5 parsecs"'),),
+    ),
+    Bad(
+        "duration-none-where-not-allowed",
+        "run.horizon",
+        ('"none"', "not allowed"),
+        edits=(('horizon = "1h"', 'horizon = "none"'),),
+    ),
+    Bad(
+        "duration-negative",
+        "client.timeout",
+        ("negative",),
+        edits=(('timeout = "5s"', 'timeout = "-5s"'),),
+    ),
+    Bad(
+        "distribution-duration-without-unit",
+        "bank.products.pay.service_time.mean",
+        ("needs a unit",),
+        edits=(('mean = "100ms" }', "mean = 0.1 }"),),
+    ),
+    # files
+    Bad("missing-file", "", ("no such file",), missing=True),
+    Bad("not-toml", "", ("not valid toml",), content="this is = = not [toml\n"),
+    Bad("not-utf8", "", ("not valid toml", "utf-8"), content=b"name = '\xff\xfe'\n"),
+    Bad("empty-file", "bank", ("required",), content=""),
+    # overrides
+    Bad(
+        "override-missing-pool",
+        "bank.pools.gpu",
+        ("no pool named 'gpu'",),
+        overrides={"bank.pools.gpu.servers": 8},
+    ),
+    Bad(
+        "override-missing-partner",
+        "partners.1",
+        ("no element 1",),
+        overrides={"partners.1.users": 8},
+    ),
+    Bad(
+        "override-missing-limit",
+        "gateway.limits.2",
+        ("no element 2",),
+        overrides={"gateway.limits.2.rate": 8.0},
+    ),
+    Bad(
+        "override-missing-journey",
+        "journeys.sell",
+        ("no journey named 'sell'",),
+        overrides={"journeys.sell.patience": "5s"},
+    ),
+    Bad(
+        "override-unknown-key",
+        "bank.pools.core.sever",
+        ("unknown key", "did you mean 'servers'"),
+        overrides={"bank.pools.core.sever": 8},
+    ),
+    Bad(
+        "override-bad-value",
+        "bank.pools.core.servers",
+        ("positive integer",),
+        overrides={"bank.pools.core.servers": 0},
+    ),
+    # keys of the format that are not supported yet
+    Bad("onboarding", "onboarding", ("not supported yet",), append="\n[onboarding]\nx = 1\n"),
+    Bad("economics", "economics", ("not supported yet",), append="\n[economics]\nx = 1\n"),
+    Bad("sweep-no-vary", "sweep.vary", ("required",), append='\n[sweep]\ndesign = "grid"\n'),
+    Bad(
+        "sweep-design",
+        "sweep.design",
+        ("grid", "lhs"),
+        append='\n[sweep]\ndesign = "gird"\nvary = { "bank.pools.core.servers" = [1, 2] }\n',
+    ),
+    Bad(
+        "sweep-empty-range",
+        "sweep.vary.bank.pools.core.servers",
+        ("low < high",),
+        append='\n[sweep]\ndesign = "lhs"\nvary = { "bank.pools.core.servers" = { low = 4, high = 4 } }\n',
+    ),
+    Bad("slo", "slo", ("not supported yet",), append='\n[slo]\nperiod = "1h"\n'),
+    Bad("run-windows", "run.windows", ("not supported yet",), append="\n[run.windows]\nx = 1\n"),
+    Bad("extends", "extends", ("not supported yet",), prepend='extends = "ecommerce"\n'),
+    Bad(
+        "limit-preset",
+        "gateway.limits.1.preset",
+        ("not supported yet",),
+        edits=(('name = "in-flight"', 'name = "in-flight"\npreset = "psd2_unattended"'),),
+    ),
+    Bad(
+        "pool-schedule",
+        "bank.pools.core.schedule",
+        ("not supported yet",),
+        edits=(("servers = 4", "servers = 4\nschedule = []"),),
+    ),
+    Bad(
+        "pool-outages",
+        "bank.pools.core.outages",
+        ("not supported yet",),
+        edits=(("servers = 4", "servers = 4\noutages = {}"),),
+    ),
+    Bad(
+        "pool-cost",
+        "bank.pools.core.cost_per_server_hour",
+        ("not supported yet",),
+        edits=(("servers = 4", "servers = 4\ncost_per_server_hour = 0.8"),),
+    ),
+    Bad(
+        "partner-growth",
+        "partners.0.growth_per_year",
+        ("not supported yet",),
+        append="growth_per_year = 0.27\n",
+    ),
+    Bad(
+        "partner-background",
+        "partners.0.background",
+        ("not supported yet",),
+        append='background = { product = "pay", per_user_day = 4 }\n',
+    ),
+    Bad(
+        "windowed-traffic",
+        "run.traffic",
+        ("not supported yet",),
+        edits=(('warmup = "5m"', 'warmup = "5m"\ntraffic = "windowed"'),),
+    ),
+    # format version
+    Bad(
+        "format-version-2",
+        "format_version",
+        ("format_version = 1",),
+        prepend="format_version = 2\n",
+    ),
+    # names
+    Bad(
+        "pool-name-with-space",
+        "bank.pools.core pool",
+        ("letters, digits",),
+        edits=(("[bank.pools.core]", '[bank.pools."core pool"]'),),
+    ),
+    Bad(
+        "product-name-with-slash",
+        "bank.products.pay/now",
+        ("letters, digits",),
+        edits=(("[bank.products.pay]", '[bank.products."pay/now"]'),),
+    ),
+    Bad(
+        "journey-name-with-accent",
+        "journeys.bü",
+        ("letters, digits",),
+        edits=(("[journeys.buy]", '[journeys."bü"]'),),
+    ),
+    Bad(
+        "partner-name-with-bang",
+        "partners.0.name",
+        ("letters, digits",),
+        edits=(('name = "shop"', 'name = "shop!"'),),
+    ),
+    Bad(
+        "partner-name-empty",
+        "partners.0.name",
+        ("letters, digits",),
+        edits=(('name = "shop"', 'name = ""'),),
+    ),
+]
+
+
+def make_file(directory: Path, case: Bad) -> Path:
+    """Write the case's scenario file (unless it is the missing-file case) and return its path."""
+    path = directory / FILE_NAME
+    if case.missing:
+        return path
+    if isinstance(case.content, bytes):
+        path.write_bytes(case.content)
+        return path
+    if case.content is not None:
+        path.write_text(case.content, encoding="utf-8")
+        return path
+    text = BASE
+    for old, new in case.edits:
+        assert text.count(old) == 1, f"edit {old!r} must match BASE exactly once"
+        text = text.replace(old, new)
+    path.write_text(case.prepend + text + case.append, encoding="utf-8")
+    return path
+
+
+def test_base_is_valid(tmp_path: Path) -> None:
+    scenario = load_scenario(make_file(tmp_path, Bad("base", "", ())))
+    assert [p.name for p in scenario.spec.partners] == ["shop"]
+
+
+def test_case_ids_are_unique() -> None:
+    ids = [case.id for case in CASES]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input(tmp_path: Path, case: Bad) -> None:
+    path = make_file(tmp_path, case)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path, overrides=case.overrides or None)
+    err = info.value
+    assert type(err) is ScenarioError
+    assert err.__cause__ is None  # one error, not a chain to read through
+    assert err.path == case.path
+    message = str(err)
+    assert FILE_NAME in message
+    assert err.file is not None and err.file.endswith(FILE_NAME)
+    assert "\n" not in message
+    if case.path:
+        assert f": {case.path}: " in message
+    for word in case.words:
+        assert word in err.reason.lower(), f"{word!r} not in {err.reason!r}"
