@@ -1,4 +1,4 @@
-"""The ``openbank-sim`` command line: run | validate | list.
+"""The ``openbank-sim`` command line: run | sweep | compare | report | validate | list.
 
 Exit codes: 0 success, 2 bad input (a scenario error, printed on one or two lines without a
 traceback; nothing is written to ``--out``).
@@ -7,6 +7,7 @@ traceback; nothing is written to ``--out``).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -175,6 +176,195 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_vary(items: Sequence[str]) -> tuple[dict[str, object], bool]:
+    """``KEY=V1,V2,...`` (a grid) or ``KEY=LO:HI`` (a range); returns (vary, is_range)."""
+    vary: dict[str, object] = {}
+    kinds = set()
+    for item in items:
+        key, sep, spec = item.partition("=")
+        key, spec = key.strip(), spec.strip()
+        if not sep or not key or not spec:
+            raise ScenarioError("expected KEY=V1,V2,... or KEY=LO:HI", path="--vary", value=item)
+        if ":" in spec and "," not in spec and not spec.startswith(("{", "[", '"')):
+            lo_text, _, hi_text = spec.partition(":")
+            lo, hi = parse_override_value(lo_text), parse_override_value(hi_text)
+            for v in (lo, hi):
+                if isinstance(v, bool) or not isinstance(v, int | float):
+                    raise ScenarioError(
+                        "a range needs numbers LO:HI", path=f"--vary {key}", value=spec
+                    )
+            if not lo < hi:
+                raise ScenarioError(
+                    "empty range: LO must be below HI", path=f"--vary {key}", value=spec
+                )
+            vary[key] = {
+                "low": lo,
+                "high": hi,
+                "integer": isinstance(lo, int) and isinstance(hi, int),
+            }
+            kinds.add("range")
+        else:
+            values = [parse_override_value(v.strip()) for v in spec.split(",") if v.strip()]
+            if not values:
+                raise ScenarioError("no values", path=f"--vary {key}", value=spec)
+            vary[key] = values
+            kinds.add("list")
+    if len(kinds) > 1:
+        raise ScenarioError(
+            "mix of lists and ranges: a grid takes lists, sampling designs take ranges",
+            path="--vary",
+        )
+    return vary, kinds == {"range"}
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .executors import ExecutorError
+    from .experiment import StoreError, sweep
+
+    scenario = _load(args.scenario, args.set)
+    vary = None
+    design = args.design
+    if args.vary:
+        vary, is_range = _parse_vary(args.vary)
+        if design is None:
+            design = "lhs" if is_range else "grid"
+    elif scenario.spec.sweep is None:
+        raise ScenarioError("nothing to vary: give --vary or a [sweep] table", path="--vary")
+    if args.n is not None and args.n < 1:
+        raise ScenarioError("must be >= 1", path="--n", value=args.n)
+    if args.replications is not None and args.replications < 1:
+        raise ScenarioError("must be >= 1", path="--replications", value=args.replications)
+    if args.workers is not None and args.workers < 1:
+        raise ScenarioError("must be >= 1", path="--workers", value=args.workers)
+    if args.seed is not None and args.seed < 0:
+        raise ScenarioError("must be a non-negative integer", path="--seed", value=args.seed)
+    try:
+        result = sweep(
+            scenario,
+            vary=vary,
+            design=design,
+            n=args.n,
+            replications=args.replications,
+            seed=args.seed,
+            executor=args.executor,
+            workers=args.workers,
+            address=args.scheduler,
+            store=args.out,
+            resume=args.resume,
+            quiet=args.quiet,
+        )
+    except (StoreError, ExecutorError) as err:
+        print(f"openbank-sim: error: {err}", file=sys.stderr)
+        return 2
+    params = list(result.definition["vary"])
+    summary = result.summary(
+        ["calls_total", "success_rate", "latency_p95_s", "calls_rate_limited", "revenue_total"]
+    )
+    cols = [
+        "point",
+        *params,
+        "replications",
+        "success_rate",
+        "latency_p95_s",
+        "calls_rate_limited",
+        "revenue_total",
+    ]
+    print(summary[cols].to_string(index=False))
+    n_fail = len(result.failures)
+    msg = f"{len(result.table)} runs finished"
+    if n_fail:
+        msg += f", {n_fail} failed (see {args.out}/failures.jsonl; --resume retries them)"
+    print(f"{msg}; store: {args.out}", file=sys.stderr)
+    return 1 if n_fail else 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .experiment import compare
+
+    a = _load(args.a, args.set)
+    b = _load(args.b, args.set)
+    if args.replications < 1:
+        raise ScenarioError("must be >= 1", path="--replications", value=args.replications)
+    res = compare(
+        a,
+        b,
+        n=args.replications,
+        seed=args.seed,
+        executor=args.executor,
+        workers=args.workers,
+        quiet=args.quiet,
+    )
+    s = res.summary
+    if args.json:
+        print(s.reset_index().to_json(orient="records", indent=2))
+        return 0
+    print(
+        f"A = {a.name} ({args.a}), B = {b.name} ({args.b}); {args.replications} paired "
+        f"replications, common random numbers; 95% interval of the mean of B - A"
+    )
+    print(
+        s[["mean_a", "mean_b", "diff_mean", "ci_low", "ci_high"]].to_string(
+            float_format=lambda v: f"{v:.6g}"
+        )
+    )
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .plots import latency_throughput, sweep_effects
+    from .results import Results
+
+    d = Path(args.dir)
+    figures = d / "figures"
+    if (d / "manifest.json").exists() and (d / "runs").is_dir():
+        from .experiment import SweepResult
+
+        manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+        definition = manifest["definition"]
+        table_path = d / "results.csv"
+        if not table_path.exists():
+            raise ScenarioError(
+                "the sweep is not complete (no results.csv); finish it with "
+                "openbank-sim sweep ... --resume",
+                file=str(d),
+            )
+        result = SweepResult(pd.read_csv(table_path), pd.DataFrame(), d, definition)
+        params = list(definition["vary"])
+        kpis = ["success_rate", "latency_p95_s", "calls_rate_limited", "throughput_ok_per_s"]
+        summary = result.summary(kpis)
+        print(summary.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+        figures.mkdir(exist_ok=True)
+        if len(params) <= 3:
+            sweep_effects(summary, params, kpis).savefig(figures / "sweep_effects.png", dpi=100)
+        if definition["design"] in ("saltelli", "morris"):
+            try:
+                from .plots import sensitivity_bars
+                from .sensitivity import sensitivity
+
+                for kpi in ("latency_p95_s", "success_rate"):
+                    idx = sensitivity(result, kpi)
+                    print(f"\nsensitivity of {kpi}:")
+                    print(idx.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+                    sensitivity_bars(idx, kpi).savefig(figures / f"sensitivity_{kpi}.png", dpi=100)
+            except ImportError:
+                print("(install the 'analysis' extra for sensitivity indices)", file=sys.stderr)
+    elif (d / "summary.csv").exists():
+        results = Results.load(d)
+        print(format_kpis(results.kpis))
+        figures.mkdir(exist_ok=True)
+        latency_throughput(results).savefig(figures / "latency_throughput.png", dpi=100)
+    else:
+        raise ScenarioError(
+            "not a results directory (no summary.csv) nor a sweep store "
+            "(no manifest.json and runs/)",
+            file=str(d),
+        )
+    print(f"figures written to {figures}/", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -209,6 +399,49 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--set", action="append", metavar="KEY=VALUE")
     val.set_defaults(func=_cmd_validate)
 
+    sw = sub.add_parser("sweep", help="run a design of experiments into a resumable store")
+    sw.add_argument("scenario", metavar="FILE|NAME")
+    sw.add_argument(
+        "--vary",
+        action="append",
+        metavar="KEY=V1,V2,...|KEY=LO:HI",
+        help="a parameter to vary (replaces the file's [sweep] table)",
+    )
+    sw.add_argument("--design", choices=("grid", "lhs", "sobol", "saltelli", "morris"))
+    sw.add_argument("--n", type=int, help="points (sampling designs) or SALib's base sample N")
+    sw.add_argument("--replications", type=int, help="runs per point (default: [sweep] or 1)")
+    sw.add_argument("--seed", type=int, help="base seed (default: the scenario's run.seed)")
+    sw.add_argument("--set", action="append", metavar="KEY=VALUE")
+    sw.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    sw.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes")
+    sw.add_argument(
+        "--scheduler", metavar="ADDR", help="Dask scheduler address (default: a LocalCluster)"
+    )
+    sw.add_argument("--out", metavar="DIR", required=True, help="the result store directory")
+    sw.add_argument("--resume", action="store_true", help="skip runs already in the store")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=_cmd_sweep)
+
+    cmp_ = sub.add_parser(
+        "compare", help="paired comparison of two scenarios (common random numbers)"
+    )
+    cmp_.add_argument("a", metavar="A")
+    cmp_.add_argument("b", metavar="B")
+    cmp_.add_argument("--replications", type=int, default=10)
+    cmp_.add_argument("--seed", type=int)
+    cmp_.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override applied to both scenarios"
+    )
+    cmp_.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes")
+    cmp_.add_argument("--workers", type=int)
+    cmp_.add_argument("--json", action="store_true")
+    cmp_.add_argument("--quiet", action="store_true")
+    cmp_.set_defaults(func=_cmd_compare)
+
+    rep = sub.add_parser("report", help="summary table and figures of a results dir or sweep store")
+    rep.add_argument("dir", metavar="DIR")
+    rep.set_defaults(func=_cmd_report)
+
     lst = sub.add_parser("list", help="list the shipped scenarios")
     lst.set_defaults(func=_cmd_list)
     return parser
@@ -223,6 +456,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioError as err:
         print(f"openbank-sim: error: {err}", file=sys.stderr)
         return 2
+    except (OSError, ValueError) as err:
+        from .executors import ExecutorError
+
+        if isinstance(err, ExecutorError | FileExistsError | FileNotFoundError):
+            print(f"openbank-sim: error: {err}", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         print("openbank-sim: interrupted", file=sys.stderr)
         return 130

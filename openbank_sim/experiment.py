@@ -46,6 +46,11 @@ DESIGNS = ("grid", "lhs", "sobol", "saltelli", "morris")
 _INDEPENDENT_OFFSET = 1_000_003  # replication index offset for the "independent seeds" arm
 
 
+def _repr_float(value: float) -> str:
+    """A float written so that reading it back gives the same float (full precision)."""
+    return repr(float(value))
+
+
 class StoreError(RuntimeError):
     """A sweep's result store cannot be used as asked (it holds another sweep, ...)."""
 
@@ -686,7 +691,7 @@ def sweep(
         columns=["run_id", "point", "replication", "error"],
     )
     if store_path is not None and not failures and len(df) == len(points) * replications:
-        _atomic_write(store_path / "results.csv", df.to_csv(index=False, float_format="%r"))
+        _atomic_write(store_path / "results.csv", df.to_csv(index=False, float_format=_repr_float))
         try:
             import pyarrow  # noqa: F401
 

@@ -54,3 +54,87 @@ def latency_throughput(results: Results, product: str | None = None) -> Figure:
     ax2.grid(alpha=0.3)
     fig.suptitle(str(results.manifest.get("scenario_name", "")))
     return fig
+
+
+def sweep_effects(summary, params: list[str], kpis: list[str]) -> Figure:
+    """Each KPI's mean (with its confidence interval) against each varied parameter.
+
+    Args:
+        summary: :meth:`openbank_sim.experiment.SweepResult.summary` (one row per point).
+        params: varied parameters (dotted paths) to put on the x axes.
+        kpis: KPIs to plot, one row of panels each.
+    """
+    fig = Figure(figsize=(4.2 * len(params), 2.8 * len(kpis)), layout="constrained")
+    axes = fig.subplots(len(kpis), len(params), squeeze=False)
+    for i, kpi in enumerate(kpis):
+        for j, param in enumerate(params):
+            ax = axes[i][j]
+            others = [p for p in params if p != param]
+            groups = summary.groupby(others, sort=True) if others else [((), summary)]
+            for key, g in groups:
+                g = g.sort_values(param)
+                lo = g[kpi] - g[f"{kpi}_ci_low"]
+                hi = g[f"{kpi}_ci_high"] - g[kpi]
+                label = (
+                    ", ".join(
+                        f"{o.split('.')[-1]}={v}"
+                        for o, v in zip(
+                            others, key if isinstance(key, tuple) else (key,), strict=False
+                        )
+                    )
+                    or None
+                )
+                ax.errorbar(
+                    g[param],
+                    g[kpi],
+                    yerr=[lo.fillna(0), hi.fillna(0)],
+                    marker="o",
+                    capsize=3,
+                    label=label,
+                )
+            ax.set_xlabel(param)
+            ax.set_ylabel(kpi)
+            ax.grid(alpha=0.3)
+            if others and i == 0 and j == 0:
+                ax.legend(fontsize="small", frameon=False)
+    return fig
+
+
+def sensitivity_bars(indices, kpi: str) -> Figure:
+    """Bar chart of sensitivity indices from :func:`openbank_sim.sensitivity.sensitivity`."""
+    fig = Figure(figsize=(7, 0.5 + 0.45 * len(indices)), layout="constrained")
+    ax = fig.subplots()
+    if "ST" in indices.columns:
+        y = range(len(indices))
+        ax.barh(
+            [v + 0.2 for v in y],
+            indices["ST"],
+            height=0.4,
+            xerr=indices["ST_conf"],
+            label="total (ST)",
+            color=_STYLE["p95"],
+        )
+        ax.barh(
+            [v - 0.2 for v in y],
+            indices["S1"],
+            height=0.4,
+            xerr=indices["S1_conf"],
+            label="first order (S1)",
+            color=_STYLE["p50"],
+        )
+        ax.set_xlabel("Sobol index (share of variance)")
+    else:
+        ax.barh(
+            range(len(indices)),
+            indices["mu_star"],
+            xerr=indices["mu_star_conf"],
+            color=_STYLE["p50"],
+            label="mu*",
+        )
+        ax.set_xlabel("mean |elementary effect| (mu*)")
+    ax.set_yticks(range(len(indices)), indices["parameter"])
+    ax.invert_yaxis()
+    ax.legend(frameon=False)
+    ax.set_title(f"Sensitivity of {kpi}")
+    ax.grid(alpha=0.3, axis="x")
+    return fig

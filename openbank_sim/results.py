@@ -103,6 +103,11 @@ def _version() -> str:
         return "0+unknown"
 
 
+def _repr_float(value: float) -> str:
+    """A float written so that reading it back gives the same float (full precision)."""
+    return repr(float(value))
+
+
 class Results:
     """KPIs and tables of one run.
 
@@ -180,7 +185,7 @@ class Results:
                 if fmt == "parquet":
                     df.to_parquet(path, index=False)
                 else:
-                    df.to_csv(path, index=False, float_format="%r")
+                    df.to_csv(path, index=False, float_format=_repr_float)
                 written[name] = path.name
             manifest = dict(self.manifest)
             manifest["tables"] = written
