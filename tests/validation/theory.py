@@ -1,0 +1,135 @@
+"""Closed forms of queueing theory and replication statistics for the validation tests.
+
+Notation: ``c`` servers, arrival rate ``lam`` (per second), mean service time ``mean_service_s``
+(seconds), offered load ``a = lam * mean_service_s`` (Erlangs), utilization ``rho = a / c``.
+
+* Erlang B (M/M/c/c loss, insensitive to the service distribution), by the stable recursion
+  ``B(0) = 1``, ``B(k) = a B(k-1) / (k + a B(k-1))``.
+* Erlang C (M/M/c probability of waiting) from Erlang B:
+  ``C = B(c) / (1 - rho (1 - B(c)))``, and ``Wq = C * mean_service_s / (c (1 - rho))``.
+* M/M/c/K (``K = c + queue_limit`` in the system at most): stationary probabilities
+  ``p_n ∝ a^n / n!`` for ``n <= c`` and ``p_n ∝ a^c / c! * rho^(n - c)`` for ``c < n <= K``,
+  computed in log space; by PASTA an arrival is blocked with probability ``p_K``; admitted
+  arrivals wait on average ``Wq = Lq / (lam (1 - p_K))`` with ``Lq = sum (n - c) p_n``
+  (Little's law on the queue).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+from scipy.special import gammaln, logsumexp
+
+__all__ = [
+    "Interval",
+    "MMcK",
+    "erlang_b",
+    "erlang_c",
+    "mmc_wq_s",
+    "mmck",
+    "t_interval",
+]
+
+
+def erlang_b(servers: int, offered_erlangs: float) -> float:
+    """Erlang B blocking probability of M/M/c/c with ``servers`` and ``offered_erlangs``."""
+    if servers < 0 or offered_erlangs < 0:
+        raise ValueError("servers and offered load must be non-negative")
+    b = 1.0
+    for k in range(1, servers + 1):
+        b = offered_erlangs * b / (k + offered_erlangs * b)
+    return b
+
+
+def erlang_c(servers: int, offered_erlangs: float) -> float:
+    """Erlang C: probability that an arrival waits in M/M/c (requires ``a < c``)."""
+    rho = offered_erlangs / servers
+    if not 0.0 <= rho < 1.0:
+        raise ValueError(f"M/M/c is unstable at rho = {rho}")
+    b = erlang_b(servers, offered_erlangs)
+    return b / (1.0 - rho * (1.0 - b))
+
+
+def mmc_wq_s(servers: int, arrival_rate_per_s: float, mean_service_s: float) -> float:
+    """Mean queue wait Wq (s) of M/M/c: ``C(c, a) * E[S] / (c (1 - rho))``."""
+    a = arrival_rate_per_s * mean_service_s
+    rho = a / servers
+    return erlang_c(servers, a) * mean_service_s / (servers * (1.0 - rho))
+
+
+@dataclass(frozen=True)
+class MMcK:
+    """Stationary measures of M/M/c/K.
+
+    Attributes:
+        blocking: probability that an arrival finds K in the system (``p_K``).
+        lq: mean number waiting (not in service).
+        wq_admitted_s: mean queue wait of admitted arrivals, seconds.
+        busy_servers: mean number of busy servers, ``a (1 - p_K)``.
+    """
+
+    blocking: float
+    lq: float
+    wq_admitted_s: float
+    busy_servers: float
+
+
+def mmck(servers: int, queue_limit: int, arrival_rate_per_s: float, mean_service_s: float) -> MMcK:
+    """M/M/c/K with ``K = servers + queue_limit``, computed in log space (any load)."""
+    c, k_max = servers, servers + queue_limit
+    a = arrival_rate_per_s * mean_service_s
+    n = np.arange(k_max + 1)
+    log_p = np.where(
+        n <= c,
+        n * math.log(a) - gammaln(n + 1),
+        c * math.log(a) - gammaln(c + 1) + (n - c) * math.log(a / c),
+    )
+    p = np.exp(log_p - logsumexp(log_p))
+    blocking = float(p[-1])
+    lq = float(np.sum(np.maximum(n - c, 0) * p))
+    admitted_rate = arrival_rate_per_s * (1.0 - blocking)
+    return MMcK(
+        blocking=blocking,
+        lq=lq,
+        wq_admitted_s=lq / admitted_rate,
+        busy_servers=a * (1.0 - blocking),
+    )
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A Student-t confidence interval of a mean over replications."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    confidence: float
+
+    def __contains__(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    @property
+    def half_width(self) -> float:
+        """Half the interval's width."""
+        return (self.high - self.low) / 2.0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.mean:.6g} [{self.low:.6g}, {self.high:.6g}] ({self.confidence:.0%}, n={self.n})"
+        )
+
+
+def t_interval(values: Sequence[float], confidence: float = 0.99) -> Interval:
+    """Student-t interval (``scipy.stats.t``) of the mean of independent replication values."""
+    x = np.asarray(values, dtype=float)
+    n = x.size
+    if n < 2:
+        raise ValueError("a t-interval needs at least two replications")
+    mean = float(x.mean())
+    half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return Interval(mean, mean - half, mean + half, n, confidence)
