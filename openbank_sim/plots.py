@@ -38,6 +38,8 @@ def latency_throughput(results: Results, product: str | None = None) -> Figure:
         ax1.legend(loc="upper left", ncols=3, frameon=False)
     ax1.set_ylabel("latency (ms)")
     ax1.grid(alpha=0.3)
+    warmup_s = float(results.manifest.get("warmup_s", 0.0))
+    ts = ts[ts["t_start_s"] >= warmup_s] if len(ts) else ts
     if len(ts):
         per_bin = ts.groupby("time")[["calls_ok", "calls_total"]].sum()
         ax2.plot(per_bin.index, per_bin["calls_ok"] / bin_s, color=_STYLE["ok"], label="ok")
