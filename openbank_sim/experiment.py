@@ -16,7 +16,8 @@ import os
 import tempfile
 import time
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,17 +88,26 @@ def _progress(total: int, desc: str, quiet: bool):
     return tqdm(total=total, desc=desc, disable=quiet, unit="run", leave=False)
 
 
+@contextmanager
+def _executor(
+    executor: str | Executor, workers: int | None, address: str | None
+) -> Iterator[Executor]:
+    """The executor to use, closed afterwards if it was made here."""
+    ex = make_executor(executor, workers, address)
+    try:
+        yield ex
+    finally:
+        if isinstance(executor, str):
+            ex.close()
+
+
 def _execute(
     tasks: list[tuple],
-    executor: str | Executor,
-    workers: int | None,
-    address: str | None,
+    ex: Executor,
     desc: str,
     quiet: bool,
     fail_fast: bool = True,
 ) -> Iterable[tuple[tuple, dict | None, BaseException | None]]:
-    ex = make_executor(executor, workers, address)
-    own = isinstance(executor, str)
     bar = _progress(len(tasks), desc, quiet)
     try:
         for task, result, err in ex.imap_unordered(run_task, tasks):
@@ -107,8 +117,6 @@ def _execute(
             yield task, result, err
     finally:
         bar.close()
-        if own:
-            ex.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,40 +232,42 @@ def replicate(
             raise ScenarioError(
                 "needs {kpi, half_width[, relative]}", path="target", value=dict(target)
             )
-    rows = _collect(
-        _execute(
-            _replication_tasks(s, seed, 0, n),
-            executor,
-            workers,
-            address,
-            f"{s.name} replications",
-            quiet,
+    with _executor(executor, workers, address) as ex:
+        rows = _collect(
+            _execute(_replication_tasks(s, seed, 0, n), ex, f"{s.name} replications", quiet)
         )
-    )
-    while target is not None:
-        runs = pd.DataFrame(rows).sort_values("replication")
-        mean, _std, lo, hi = t_interval(runs[target["kpi"]].to_numpy(dtype=float), level)
-        goal = float(target["half_width"]) * (abs(mean) if target.get("relative") else 1.0)
-        have = len(runs)
-        if (not math.isnan(hi) and (hi - lo) / 2 <= goal) or have >= max_replications:
-            break
-        # estimate how many more are needed from the current spread, at least one batch of 2
-        half = (hi - lo) / 2 if not math.isnan(hi) else math.inf
-        need = have * (half / goal) ** 2 if goal > 0 and math.isfinite(half) else 2 * have
-        more = int(min(max_replications, max(have + 2, math.ceil(need)))) - have
-        rows += _collect(
-            _execute(
-                _replication_tasks(s, seed, have, have + more),
-                executor,
-                workers,
-                address,
-                f"{s.name} replications",
-                quiet,
+        while target is not None:
+            more = _more_needed(rows, target, level, max_replications)
+            if more == 0:
+                break
+            have = len(rows)
+            rows += _collect(
+                _execute(
+                    _replication_tasks(s, seed, have, have + more),
+                    ex,
+                    f"{s.name} replications",
+                    quiet,
+                )
             )
-        )
     runs = pd.DataFrame(rows).sort_values("replication", ignore_index=True)
     kpis = [c for c in runs.columns if c not in ("replication", "seed")]
     return ReplicationResult(runs, _summarise(runs, kpis, level), level)
+
+
+def _more_needed(
+    rows: list[dict], target: Mapping[str, Any], level: float, max_replications: int
+) -> int:
+    """How many more replications the target interval needs (0 when met or capped)."""
+    runs = pd.DataFrame(rows)
+    mean, _std, lo, hi = t_interval(runs[target["kpi"]].to_numpy(dtype=float), level)
+    goal = float(target["half_width"]) * (abs(mean) if target.get("relative") else 1.0)
+    have = len(runs)
+    if (not math.isnan(hi) and (hi - lo) / 2 <= goal) or have >= max_replications:
+        return 0
+    # estimate how many more are needed from the current spread, at least a batch of 2
+    half = (hi - lo) / 2 if not math.isnan(hi) else math.inf
+    need = have * (half / goal) ** 2 if goal > 0 and math.isfinite(half) else 2 * have
+    return int(min(max_replications, max(have + 2, math.ceil(need)))) - have
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,11 +319,10 @@ def compare(
     tb = _replication_tasks(sb, seed, 0, n, 0 if crn else _INDEPENDENT_OFFSET)
     tasks = [(("a", t[0]), *t[1:]) for t in ta] + [(("b", t[0]), *t[1:]) for t in tb]
     rows = []
-    for task, result, _err in _execute(
-        tasks, executor, workers, address, f"{sa.name} vs {sb.name}", quiet
-    ):
-        arm, r = task[0]
-        rows.append({"arm": arm, "replication": r, "seed": task[4], **result["kpis"]})
+    with _executor(executor, workers, address) as ex:
+        for task, result, _err in _execute(tasks, ex, f"{sa.name} vs {sb.name}", quiet):
+            arm, r = task[0]
+            rows.append({"arm": arm, "replication": r, "seed": task[4], **result["kpis"]})
     runs = pd.DataFrame(rows).sort_values(["arm", "replication"], ignore_index=True)
     kpis = [c for c in runs.columns if c not in ("arm", "replication", "seed")]
     ra = runs[runs["arm"] == "a"].set_index("replication")
@@ -490,6 +499,9 @@ def _canonical(obj: Any) -> str:
 def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -500,8 +512,8 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def _open_store(store: Path, definition: dict[str, Any], resume: bool) -> set[int]:
-    """Prepare ``store``; returns the run ids already finished there."""
+def _check_store(store: Path, definition: dict[str, Any], resume: bool) -> str:
+    """Refuse a store that cannot take this sweep (touching nothing); returns the digest."""
     manifest = store / "manifest.json"
     digest = hashlib.sha256(_canonical(definition).encode()).hexdigest()
     if manifest.exists():
@@ -532,6 +544,13 @@ def _open_store(store: Path, definition: dict[str, Any], resume: bool) -> set[in
         and not (store / "runs").exists()
     ):
         raise StoreError(f"{store} exists and is not a sweep store. Nothing was changed.")
+    return digest
+
+
+def _open_store(store: Path, definition: dict[str, Any], resume: bool) -> set[int]:
+    """Prepare ``store``; returns the run ids already finished there."""
+    digest = _check_store(store, definition, resume)
+    manifest = store / "manifest.json"
     (store / "runs").mkdir(parents=True, exist_ok=True)
     if not manifest.exists():
         _atomic_write(
@@ -629,16 +648,37 @@ def sweep(
         "scenario": base,
         "vary": vary,
         "design": design,
-        "n": n,
+        "n": None if design == "grid" else n,
         "replications": replications,
         "seed": seed,
         "points": points,
     }
     width = len(str(len(points) * replications))
     store_path = Path(store) if store is not None else None
-    done: set[int] = set()
     if store_path is not None:
-        done = _open_store(store_path, definition, resume)
+        _check_store(store_path, definition, resume)  # refuse before anything starts
+    with _executor(executor, workers, address) as ex:
+        done = _open_store(store_path, definition, resume) if store_path is not None else set()
+        rows, failures = _run_sweep(
+            s, ex, points, replications, seed, done, store_path, width, quiet, fail_fast
+        )
+    if store_path is not None:
+        rows = _read_runs(store_path)
+    return _finish_sweep(rows, failures, params, points, replications, store_path, definition)
+
+
+def _run_sweep(
+    s: Scenario,
+    ex: Executor,
+    points: list[dict],
+    replications: int,
+    seed: int,
+    done: set[int],
+    store_path: Path | None,
+    width: int,
+    quiet: bool,
+    fail_fast: bool,
+) -> tuple[list[dict], list[dict]]:
     js = _scenario_json(s)
     tasks = []
     for p, pt in enumerate(points):
@@ -648,9 +688,7 @@ def sweep(
                 tasks.append((run_id, js, s.source, pt, replication_seed(seed, r)))
     rows: list[dict] = []
     failures: list[dict] = []
-    for task, result, err in _execute(
-        tasks, executor, workers, address, f"sweep {s.name}", quiet, fail_fast=fail_fast
-    ):
+    for task, result, err in _execute(tasks, ex, f"sweep {s.name}", quiet, fail_fast=False):
         run_id, _js, _src, pt, run_seed = task
         point, rep = divmod(run_id, replications)
         if err is not None:
@@ -668,6 +706,8 @@ def sweep(
             if store_path is not None:
                 with (store_path / "failures.jsonl").open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(rec, default=str) + "\n")
+            if fail_fast:
+                raise err
             continue
         rec = {
             "run_id": run_id,
@@ -683,8 +723,18 @@ def sweep(
                 store_path / "runs" / f"r{run_id:0{width}d}.json", json.dumps(rec, default=str)
             )
         rows.append(rec)
-    if store_path is not None:
-        rows = _read_runs(store_path)
+    return rows, failures
+
+
+def _finish_sweep(
+    rows: list[dict],
+    failures: list[dict],
+    params: list[str],
+    points: list[dict],
+    replications: int,
+    store_path: Path | None,
+    definition: dict[str, Any],
+) -> SweepResult:
     df = _table(rows, params)
     fail_df = pd.DataFrame(
         [{k: f[k] for k in ("run_id", "point", "replication", "error")} for f in failures],
