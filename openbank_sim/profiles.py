@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -434,3 +434,39 @@ def expected_count(
         raise ValueError(f"need t0_s <= t1_s, got [{t0_s!r}, {t1_s!r})")
     overlap = np.minimum(edges_s[1:], t1_s) - np.maximum(edges_s[:-1], t0_s)
     return float(base_rate_per_s * np.sum(factors * np.clip(overlap, 0.0, None)))
+
+
+def sample_nhpp_blocks(
+    rng: np.random.Generator,
+    base_rate_per_s: float,
+    edges_s: np.ndarray,
+    factors: np.ndarray,
+    max_expected: float = 32768.0,
+) -> Iterator[np.ndarray]:
+    """The NHPP of :func:`sample_nhpp`, yielded in time-ordered blocks of bounded size.
+
+    Consecutive pieces are grouped while their expected count stays within ``max_expected``;
+    a single piece expecting more is cut into equal sub-pieces. The blocking depends only on the
+    rates, so a stream is reproducible, and memory stays bounded (about ``max_expected`` arrival
+    times at once) however busy the partner is.
+    """
+    edges_s = np.asarray(edges_s, dtype=np.float64)
+    factors = np.asarray(factors, dtype=np.float64)
+    _check_pieces(base_rate_per_s, edges_s, factors)
+    expected = base_rate_per_s * factors * np.diff(edges_s)
+    i, n = 0, factors.size
+    while i < n:
+        if expected[i] > max_expected:
+            parts = math.ceil(expected[i] / max_expected)
+            sub = np.linspace(edges_s[i], edges_s[i + 1], parts + 1)
+            sub[-1] = edges_s[i + 1]
+            for k in range(parts):
+                yield sample_nhpp(rng, base_rate_per_s, sub[k : k + 2], factors[i : i + 1])
+            i += 1
+            continue
+        j, total = i, 0.0
+        while j < n and total + expected[j] <= max_expected:
+            total += expected[j]
+            j += 1
+        yield sample_nhpp(rng, base_rate_per_s, edges_s[i : j + 1], factors[i:j])
+        i = j

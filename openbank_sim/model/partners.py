@@ -22,7 +22,7 @@ from typing import Any
 import simpy
 
 from ..metrics import JOURNEY_FAILED_OFFSET, Recorder
-from ..profiles import Profile, rate_pieces, sample_nhpp
+from ..profiles import Profile, rate_pieces, sample_nhpp_blocks
 from ..rng import Streams
 from ..schema import JourneySpec, PartnerSpec, ProductSpec, StepSpec
 from .bank import BackendPool
@@ -34,7 +34,6 @@ OK, RATE_LIMITED, OVERLOADED, TIMEOUT, ERROR, AUTH_FAILED = range(6)
 PATIENCE = -1
 COMPLETED, ABANDONED_PATIENCE, ABANDONED_REDIRECT = 0, 1, 2
 _SKIPPED, _DONE, _APPROVED, _DECLINED = 0, 1, 2, 3
-_CHUNK_PIECES = 24  # arrivals are sampled a day (24 hourly pieces) at a time
 
 
 class _Step:
@@ -263,10 +262,7 @@ class PartnerRuntime:
         gen = self._streams.generator("partner", spec.name, "arrivals")
         live_from = spec.live_from_s
         sid = 0
-        for i in range(0, factors.size, _CHUNK_PIECES):
-            times = sample_nhpp(
-                gen, base, edges[i : i + _CHUNK_PIECES + 1], factors[i : i + _CHUNK_PIECES]
-            )
+        for times in sample_nhpp_blocks(gen, base, edges, factors):
             for t in times.tolist():
                 if t < live_from:
                     continue
