@@ -40,6 +40,9 @@ _KPI_GROUPS = (
             "client_latency_p95_s",
             "backend_wait_mean_s",
             "availability",
+            "availability_published",
+            "consents_lapsed",
+            "slo_breach_hours",
         ),
     ),
     (
@@ -120,6 +123,21 @@ def format_kpis(kpis: dict[str, float], currency: str = "") -> str:
     return "\n".join(lines)
 
 
+def format_breaches(breaches, worst: int = 5) -> str:
+    """The worst SLO breaches (largest miss relative to the target) as text."""
+    b = breaches.copy()
+    miss = b["value"] / b["target"]
+    b["miss"] = miss.where(b["metric"] != "availability", (1 - b["value"]) / (1 - b["target"]))
+    b = b.sort_values("miss", ascending=False).head(worst)
+    lines = [f"[slo] {len(breaches)} breach(es); worst:"]
+    for r in b.itertuples():
+        lines.append(
+            f"  {r.partner:<12} {r.time:%Y-%m-%d %H:%M}  {r.metric:<15} "
+            f"{r.value:.4g} (target {r.target:.4g})"
+        )
+    return "\n".join(lines)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .plots import latency_throughput
     from .simulation import simulate
@@ -144,6 +162,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(results.kpis_json())
     else:
         print(format_kpis(results.kpis, scenario.spec.currency))
+        breaches = results.tables.get("slo_breaches")
+        if breaches is not None and len(breaches):
+            print(format_breaches(breaches))
         say(f"{int(results.kpis['calls_total']):,} calls in {wall:.2f} s wall time")
     if args.out:
         out = results.save(args.out)

@@ -42,6 +42,8 @@ JOURNEY_ENDINGS = (
 )
 JOURNEY_FAILED_OFFSET = 3
 TIMESERIES_ALPHA = 0.02
+PUBLISHED_RUN = 5  # C-UK-8: consecutive requests without an answer that count as downtime
+PUBLISHED_NO_ANSWER_S = 30.0  # C-UK-8
 CALL_LOG_COLUMNS = (
     "t_s",
     "partner",
@@ -81,6 +83,7 @@ class Recorder:
         time_bin_s: float,
         call_log: bool = False,
         flush_every: int = 65536,
+        slo_period_s: float | None = None,
     ) -> None:
         self.n_partners = n_partners
         self.n_products = n_products
@@ -116,6 +119,14 @@ class Recorder:
         self.sessions = 0
         self.attempts = 0
         self.call_log = call_log
+        # published-style availability (C-UK-8): runs of consecutive failed requests
+        self._run_len = 0  # failed requests in the current run
+        self._run_start = 0.0  # arrival of the run's first failed request
+        self.published_down_s = 0.0
+        # SLO aggregates by (period, partner)
+        self.slo_period_s = slo_period_s
+        self.slo_counts: dict[int, list[int]] = {}  # key -> [total, failed, ok]
+        self.slo_latency: dict[int, LatencyHistogram] = {}
         self._log: list[tuple] = []
         self._log_chunks: list[dict[str, np.ndarray]] = []
 
@@ -212,6 +223,9 @@ class Recorder:
             self.wait_sum += np.bincount(pool, weights=wait[admitted], minlength=self.n_pools)
             self.wait_count += np.bincount(pool, minlength=self.n_pools)
 
+        self._published(t, out, lat)
+        if self.slo_period_s is not None:
+            self._slo(t, pp // P, out, lat)
         ok = out == 0
         if not ok.any():
             return
@@ -232,6 +246,61 @@ class Recorder:
             if hist is None:
                 hist = self.latency_by_bin[k] = LatencyHistogram(TIMESERIES_ALPHA)
             hist.add_many(lat_sorted[a:b])
+
+    # -- availability as banks publish it, and SLO aggregates --------------------------------
+    def _published(self, t: np.ndarray, out: np.ndarray, lat: np.ndarray) -> None:
+        """Down time per C-UK-8: from the first of 5 consecutive requests with no good answer
+        within 30 s (503, 5xx, timeout, or slower than 30 s) until the next answered one."""
+        order = np.argsort(t, kind="stable")
+        t = t[order]
+        failed = (
+            (out[order] == 2)
+            | (out[order] == 3)
+            | (out[order] == 4)
+            | (lat[order] > PUBLISHED_NO_ANSWER_S)
+        )
+        if not failed.any() and self._run_len == 0:
+            return
+        if self._run_len and not failed[0]:  # the carried run ended with this chunk's first
+            self._close_run(float(t[0]))
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], failed.view(np.int8), [0]))))
+        for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+            if self._run_len == 0:
+                self._run_start = float(t[a])
+            self._run_len += b - a
+            if b < t.size:
+                self._close_run(float(t[b]))
+
+    def _close_run(self, t_answer: float) -> None:
+        if self._run_len >= PUBLISHED_RUN:
+            self.published_down_s += t_answer - self._run_start
+        self._run_len = 0
+
+    def published_downtime(self) -> float:
+        """Seconds counted down in ``[warmup, horizon)`` (closing a run still open)."""
+        extra = self.horizon_s - self._run_start if self._run_len >= PUBLISHED_RUN else 0.0
+        return self.published_down_s + extra
+
+    def _slo(self, t: np.ndarray, partner: np.ndarray, out: np.ndarray, lat: np.ndarray) -> None:
+        period = np.floor(t / self.slo_period_s).astype(np.int64)
+        key = period * self.n_partners + partner
+        failed = (out == 2) | (out == 3) | (out == 4)
+        ok = out == 0
+        uniq, inv = np.unique(key, return_inverse=True)
+        total = np.bincount(inv, minlength=uniq.size)
+        nfail = np.bincount(inv, weights=failed, minlength=uniq.size)
+        nok = np.bincount(inv, weights=ok, minlength=uniq.size)
+        for i, k in enumerate(uniq.tolist()):
+            row = self.slo_counts.setdefault(k, [0, 0, 0])
+            row[0] += int(total[i])
+            row[1] += int(nfail[i])
+            row[2] += int(nok[i])
+            sel = (inv == i) & ok
+            if sel.any():
+                h = self.slo_latency.get(k)
+                if h is None:
+                    h = self.slo_latency[k] = LatencyHistogram(TIMESERIES_ALPHA)
+                h.add_many(lat[sel])
 
 
 def _accumulate(target: dict, keys: np.ndarray, values: np.ndarray) -> None:

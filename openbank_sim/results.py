@@ -22,6 +22,7 @@ import pandas as pd
 
 from .histogram import LatencyHistogram
 from .metrics import JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES
+from .slo import evaluate_slo, union_length
 
 __all__ = ["KPI_NAMES", "Results", "build_results"]
 
@@ -44,6 +45,9 @@ KPI_NAMES = (
     "client_latency_p95_s",
     "backend_wait_mean_s",
     "availability",
+    "availability_published",
+    "consents_lapsed",
+    "slo_breach_hours",
     # journeys
     "journeys_started",
     "journeys_completed",
@@ -300,6 +304,32 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
     cost = float(sum(rec.cost.values()))
     live_end = sum(1 for p in spec.partners if p.live_from_s < run.horizon_s)
 
+    window = (run.warmup_s, run.horizon_s)
+    downtime = [
+        pool.outages.downtime(*window) if pool.outages is not None else [] for pool in out.pools
+    ]
+    avail = 1.0 - union_length([iv for d in downtime for iv in d]) / measured_s
+    slo_table = None
+    breach_hours = 0.0
+    if spec.slo is not None:
+        pool_of = {name: i for i, name in enumerate(out.pool_names)}
+        partner_down = []
+        for p in spec.partners:
+            used = {spec.bank.products[s.product].pool for s in spec.journeys[p.journey].steps}
+            if p.background is not None:
+                used.add(spec.bank.products[p.background.product].pool)
+            partner_down.append([iv for u in used for iv in downtime[pool_of[u]]])
+        slo_table = evaluate_slo(
+            spec.slo,
+            partners,
+            rec.slo_counts,
+            rec.slo_latency,
+            partner_down,
+            window,
+            pd.Timestamp(run.start),
+        )
+        breached = slo_table[["partner", "period"]].drop_duplicates()
+        breach_hours = len(breached) * spec.slo.period_s / 3600.0
     kpis: dict[str, float] = {
         "calls_total": calls_total,
         **calls,
@@ -311,7 +341,10 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
         if rec.client_latency.count
         else NAN,
         "backend_wait_mean_s": _ratio(float(rec.wait_sum.sum()), wait_count),
-        "availability": 1.0,
+        "availability": avail,
+        "availability_published": 1.0 - rec.published_downtime() / measured_s,
+        "consents_lapsed": out.consents_lapsed,
+        "slo_breach_hours": breach_hours,
         "journeys_started": started,
         "journeys_completed": completed,
         "journeys_abandoned": started - completed,
@@ -339,6 +372,8 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
         "by_pool": _by_pool(out, pp, outcome, vals, measured_s),
         "journeys": journeys,
     }
+    if slo_table is not None:
+        tables["slo_breaches"] = slo_table
     log = rec.call_log_columns() if rec.call_log else {}
     if rec.call_log:
         tables["calls"] = _call_table(log, partners, products)
@@ -493,6 +528,7 @@ def _by_partner(out, pp, outcome, vals, journeys) -> pd.DataFrame:
             "integration": [p.integration for p in spec.partners],
             "sector": [p.sector for p in spec.partners],
             "sessions": out.sessions_by_partner,
+            "refreshes": out.refreshes_by_partner,
         }
     )
     df = _with_counts(df, counts)
@@ -555,12 +591,20 @@ def _by_pool(out, pp, outcome, vals, measured_s) -> pd.DataFrame:
                 "pool": pool.name,
                 "servers": pool.servers,
                 "queue_limit": pool.queue_limit if pool.queue_limit is not None else -1,
-                "utilization": pool.busy_s / (pool.servers * measured_s),
+                "utilization": pool.busy_s / pool.capacity_seconds(),
                 "mean_busy_servers": pool.busy_s / measured_s,
                 "mean_queue_length": pool.queue_s / measured_s,
                 "wait_mean_s": float(rec.wait_sum[i]) / n if n else NAN,
                 "admitted": n,
                 "rejected": int(rejected[i]),
+                "rejected_while_down": pool.rejected_down,
+                "availability": 1.0
+                - union_length(
+                    pool.outages.downtime(spec.run.warmup_s, spec.run.horizon_s)
+                    if pool.outages is not None
+                    else []
+                )
+                / measured_s,
             }
         )
     tp = out.token_pool
@@ -576,6 +620,8 @@ def _by_pool(out, pp, outcome, vals, measured_s) -> pd.DataFrame:
                 "wait_mean_s": NAN,
                 "admitted": out.token_requests,
                 "rejected": 0,
+                "rejected_while_down": 0,
+                "availability": 1.0,
             }
         )
     return pd.DataFrame(rows)

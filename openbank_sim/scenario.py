@@ -4,15 +4,17 @@ A :class:`Scenario` keeps the table *as written* (after overrides) and the valid
 :class:`~openbank_sim.schema.Spec` built from it. Overrides use dotted paths through the file
 as written (``bank.pools.core.servers``, ``partners.0.users``, ``gateway.limits.1.rate``); they
 may fill any key of a fixed table but never create a new pool, product, journey, partner,
-limit or profile.
+limit or profile. A file may inherit from another with ``extends`` (see :func:`load_scenario`).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import tomllib
 from collections.abc import Iterable, Mapping
+from difflib import get_close_matches
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,9 @@ from .errors import ScenarioError, did_you_mean
 from .schema import Spec, build
 
 __all__ = ["Scenario", "load_scenario", "parse_override_value", "shipped_scenarios"]
+
+# The top-level key naming the scenario a file inherits from.
+_EXTENDS = "extends"
 
 # Tables whose children are named entries the user created (an override must not invent one).
 _NAMED_COLLECTIONS = {
@@ -50,13 +55,30 @@ class Scenario:
     Attributes:
         spec: the validated model inputs (frozen dataclasses).
         source: the file it came from, or None.
+
+    ``raw`` is a table as a TOML file gives it, with any ``extends`` already resolved: a table
+    that still has an ``extends`` key is refused (:func:`load_scenario` resolves it). ``chain``
+    records the files the table inherited from (see :attr:`extends_chain`).
     """
 
-    __slots__ = ("_raw", "source", "spec")
+    __slots__ = ("_chain", "_raw", "source", "spec")
 
-    def __init__(self, raw: Mapping[str, Any], source: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        raw: Mapping[str, Any],
+        source: str | Path | None = None,
+        chain: tuple[str, ...] = (),
+    ) -> None:
         self._raw = _freeze_copy(dict(raw))
         self.source = str(source) if source is not None else None
+        self._chain = tuple(str(c) for c in chain)
+        if _EXTENDS in self._raw:
+            raise ScenarioError(
+                "inheritance is resolved when loading a file (use load_scenario)",
+                path=_EXTENDS,
+                value=self._raw[_EXTENDS],
+                file=self.source or "<scenario>",
+            )
         default_name = Path(self.source).stem if self.source else "scenario"
         try:
             self.spec: Spec = build(self._raw, default_name)
@@ -76,6 +98,12 @@ class Scenario:
     def name(self) -> str:
         """The scenario's name (``name`` key, else the file's stem)."""
         return self.spec.name
+
+    @property
+    def extends_chain(self) -> tuple[str, ...]:
+        """The files this scenario inherits from through ``extends``: the one its own file names
+        first, the outermost base last; empty when it extends nothing."""
+        return self._chain
 
     @property
     def description(self) -> str:
@@ -122,7 +150,7 @@ class Scenario:
                     )
             except ScenarioError as err:
                 raise err.within("", file=self.source or "<scenario>") from None
-        return Scenario(raw, self.source)
+        return Scenario(raw, self.source, self._chain)
 
 
 def _entities(raw: Mapping[str, Any]) -> set[tuple[str, str]]:
@@ -249,8 +277,117 @@ def resolve_path(name_or_path: str | Path) -> Path:
     raise ScenarioError("no such file", file=text)
 
 
+def _display(path: Path) -> str:
+    """``path`` as shown in the inheritance chain: normalised, as relative as it was given."""
+    return os.path.normpath(path)
+
+
+def _resolve_base(target: object, here: Path) -> Path:
+    """The file that ``extends = target`` in the file ``here`` names.
+
+    A path relative to ``here``'s directory (or absolute) wins when that file exists; otherwise a
+    bare name (no directory part) is a shipped scenario, with or without ``.toml``.
+    """
+
+    def bad(reason: str) -> ScenarioError:
+        return ScenarioError(reason, path=_EXTENDS, value=target, file=str(here))
+
+    if not isinstance(target, str):
+        raise bad(
+            f"must be a string (a shipped scenario's name or a path relative to this file), "
+            f"not {type(target).__name__}"
+        )
+    if not target.strip():
+        raise bad("must name a shipped scenario or a file relative to this one, not be empty")
+    candidate = here.parent / target
+    if candidate.is_file():
+        return candidate
+    if candidate.is_dir():
+        raise bad(f"{_display(candidate)} is a directory, not a scenario file")
+    shipped = shipped_scenarios()
+    bare = "/" not in target and "\\" not in target
+    if bare and target.removesuffix(".toml") in shipped:
+        return shipped[target.removesuffix(".toml")]
+    folder = candidate.parent
+    # files next to where the target would be (none when that folder does not exist)
+    nearby = [
+        f.name
+        for f in sorted(folder.glob("*.toml"))
+        if os.path.realpath(f) != os.path.realpath(here)
+    ]
+    close = get_close_matches(Path(target).name, nearby, n=1, cutoff=0.6)
+    hint = f" (did you mean {str(Path(target).with_name(close[0]))!r}?)" if close else ""
+    if bare and not hint:
+        hint = did_you_mean(target.removesuffix(".toml"), shipped)
+    listed = f" and no shipped scenario of that name (shipped: {', '.join(shipped)})"
+    raise bad(f"no such file as {_display(candidate)}{listed if bare else ''}{hint}")
+
+
+def _cycle_text(files: list[Path]) -> str:
+    """``a.toml -> b.toml -> a.toml``: file names, or whole paths when two names clash."""
+    names = [p.name for p in files]
+    distinct = {os.path.realpath(p) for p in files}
+    if len(set(names)) < len(distinct):
+        names = [_display(p) for p in files]
+    return " -> ".join(names)
+
+
+def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    """``child`` laid over ``base``: tables merge key by key (recursively); arrays, scalars and
+    distributions (tables with a ``dist`` key) in ``child`` replace ``base``'s value whole."""
+    out = copy.deepcopy(dict(base))
+    for key, value in child.items():
+        old = out.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and "dist" not in value:
+            out[key] = _merge(old, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_with_bases(path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The table of the file ``path`` merged over its ``extends`` chain, without ``extends``,
+    and the chain of base files (the nearest first)."""
+    files = [path]
+    tables = [_read_toml(path)]
+    seen = {os.path.realpath(path)}
+    while _EXTENDS in tables[-1]:
+        here = files[-1]
+        target = tables[-1][_EXTENDS]
+        base_path = _resolve_base(target, here)
+        if os.path.realpath(base_path) in seen:
+            raise ScenarioError(
+                f"inheritance cycle: {_cycle_text([*files, base_path])}",
+                path=_EXTENDS,
+                value=target,
+                file=str(here),
+            )
+        seen.add(os.path.realpath(base_path))
+        files.append(base_path)
+        tables.append(_read_toml(base_path))
+    merged: dict[str, Any] = {}
+    for table in reversed(tables[1:]):
+        merged = _merge(merged, {k: v for k, v in table.items() if k not in (_EXTENDS, "name")})
+    merged = _merge(merged, {k: v for k, v in tables[0].items() if k != _EXTENDS})
+    return merged, tuple(_display(p) for p in files[1:])
+
+
 def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
-    """Load and validate a scenario file (or a shipped scenario by name), then apply overrides."""
+    """Load and validate a scenario file (or a shipped scenario by name), then apply overrides.
+
+    Inheritance: a file may say ``extends = "ecommerce"`` (a shipped scenario's name) or
+    ``extends = "base.toml"`` / ``"../common/base.toml"`` (a path relative to the directory of
+    the file that says it; a file there wins over a shipped name). The base is loaded first
+    (bases may extend others in turn), then this file is merged over it: tables merge key by key,
+    recursively; arrays (``[[partners]]``, ``[[gateway.limits]]``, journey ``steps``, ...),
+    scalars and distributions (inline tables with ``dist``) replace the base's value whole. The
+    merged table, without ``extends``, is validated once; its errors name this file. ``name`` is
+    never inherited: it is this file's ``name`` if set, else this file's stem. A base that is
+    missing, an ``extends`` that is not a string, or a cycle is an error at path ``extends`` of
+    the file that says it. Overrides apply to the merged table; :attr:`Scenario.extends_chain`
+    lists the base files.
+    """
     path = resolve_path(name_or_path)
-    scenario = Scenario(_read_toml(path), path)
+    raw, chain = _read_with_bases(path)
+    scenario = Scenario(raw, path, chain)
     return scenario.with_overrides(overrides) if overrides else scenario

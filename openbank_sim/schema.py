@@ -54,12 +54,36 @@ class RunSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleEntry:
+    """A capacity change: ``servers`` workers from ``start`` to ``end``.
+
+    ``recurring``: ``start``/``end`` are ``(month, day, hour, minute)`` and repeat every year
+    (an entry may wrap the year end); otherwise they are :class:`datetime.datetime` (once).
+    """
+
+    start: tuple[int, int, int, int] | dt.datetime
+    end: tuple[int, int, int, int] | dt.datetime
+    servers: int
+    recurring: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutageSpec:
+    """Alternating up and down periods: time between failures and time to repair (seconds)."""
+
+    between: Distribution
+    repair: Distribution
+
+
+@dataclass(frozen=True, slots=True)
 class PoolSpec:
     """A backend pool: ``servers`` concurrent workers, FCFS queue of at most ``queue_limit``."""
 
     name: str
     servers: int
     queue_limit: int | None  # None = unbounded
+    schedule: tuple[ScheduleEntry, ...] = ()
+    outages: OutageSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +118,7 @@ class LimitRule:
     scope: str
     spec: LimitSpec
     products: tuple[str, ...] | None  # None = every product
+    background_only: bool = False  # the PSD2 preset: applies to unattended traffic only
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +175,35 @@ class JourneySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentSpec:
+    """A consent lasting ``lifetime_s``; at expiry it is renewed with ``renewal_probability``."""
+
+    lifetime_s: float
+    renewal_probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class BackgroundSpec:
+    """Unattended refreshes of an account-information product (no user present)."""
+
+    product: str
+    per_user_day: float
+    share_of_users: float
+    consent: ConsentSpec | None
+
+
+@dataclass(frozen=True, slots=True)
+class SloSpec:
+    """Service levels evaluated per partner and period (None = not checked)."""
+
+    period_s: float
+    latency_mean_s: float | None
+    latency_p95_s: float | None
+    error_rate: float | None
+    availability: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class PartnerSpec:
     """A partner platform (after ``copies`` expansion)."""
 
@@ -162,6 +216,7 @@ class PartnerSpec:
     journey: str
     live_from_s: float
     client: ClientSpec
+    background: BackgroundSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +254,7 @@ class Spec:
     partners: tuple[PartnerSpec, ...]
     profiles: Mapping[str, Profile] = field(default_factory=dict)
     sweep: SweepSpec | None = None
+    slo: SloSpec | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -417,8 +473,9 @@ _TOP_KEYS = (
     "partners",
     "profiles",
     "sweep",
+    "slo",
 )
-_TOP_LATER = ("extends", "onboarding", "economics", "slo")
+_TOP_LATER = ("extends", "onboarding", "economics")
 SWEEP_DESIGNS = ("grid", "lhs", "sobol", "saltelli", "morris")
 
 
@@ -498,6 +555,145 @@ def _run(raw: Mapping[str, Any]) -> RunSpec:
     return RunSpec(start, horizon, warmup, seed, time_bin, record, traffic)
 
 
+_MONTH_DAY_TIME = re.compile(r"^(\d{2})-(\d{2})T(\d{2}):(\d{2})$")
+
+
+def _schedule_time(
+    value: object, path: str
+) -> tuple[tuple[int, int, int, int] | dt.datetime, bool]:
+    """A schedule time: ``"MM-DDTHH:MM"`` (every year) or a full ISO datetime (once)."""
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None), False
+    if isinstance(value, str):
+        m = _MONTH_DAY_TIME.match(value)
+        if m:
+            month, day, hour, minute = (int(g) for g in m.groups())
+            try:
+                dt.datetime(2000, month, day, hour, minute)  # 2000 is a leap year
+            except ValueError:
+                raise ScenarioError("is not a calendar time", path=path, value=value) from None
+            return (month, day, hour, minute), True
+        try:
+            return dt.datetime.fromisoformat(value).replace(tzinfo=None), False
+        except ValueError:
+            pass
+    raise ScenarioError(
+        'must be "MM-DDTHH:MM" (every year) or an ISO datetime "YYYY-MM-DDTHH:MM" (once)',
+        path=path,
+        value=value,
+    )
+
+
+def _schedule(t: Mapping[str, Any], path: str) -> tuple[ScheduleEntry, ...]:
+    if "schedule" not in t:
+        return ()
+    items = t["schedule"]
+    p = f"{path}.schedule"
+    if not isinstance(items, list):
+        raise ScenarioError("must be an array of { from, to, servers }", path=p, value=items)
+    out = []
+    for i, e in enumerate(items):
+        ep = f"{p}.{i}"
+        if not isinstance(e, dict):
+            raise ScenarioError("must be a table { from, to, servers }", path=ep, value=e)
+        check_keys(e, ("from", "to", "servers"), ep)
+        for key in ("from", "to"):
+            if key not in e:
+                raise ScenarioError("is required", path=f"{ep}.{key}")
+        start, rec_a = _schedule_time(e["from"], f"{ep}.from")
+        end, rec_b = _schedule_time(e["to"], f"{ep}.to")
+        if rec_a != rec_b:
+            raise ScenarioError(
+                "from and to must both recur (MM-DDTHH:MM) or both be full datetimes",
+                path=f"{ep}.to",
+                value=e["to"],
+            )
+        if start == end:
+            raise ScenarioError("must differ from `from`", path=f"{ep}.to", value=e["to"])
+        if not rec_a and end < start:
+            raise ScenarioError(
+                "ends before it starts (only a recurring MM-DDTHH:MM entry may wrap the year end)",
+                path=f"{ep}.to",
+                value=e["to"],
+            )
+        out.append(ScheduleEntry(start, end, count(e, "servers", ep), rec_a))
+    return tuple(out)
+
+
+def _outages(t: Mapping[str, Any], path: str) -> OutageSpec | None:
+    if "outages" not in t:
+        return None
+    o = table_at(t, "outages", path)
+    p = f"{path}.outages"
+    check_keys(o, ("between", "repair"), p)
+    between = distribution(o, "between", p, time_valued=True, required=True)
+    repair = distribution(o, "repair", p, time_valued=True, required=True)
+    for key, d in (("between", between), ("repair", repair)):
+        if not d.mean > 0:
+            raise ScenarioError("needs a mean above 0s", path=f"{p}.{key}", value=o[key])
+    return OutageSpec(between, repair)
+
+
+def _slo(raw: Mapping[str, Any]) -> SloSpec | None:
+    if "slo" not in raw:
+        return None
+    t = table_at(raw, "slo", "")
+    check_keys(t, ("period", "latency_mean", "latency_p95", "error_rate", "availability"), "slo")
+    period = duration(t, "period", "slo", "1h")
+    if period <= 0:
+        raise ScenarioError("must be longer than 0s", path="slo.period", value=t.get("period"))
+    return SloSpec(
+        period_s=period,
+        latency_mean_s=duration(t, "latency_mean", "slo") if "latency_mean" in t else None,
+        latency_p95_s=duration(t, "latency_p95", "slo") if "latency_p95" in t else None,
+        error_rate=share(t, "error_rate", "slo") if "error_rate" in t else None,
+        availability=share(t, "availability", "slo") if "availability" in t else None,
+    )
+
+
+def _background(
+    t: Mapping[str, Any], path: str, products: Mapping[str, ProductSpec]
+) -> BackgroundSpec | None:
+    if "background" not in t:
+        return None
+    b = table_at(t, "background", path)
+    p = f"{path}.background"
+    check_keys(b, ("product", "per_user_day", "share_of_users", "consent"), p)
+    product = text(b, "product", p)
+    if product not in products:
+        raise ScenarioError(
+            "names no product in [bank.products]" + did_you_mean(product, products),
+            path=f"{p}.product",
+            value=product,
+        )
+    if products[product].kind != "account_info":
+        raise ScenarioError(
+            f"unattended refreshes call an account_info product (this one is "
+            f"kind {products[product].kind!r})",
+            path=f"{p}.product",
+            value=product,
+        )
+    share_of_users = share(b, "share_of_users", p, 1.0)
+    if share_of_users <= 0:
+        raise ScenarioError(
+            "must be above 0", path=f"{p}.share_of_users", value=b["share_of_users"]
+        )
+    consent = None
+    if "consent" in b:
+        c = table_at(b, "consent", p)
+        cp = f"{p}.consent"
+        check_keys(c, ("lifetime", "renewal_probability"), cp)
+        lifetime = duration(c, "lifetime", cp)
+        if lifetime <= 0:
+            raise ScenarioError(
+                "must be longer than 0s", path=f"{cp}.lifetime", value=c["lifetime"]
+            )
+        consent = ConsentSpec(lifetime, share(c, "renewal_probability", cp, 0.0))
+    return BackgroundSpec(
+        product, number(b, "per_user_day", p, positive=True), share_of_users, consent
+    )
+
+
 def _bank(raw: Mapping[str, Any]) -> BankSpec:
     bank = table_at(raw, "bank", "", required=True)
     check_keys(bank, ("direct_overhead", "pools", "products"), "bank")
@@ -506,10 +702,10 @@ def _bank(raw: Mapping[str, Any]) -> BankSpec:
     for name, t in named_tables(bank, "pools", "bank", "pool", required=True).items():
         p = f"bank.pools.{name}"
         check_keys(
-            t, ("servers", "queue_limit"), p, later=("schedule", "outages", "cost_per_server_hour")
+            t, ("servers", "queue_limit", "schedule", "outages"), p, later=("cost_per_server_hour",)
         )
         ql = count(t, "queue_limit", p, minimum=0) if "queue_limit" in t else None
-        pools[name] = PoolSpec(name, count(t, "servers", p), ql)
+        pools[name] = PoolSpec(name, count(t, "servers", p), ql, _schedule(t, p), _outages(t, p))
     products: dict[str, ProductSpec] = {}
     for name, t in named_tables(bank, "products", "bank", "product", required=True).items():
         p = f"bank.products.{name}"
@@ -542,12 +738,36 @@ def _bank(raw: Mapping[str, Any]) -> BankSpec:
     return BankSpec(direct, _mapping(pools), _mapping(products))
 
 
+PRESETS = ("psd2_unattended",)
+
+
+def _preset(t: dict, path: str, products: Mapping[str, ProductSpec]) -> LimitRule:
+    """``preset = "psd2_unattended"``: 4 per user per rolling 24 h on unattended AIS (C-REG-1)."""
+    preset = text(t, "preset", path, choices=PRESETS)
+    for key in t:
+        if key not in ("preset", "name"):
+            raise ScenarioError(
+                "cannot be combined with a preset", path=_join(path, key), value=t[key]
+            )
+    ais = tuple(n for n, prod in products.items() if prod.kind == "account_info")
+    if not ais:
+        raise ScenarioError(
+            "the PSD2 preset limits account_info products, and there are none",
+            path=_join(path, "preset"),
+            value=preset,
+        )
+    name = text(t, "name", path, preset)
+    spec = LimitSpec(algorithm="sliding_window", limit=4, window_s=86400.0, variant="log")
+    return LimitRule(name, "user", spec, ais, background_only=True)
+
+
 def _limit(t: dict, path: str, products: Mapping[str, ProductSpec]) -> LimitRule:
+    if "preset" in t:
+        return _preset(t, path, products)
     check_keys(
         t,
         ("name", "scope", "algorithm", "rate", "burst", "limit", "window", "variant", "products"),
         path,
-        later=("preset",),
     )
     algorithm = text(
         t,
@@ -770,6 +990,7 @@ def _profiles(raw: Mapping[str, Any]) -> dict[str, Profile]:
 
 
 _PARTNER_KEYS = (
+    "background",
     "name",
     "sector",
     "integration",
@@ -789,6 +1010,7 @@ def _partners(
     profiles: Mapping[str, Profile],
     client: Mapping[str, Any],
     horizon_s: float,
+    products: Mapping[str, ProductSpec],
 ) -> tuple[PartnerSpec, ...]:
     items = array_of_tables(raw, "partners", "")
     if not items:
@@ -797,7 +1019,8 @@ def _partners(
     seen: dict[str, str] = {}
     for i, t in enumerate(items):
         p = f"partners.{i}"
-        check_keys(t, _PARTNER_KEYS, p, later=("growth_per_year", "background"))
+        check_keys(t, _PARTNER_KEYS, p, later=("growth_per_year",))
+        background = _background(t, p, products)
         name = entry_name(text(t, "name", p), f"{p}.name", "partner")
         journey = text(t, "journey", p)
         if journey not in journeys:
@@ -840,6 +1063,7 @@ def _partners(
                     journey=journey,
                     live_from_s=live_from,
                     client=spec_client,
+                    background=background,
                 )
             )
     return tuple(out)
@@ -862,7 +1086,7 @@ def build(raw: Mapping[str, Any], default_name: str = "scenario") -> Spec:
     _client(client_raw, "client")  # validate [client] itself, keyed at its own path
     journeys = _journeys(raw, bank.products)
     profiles = _profiles(raw)
-    partners = _partners(raw, journeys, profiles, client_raw, run.horizon_s)
+    partners = _partners(raw, journeys, profiles, client_raw, run.horizon_s, bank.products)
     used = {p.profile for p in partners}
     return Spec(
         format_version=fv,
@@ -877,4 +1101,5 @@ def build(raw: Mapping[str, Any], default_name: str = "scenario") -> Spec:
         partners=partners,
         profiles=_mapping({k: v for k, v in profiles.items() if k in used}),
         sweep=_sweep(raw),
+        slo=_slo(raw),
     )

@@ -1,91 +1,274 @@
-"""Backend pools: FCFS multi-server queues with an optional queue limit.
+"""Backend pools: FCFS multi-server queues with a queue limit, capacity schedules and outages.
 
-A pool serves attempts first come, first served on ``servers`` workers. Every attempt's service
-time is drawn when the attempt is created and a backend never recalls work (a client timeout
-leaves the request queued and served), so the start time of an attempt is fixed the moment it
-arrives: it is the later of its arrival and the earliest time a worker frees up (the
-multi-server Lindley recursion). :meth:`BackendPool.admit` therefore answers an arrival in
-O(log servers) with no simulation events of its own, which is exact for FCFS and is what
-keeps the engine fast. It must be called in non-decreasing time order, which the SimPy
-scheduler guarantees (attempts reach a pool at their own simulated time).
+A pool serves attempts first come, first served. Every attempt's service time is drawn when
+the attempt is created and a backend never recalls work (a client timeout leaves the request
+queued and served), so the start time of an attempt is fixed the moment it arrives: the
+earliest time, not before its arrival nor before the previous arrival's start, at which fewer
+attempts are in service than the capacity then (the multi-server Lindley recursion, extended
+to a capacity that changes at known times). :meth:`BackendPool.admit` answers an arrival with
+no simulation events of its own, which is exact for FCFS and keeps the engine fast. It must be
+called in non-decreasing time order, which the SimPy scheduler guarantees.
 
-Utilization and queue length are integrated exactly over the measurement window
-``[warmup, horizon)`` as each attempt is admitted.
+* **Capacity schedules**: capacity changes at calendar times; shrinking never interrupts work
+  in service (no new attempt starts until fewer than the new capacity are busy).
+* **Outages**: alternating up and down periods; an attempt arriving while the pool is down gets
+  503 at once, and work already admitted (in service or queued) completes.
+
+Utilization and queue length are integrated exactly over the measurement window.
 """
 
 from __future__ import annotations
 
+import bisect
+import datetime as dt
 import heapq
+import math
 from collections import deque
+from collections.abc import Callable
 
-__all__ = ["REJECTED", "BackendPool"]
+from ..schema import ScheduleEntry
+
+__all__ = ["REJECTED", "BackendPool", "Outages", "capacity_steps"]
 
 REJECTED = -1.0
-"""What :meth:`BackendPool.admit` returns for an arrival that found the queue full (503)."""
+"""What :meth:`BackendPool.admit` returns for an arrival that gets 503 (queue full or down)."""
+
+
+def _at(start: dt.date, year: int, mdhm: tuple[int, int, int, int]) -> float | None:
+    month, day, hour, minute = mdhm
+    try:
+        when = dt.datetime(year, month, day, hour, minute)
+    except ValueError:  # 02-29 in a year that has none
+        return None
+    return (when - dt.datetime.combine(start, dt.time())).total_seconds()
+
+
+def capacity_steps(
+    servers: int, schedule: tuple[ScheduleEntry, ...], start: dt.date, until_s: float
+) -> tuple[list[float], list[int]]:
+    """The capacity as steps: ``caps[k]`` workers on ``[times[k], times[k+1])`` (seconds).
+
+    ``times[0] = 0``; the last step lasts forever. Recurring entries repeat every year from the
+    year before ``start`` to the year after ``until_s``; later entries win where they overlap.
+    """
+    intervals: list[tuple[float, float, int, int]] = []  # (from, to, servers, order)
+    t0 = dt.datetime.combine(start, dt.time())
+    last_year = (t0 + dt.timedelta(seconds=until_s)).year + 1
+    for order, e in enumerate(schedule):
+        if e.recurring:
+            for year in range(start.year - 1, last_year + 1):
+                a = _at(start, year, e.start)
+                b = _at(start, year + (1 if e.end < e.start else 0), e.end)
+                if a is not None and b is not None:
+                    intervals.append((a, b, e.servers, order))
+        else:
+            intervals.append(
+                ((e.start - t0).total_seconds(), (e.end - t0).total_seconds(), e.servers, order)
+            )
+    cuts = sorted(
+        {
+            0.0,
+            *(max(0.0, a) for a, _, _, _ in intervals),
+            *(max(0.0, b) for _, b, _, _ in intervals),
+        }
+    )
+    times: list[float] = []
+    caps: list[int] = []
+    for t in cuts:
+        c, best = servers, -1
+        for a, b, n, order in intervals:
+            if a <= t < b and order > best:
+                c, best = n, order
+        if not caps or caps[-1] != c:
+            times.append(t)
+            caps.append(c)
+    return times, caps
+
+
+class Outages:
+    """Alternating up and down periods drawn on demand (seconds; up first, from t = 0)."""
+
+    __slots__ = ("_between", "_i", "_repair", "down")
+
+    def __init__(self, between: Callable[[], float], repair: Callable[[], float]) -> None:
+        self._between = between
+        self._repair = repair
+        self.down: list[tuple[float, float]] = []  # (start, end) of every down period so far
+        self._i = 0
+        self._extend(0.0)
+
+    def _extend(self, until: float) -> None:
+        t = self.down[-1][1] if self.down else 0.0
+        while not self.down or self.down[-1][1] <= until:
+            start = t + self._between()
+            end = start + self._repair()
+            self.down.append((start, end))
+            t = end
+
+    def is_down(self, now: float) -> bool:
+        """Whether the pool is down at ``now`` (``now`` never decreasing between calls)."""
+        down = self.down
+        if down[-1][1] <= now:
+            self._extend(now)
+        i = self._i
+        while down[i][1] <= now:
+            i += 1
+        self._i = i
+        return down[i][0] <= now
+
+    def downtime(self, t0: float, t1: float) -> list[tuple[float, float]]:
+        """Down periods clipped to ``[t0, t1)``."""
+        self._extend(t1)
+        return [(max(a, t0), min(b, t1)) for a, b in self.down if b > t0 and a < t1]
 
 
 class BackendPool:
-    """A pool of ``servers`` workers with a FCFS queue of at most ``queue_limit`` waiting.
+    """A pool of workers with a FCFS queue of at most ``queue_limit`` waiting.
 
     Args:
         name: the pool's name.
-        servers: concurrent workers (positive).
+        servers: concurrent workers (positive) when no schedule applies.
         queue_limit: most attempts waiting, excluding those in service; ``None`` = unbounded.
-        window: ``(t0, t1)`` seconds, the interval over which busy time and queue length are
-            integrated (the run's measurement window).
+        window: ``(t0, t1)`` seconds, the interval over which busy time, queue length and
+            capacity are integrated (the run's measurement window).
+        capacity: optional ``(times, caps)`` steps from :func:`capacity_steps`.
+        outages: optional :class:`Outages`.
     """
 
     __slots__ = (
+        "_cap_caps",
+        "_cap_times",
+        "_ends",
         "_free",
+        "_last_start",
         "_queued",
         "_t0",
         "_t1",
         "admitted",
         "busy_s",
         "name",
+        "outages",
         "queue_limit",
         "queue_s",
         "rejected",
+        "rejected_down",
         "servers",
     )
 
     def __init__(
-        self, name: str, servers: int, queue_limit: int | None, window: tuple[float, float]
+        self,
+        name: str,
+        servers: int,
+        queue_limit: int | None,
+        window: tuple[float, float],
+        capacity: tuple[list[float], list[int]] | None = None,
+        outages: Outages | None = None,
     ) -> None:
         if servers < 1:
             raise ValueError("servers must be positive")
         self.name = name
         self.servers = servers
         self.queue_limit = queue_limit
-        self._free = [0.0] * servers  # heap of the times each worker frees up
+        self._free = [0.0] * servers  # heap of the times each worker frees up (fixed capacity)
         self._queued: deque[float] = deque()  # start times of attempts still waiting
         self._t0, self._t1 = window
         self.admitted = 0
         self.rejected = 0
+        self.rejected_down = 0
         self.busy_s = 0.0  # worker-seconds busy inside the window
         self.queue_s = 0.0  # attempt-seconds spent waiting inside the window
+        self.outages = outages
+        self._cap_times: list[float] | None = None
+        self._cap_caps: list[int] = []
+        self._ends: list[float] = []  # heap of end times of started attempts (schedules)
+        self._last_start = 0.0
+        if capacity is not None and (len(capacity[0]) > 1 or capacity[1][0] != servers):
+            self._cap_times, self._cap_caps = list(capacity[0]), list(capacity[1])
+
+    def capacity_at(self, t: float) -> int:
+        """Workers at time ``t`` (seconds)."""
+        if self._cap_times is None:
+            return self.servers
+        return self._cap_caps[bisect.bisect_right(self._cap_times, t) - 1]
+
+    def capacity_seconds(self) -> float:
+        """Worker-seconds of capacity inside the window (for utilization)."""
+        t0, t1 = self._t0, self._t1
+        if self._cap_times is None:
+            return self.servers * (t1 - t0)
+        total = 0.0
+        times, caps = self._cap_times, self._cap_caps
+        for k, c in enumerate(caps):
+            a = max(times[k], t0)
+            b = min(times[k + 1] if k + 1 < len(times) else math.inf, t1)
+            if b > a:
+                total += c * (b - a)
+        return total
 
     def admit(self, now: float, service_s: float) -> float:
         """Admit an attempt arriving at ``now`` needing ``service_s`` seconds of work.
 
         Returns its queue wait in seconds (it finishes at ``now + wait + service_s``), or
-        :data:`REJECTED` when the queue is full.
+        :data:`REJECTED` when the pool is down or the queue is full (503).
         """
-        free = self._free
-        earliest = free[0]
-        if earliest <= now:
-            start = now
+        if self.outages is not None and self.outages.is_down(now):
+            self.rejected_down += 1
+            return REJECTED
+        if self._cap_times is None:
+            free = self._free
+            earliest = free[0]
+            if earliest <= now:
+                start = now
+            else:
+                queued = self._queued
+                while queued and queued[0] <= now:
+                    queued.popleft()
+                if self.queue_limit is not None and len(queued) >= self.queue_limit:
+                    self.rejected += 1
+                    return REJECTED
+                start = earliest
+                queued.append(start)
+            heapq.heapreplace(free, start + service_s)
         else:
-            queued = self._queued
-            while queued and queued[0] <= now:
-                queued.popleft()
-            if self.queue_limit is not None and len(queued) >= self.queue_limit:
+            start = self._start_scheduled(now)
+            if start < 0.0:
                 self.rejected += 1
                 return REJECTED
-            start = earliest
-            queued.append(start)
-        end = start + service_s
-        heapq.heapreplace(free, end)
+            heapq.heappush(self._ends, start + service_s)
+        self._account(now, start, start + service_s)
+        return start - now
+
+    def _start_scheduled(self, now: float) -> float:
+        """Start time under a capacity schedule, or -1 when the queue is full."""
+        ends = self._ends
+        while ends and ends[0] <= now:
+            heapq.heappop(ends)
+        queued = self._queued
+        while queued and queued[0] <= now:
+            queued.popleft()
+        if not queued and len(ends) < self.capacity_at(now):
+            self._last_start = now
+            return now
+        if self.queue_limit is not None and len(queued) >= self.queue_limit:
+            return -1.0
+        s = max(now, self._last_start)
+        times = self._cap_times
+        while True:
+            while ends and ends[0] <= s:
+                heapq.heappop(ends)
+            k = bisect.bisect_right(times, s)
+            if len(ends) < self._cap_caps[k - 1]:
+                break
+            nxt = times[k] if k < len(times) else math.inf
+            s = min(ends[0] if ends else math.inf, nxt)
+            if s == math.inf:  # pragma: no cover - capacities are positive
+                raise RuntimeError(f"pool {self.name}: no capacity ever frees up")
+        self._last_start = s
+        if s > now:
+            queued.append(s)
+        return s
+
+    def _account(self, now: float, start: float, end: float) -> None:
         self.admitted += 1
         t0, t1 = self._t0, self._t1
         lo = start if start > t0 else t0
@@ -97,12 +280,7 @@ class BackendPool:
             hi = start if start < t1 else t1
             if hi > lo:
                 self.queue_s += hi - lo
-        return start - now
 
     def queue_length(self, now: float) -> int:
         """Attempts waiting (not in service) at ``now``."""
         return sum(1 for s in self._queued if s > now)
-
-    def busy(self, now: float) -> int:
-        """Workers busy at ``now`` (only exact for ``now`` not before the last arrival)."""
-        return sum(1 for t in self._free if t > now)

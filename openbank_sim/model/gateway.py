@@ -9,6 +9,8 @@ overhead of TLS and routing. Traditional partners never come here.
 
 from __future__ import annotations
 
+import itertools
+
 from ..rng import BlockSampler, Streams
 from ..schema import GatewaySpec, LimitRule, PartnerSpec, ProductSpec
 from .bank import BackendPool
@@ -93,33 +95,37 @@ class Gateway:
             self.token_ttl_s = auth.token_ttl_s
             self.failure_rate = auth.failure_rate
         self.has_limits = bool(spec.limits)
-        self._routes: dict[tuple[int, int], Route] = {}
+        self._routes: dict[tuple[int, int, bool], Route] = {}
         shared: dict[tuple, object] = {}
-        for pi in range(len(partners)):
-            for ki, product in enumerate(products):
-                fixed, user_scoped = [], []
-                for li, rule in enumerate(spec.limits):
-                    if rule.products is not None and product.name not in rule.products:
-                        continue
-                    if rule.scope == "user":
-                        key = ("user", li)
-                        if key not in shared:
-                            shared[key] = _UserScoped(rule)
-                        user_scoped.append(shared[key])
-                        continue
-                    key = {
-                        "global": (li,),
-                        "partner": (li, pi),
-                        "partner_product": (li, pi, ki),
-                    }[rule.scope]
+        for pi, ki, background in itertools.product(
+            range(len(partners)), range(len(products)), (False, True)
+        ):
+            product = products[ki]
+            fixed, user_scoped = [], []
+            for li, rule in enumerate(spec.limits):
+                if rule.products is not None and product.name not in rule.products:
+                    continue
+                if rule.background_only and not background:
+                    continue
+                if rule.scope == "user":
+                    key = ("user", li)
                     if key not in shared:
-                        shared[key] = rule.spec.new_state(0.0)
-                    fixed.append(shared[key])
-                self._routes[pi, ki] = Route(tuple(fixed), tuple(user_scoped), pi)
+                        shared[key] = _UserScoped(rule)
+                    user_scoped.append(shared[key])
+                    continue
+                key = {
+                    "global": (li,),
+                    "partner": (li, pi),
+                    "partner_product": (li, pi, ki),
+                }[rule.scope]
+                if key not in shared:
+                    shared[key] = rule.spec.new_state(0.0)
+                fixed.append(shared[key])
+            self._routes[pi, ki, background] = Route(tuple(fixed), tuple(user_scoped), pi)
 
-    def route(self, partner: int, product: int) -> Route:
-        """The limiters for attempts of ``partner`` on ``product``."""
-        return self._routes[partner, product]
+    def route(self, partner: int, product: int, background: bool = False) -> Route:
+        """The limiters for attempts of ``partner`` on ``product`` (unattended or not)."""
+        return self._routes[partner, product, background]
 
     def fetch_token(self, now: float) -> float:
         """Send a token request at ``now``; returns when the token service answers (s)."""

@@ -19,6 +19,7 @@ import math
 from collections.abc import Generator
 from typing import Any
 
+import numpy as np
 import simpy
 
 from ..metrics import JOURNEY_FAILED_OFFSET, Recorder
@@ -41,6 +42,7 @@ class _Step:
 
     __slots__ = (
         "approval",
+        "background",
         "credit",
         "error_rate",
         "fee",
@@ -75,11 +77,12 @@ class _Step:
         pool: BackendPool,
         streams: Streams,
         name: str,
-        journey: JourneySpec,
+        journey: JourneySpec | None,
         traditional: bool,
         gateway: Gateway | None,
+        background: bool = False,
     ) -> None:
-        key = ("partner", name, f"step{j}")
+        key = ("partner", name, "background" if background else f"step{j}")
         self.product = pk
         self.pp = partner * n_products + pk
         self.pool = pool
@@ -102,18 +105,19 @@ class _Step:
         self.u_err = streams.uniforms(*key, "error") if product.error_rate > 0 else None
         self.retry_service = streams.sampler(product.service_time.sample, *key, "retry_service")
         self.retry_err = streams.uniforms(*key, "retry_error") if product.error_rate > 0 else None
-        self.redirect = traditional and product.kind == "payment"
+        self.redirect = traditional and product.kind == "payment" and journey is not None
         self.u_drop = (
             streams.uniforms(*key, "redirect_dropoff")
-            if self.redirect and journey.redirect_dropoff > 0
+            if self.redirect and journey is not None and journey.redirect_dropoff > 0
             else None
         )
         self.redirect_time = (
             streams.sampler(journey.redirect_time.sample, *key, "redirect_time")
-            if self.redirect and journey.redirect_time is not None
+            if self.redirect and journey is not None and journey.redirect_time is not None
             else None
         )
-        self.route = gateway.route(partner, pk) if gateway is not None else None
+        self.route = gateway.route(partner, pk, background) if gateway is not None else None
+        self.background = background
 
 
 class _Attempt:
@@ -251,6 +255,29 @@ class PartnerRuntime:
             for j, s in enumerate(journey.steps)
         )
         self.sessions = 0
+        self.refreshes = 0
+        self.consents_lapsed = 0
+        self.bg_step: _Step | None = None
+        bg = spec.background
+        if bg is not None:
+            pk = product_index[bg.product]
+            self.bg_step = _Step(
+                0,
+                StepSpec(bg.product, 1.0, None, None, 1.0),
+                products[pk],
+                pk,
+                index,
+                n_products,
+                pools[pk],
+                streams,
+                name,
+                None,
+                not self.api,
+                gateway if self.api else None,
+                background=True,
+            )
+            self.bg_users = max(1, round(spec.users * bg.share_of_users))
+            self.bg_lapse = self._consent_lapses(bg, streams)
 
     # -- arrivals ------------------------------------------------------------------------------
     def arrivals(self) -> Generator[simpy.Event, Any, None]:
@@ -271,6 +298,63 @@ class PartnerRuntime:
                 env.process(self.session(sid))
                 sid += 1
         self.sessions = sid
+
+    def _consent_lapses(self, bg: Any, streams: Streams) -> np.ndarray | None:
+        """When each unattended user's consent lapses for good (seconds; inf = never).
+
+        Consents were granted at times spread evenly over the lifetime before t = 0 (a steady
+        state), so the first expiry is uniform on ``[0, lifetime)``; each expiry is renewed with
+        ``renewal_probability``, so the number of renewals before the lapse is geometric.
+        """
+        consent = bg.consent
+        if consent is None:
+            return None
+        gen = streams.generator("partner", self.spec.name, "consent")
+        first = gen.random(self.bg_users) * consent.lifetime_s
+        p = consent.renewal_probability
+        u = gen.random(self.bg_users)
+        if p <= 0.0:
+            renewals = np.zeros(self.bg_users)
+        elif p >= 1.0:
+            renewals = np.full(self.bg_users, np.inf)
+        else:
+            renewals = np.floor(np.log1p(-u) / math.log(p))
+        lapse = first + renewals * consent.lifetime_s
+        self.consents_lapsed = int(np.count_nonzero(lapse < self.horizon_s))
+        return lapse
+
+    def background(self) -> Generator[simpy.Event, Any, None]:
+        """Unattended refreshes: a Poisson process of ``per_user_day`` per background user."""
+        env = self.env
+        spec = self.spec
+        bg = spec.background
+        rate = self.bg_users * bg.per_user_day / 86400.0
+        gen = self._streams.generator("partner", spec.name, "background_arrivals")
+        users = self._streams.sampler(
+            lambda g, n: g.integers(0, self.bg_users, n), "partner", spec.name, "background_user"
+        )
+        edges = np.array([0.0, self.horizon_s])
+        lapse = self.bg_lapse
+        live_from = spec.live_from_s
+        rid = 0
+        for times in sample_nhpp_blocks(gen, rate, edges, np.ones(1)):
+            for t in times.tolist():
+                user = int(users())
+                if t < live_from or (lapse is not None and t >= lapse[user]):
+                    continue
+                if t > env.now:
+                    yield env.timeout(t - env.now)
+                env.process(self.refresh(rid, user))
+                rid += 1
+        self.refreshes = rid
+
+    def refresh(self, rid: int, user: int) -> Generator[simpy.Event, Any, None]:
+        """One unattended refresh: a logical call with no user waiting (no patience)."""
+        st = self.bg_step
+        service = st.service()
+        is_error = st.u_err() < st.error_rate if st.u_err is not None else False
+        logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
+        yield from self._call(st, user, -1 - rid, service, is_error, st.fee, logged, math.inf)
 
     # -- a session -----------------------------------------------------------------------------
     def session(self, sid: int) -> Generator[simpy.Event, Any, None]:
@@ -318,7 +402,9 @@ class PartnerRuntime:
                 if r_time > 0.0:
                     yield env.timeout(r_time)
             revenue = st.fee + st.take_rate * value
-            outcome = yield from self._call(st, user, sid, service, is_error, revenue, logged)
+            outcome = yield from self._call(
+                st, user, sid, service, is_error, revenue, logged, self.patience
+            )
             if outcome != OK:
                 ending = (
                     ABANDONED_PATIENCE if outcome == PATIENCE else (JOURNEY_FAILED_OFFSET + outcome)
@@ -339,15 +425,17 @@ class PartnerRuntime:
         is_error: bool,
         revenue: float,
         logged: bool,
+        patience: float,
     ) -> Generator[simpy.Event, Any, int]:
-        """A logical call: attempts with backoff until ok, a final outcome, or the user leaves.
+        """A logical call: attempts with backoff until ok, a final outcome, or the user leaves
+        (after ``patience`` seconds; inf for unattended refreshes).
 
         Each attempt's server side runs inline while the client waits; when the client's
         timeout or the user's patience comes first, the rest continues detached.
         """
         env = self.env
         t_first = env.now
-        user_deadline = t_first + self.patience
+        user_deadline = t_first + patience
         k = 1
         while True:
             att = _Attempt(env.now, st, user, service, is_error, revenue, k, sid, logged)
@@ -467,7 +555,7 @@ class PartnerRuntime:
                     att.user,
                     att.sid,
                     att.k,
-                    False,
+                    st.background,
                     outcome,
                     latency,
                     wait,

@@ -14,8 +14,8 @@ import simpy
 
 from ..metrics import Recorder
 from ..rng import Streams
-from ..schema import Spec
-from .bank import BackendPool
+from ..schema import PoolSpec, RunSpec, Spec
+from .bank import BackendPool, Outages, capacity_steps
 from .gateway import Gateway
 from .partners import PartnerRuntime
 
@@ -37,9 +37,24 @@ class RunOutput:
     pool_names: list[str]
     journey_names: list[str]
     sessions_by_partner: list[int]
+    refreshes_by_partner: list[int]
+    consents_lapsed: int
     events: int
     sim_end_s: float
     wall_s: float
+
+
+def _pool(p: PoolSpec, run: RunSpec, window: tuple[float, float], streams: Streams) -> BackendPool:
+    capacity = (
+        capacity_steps(p.servers, p.schedule, run.start, run.horizon_s) if p.schedule else None
+    )
+    outages = None
+    if p.outages is not None:
+        outages = Outages(
+            streams.sampler(p.outages.between.sample, "pool", p.name, "outage_between"),
+            streams.sampler(p.outages.repair.sample, "pool", p.name, "outage_repair"),
+        )
+    return BackendPool(p.name, p.servers, p.queue_limit, window, capacity, outages)
 
 
 def run_world(spec: Spec, seed: int) -> RunOutput:
@@ -52,7 +67,7 @@ def run_world(spec: Spec, seed: int) -> RunOutput:
     products = tuple(spec.bank.products.values())
     pool_specs = list(spec.bank.pools.values())
     pool_index = {p.name: i for i, p in enumerate(pool_specs)}
-    pools = [BackendPool(p.name, p.servers, p.queue_limit, window) for p in pool_specs]
+    pools = [_pool(p, run, window, streams) for p in pool_specs]
     product_pools = [pools[pool_index[p.pool]] for p in products]
     partners = spec.partners
     recorder = Recorder(
@@ -65,6 +80,7 @@ def run_world(spec: Spec, seed: int) -> RunOutput:
         horizon_s=run.horizon_s,
         time_bin_s=run.time_bin_s,
         call_log=run.record_calls > 0,
+        slo_period_s=spec.slo.period_s if spec.slo is not None else None,
     )
     needs_gateway = any(p.integration == "api" for p in partners)
     gateway = Gateway(spec.gateway, partners, products, streams, window) if needs_gateway else None
@@ -92,6 +108,8 @@ def run_world(spec: Spec, seed: int) -> RunOutput:
         runtimes.append(rt)
         if p.live_from_s < run.horizon_s:
             env.process(rt.arrivals())
+            if p.background is not None:
+                env.process(rt.background())
     env.run()
     recorder.flush()
     events = next(env._eid)  # SimPy's running event id: events scheduled in this run
@@ -107,6 +125,8 @@ def run_world(spec: Spec, seed: int) -> RunOutput:
         pool_names=[p.name for p in pool_specs],
         journey_names=journey_names,
         sessions_by_partner=[rt.sessions for rt in runtimes],
+        refreshes_by_partner=[rt.refreshes for rt in runtimes],
+        consents_lapsed=sum(rt.consents_lapsed for rt in runtimes),
         events=events,
         sim_end_s=env.now,
         wall_s=time.perf_counter() - wall0,

@@ -543,26 +543,82 @@ CASES = [
         ("low < high",),
         append='\n[sweep]\ndesign = "lhs"\nvary = { "bank.pools.core.servers" = { low = 4, high = 4 } }\n',
     ),
-    Bad("slo", "slo", ("not supported yet",), append='\n[slo]\nperiod = "1h"\n'),
-    Bad("run-windows", "run.windows", ("not supported yet",), append="\n[run.windows]\nx = 1\n"),
-    Bad("extends", "extends", ("not supported yet",), prepend='extends = "ecommerce"\n'),
     Bad(
-        "limit-preset",
-        "gateway.limits.1.preset",
-        ("not supported yet",),
+        "slo-unknown-key",
+        "slo.latency_p99",
+        ("unknown key",),
+        append='\n[slo]\nlatency_p99 = "1s"\n',
+    ),
+    Bad("run-windows", "run.windows", ("not supported yet",), append="\n[run.windows]\nx = 1\n"),
+    Bad("extends-missing", "extends", ("no such file",), prepend='extends = "nowhere.toml"\n'),
+    Bad("extends-not-string", "extends", ("must be a string",), prepend="extends = 5\n"),
+    Bad(
+        "limit-preset-combined",
+        "gateway.limits.1.algorithm",
+        ("cannot be combined with a preset",),
         edits=(('name = "in-flight"', 'name = "in-flight"\npreset = "psd2_unattended"'),),
     ),
     Bad(
-        "pool-schedule",
-        "bank.pools.core.schedule",
-        ("not supported yet",),
-        edits=(("servers = 4", "servers = 4\nschedule = []"),),
+        "limit-preset-no-ais",
+        "gateway.limits.1.preset",
+        ("account_info",),
+        edits=(
+            (
+                'name = "in-flight"\nalgorithm = "concurrency"\nlimit = 64',
+                'name = "in-flight"\npreset = "psd2_unattended"',
+            ),
+        ),
     ),
     Bad(
-        "pool-outages",
-        "bank.pools.core.outages",
-        ("not supported yet",),
-        edits=(("servers = 4", "servers = 4\noutages = {}"),),
+        "pool-schedule-to-equals-from",
+        "bank.pools.core.schedule.0.to",
+        ("differ",),
+        edits=(
+            (
+                "servers = 4",
+                'servers = 4\nschedule = [{ from = "11-10T20:00", to = "11-10T20:00", servers = 8 }]',
+            ),
+        ),
+    ),
+    Bad(
+        "pool-schedule-iso-backwards",
+        "bank.pools.core.schedule.0.to",
+        ("ends before it starts",),
+        edits=(
+            (
+                "servers = 4",
+                'servers = 4\nschedule = [{ from = "2026-11-11T04:00", to = "2026-11-10T20:00", servers = 8 }]',
+            ),
+        ),
+    ),
+    Bad(
+        "pool-schedule-negative-servers",
+        "bank.pools.core.schedule.0.servers",
+        ("positive integer",),
+        edits=(
+            (
+                "servers = 4",
+                'servers = 4\nschedule = [{ from = "11-10T20:00", to = "11-11T04:00", servers = -2 }]',
+            ),
+        ),
+    ),
+    Bad(
+        "pool-outages-zero-mean",
+        "bank.pools.core.outages.repair",
+        ("mean above 0",),
+        edits=(
+            (
+                "servers = 4",
+                'servers = 4\noutages = { between = { dist = "exponential", mean = "1d" }, '
+                'repair = { dist = "constant", value = "0s" } }',
+            ),
+        ),
+    ),
+    Bad(
+        "partner-background-not-ais",
+        "partners.0.background.product",
+        ("account_info",),
+        append='background = { product = "pay", per_user_day = 4 }\n',
     ),
     Bad(
         "pool-cost",
@@ -575,12 +631,6 @@ CASES = [
         "partners.0.growth_per_year",
         ("not supported yet",),
         append="growth_per_year = 0.27\n",
-    ),
-    Bad(
-        "partner-background",
-        "partners.0.background",
-        ("not supported yet",),
-        append='background = { product = "pay", per_user_day = 4 }\n',
     ),
     Bad(
         "windowed-traffic",
