@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .histogram import LatencyHistogram
+from .ledger import build_ledger, onboarding_kpis, partners_table
 from .metrics import JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES
 from .slo import evaluate_slo, union_length
 
@@ -300,9 +301,8 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
     completed = (
         int(journeys.loc[journeys["ending"] == "completed", "count"].sum()) if started else 0
     )
-    revenue = float(sum(rec.revenue.values()))
-    cost = float(sum(rec.cost.values()))
-    live_end = sum(1 for p in spec.partners if p.live_from_s < run.horizon_s)
+    ledger, money = build_ledger(out)
+    onboarding = onboarding_kpis(out, ledger)
 
     window = (run.warmup_s, run.horizon_s)
     downtime = [
@@ -314,7 +314,7 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
     if spec.slo is not None:
         pool_of = {name: i for i, name in enumerate(out.pool_names)}
         partner_down = []
-        for p in spec.partners:
+        for p in out.partners:
             used = {spec.bank.products[s.product].pool for s in spec.journeys[p.journey].steps}
             if p.background is not None:
                 used.add(spec.bank.products[p.background.product].pool)
@@ -349,18 +349,8 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
         "journeys_completed": completed,
         "journeys_abandoned": started - completed,
         "conversion_rate": _ratio(completed, started),
-        "revenue_total": revenue,
-        "cost_total": cost,
-        "profit_total": revenue - cost,
-        "npv": NAN,
-        "payback_month": NAN,
-        "partner_cost_total": 0.0,
-        "partners_live_end": live_end,
-        "partners_in_pipeline_end": 0,
-        "time_to_market_mean_days": NAN,
-        "time_to_market_p90_days": NAN,
-        "onboarding_cost_total": 0.0,
-        "cost_per_partner": NAN,
+        **money,
+        **onboarding,
     }
     kpis = {k: float(kpis[k]) for k in KPI_NAMES}
 
@@ -371,6 +361,8 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
         "by_product": _by_product(out, pp, outcome, vals),
         "by_pool": _by_pool(out, pp, outcome, vals, measured_s),
         "journeys": journeys,
+        "partners": partners_table(out),
+        "ledger": ledger,
     }
     if slo_table is not None:
         tables["slo_breaches"] = slo_table
@@ -518,15 +510,14 @@ def _journey_table(journeys: Mapping[tuple[int, int, int], int], names: list[str
 
 
 def _by_partner(out, pp, outcome, vals, journeys) -> pd.DataFrame:
-    spec = out.spec
     P = len(out.product_names)
     n = len(out.partner_names)
     counts = _count_frame(pp // P if pp.size else pp, outcome, vals, n)
     df = pd.DataFrame(
         {
             "partner": out.partner_names,
-            "integration": [p.integration for p in spec.partners],
-            "sector": [p.sector for p in spec.partners],
+            "integration": [p.integration for p in out.partners],
+            "sector": [p.sector for p in out.partners],
             "sessions": out.sessions_by_partner,
             "refreshes": out.refreshes_by_partner,
         }

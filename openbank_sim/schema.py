@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -84,6 +84,7 @@ class PoolSpec:
     queue_limit: int | None  # None = unbounded
     schedule: tuple[ScheduleEntry, ...] = ()
     outages: OutageSpec | None = None
+    cost_per_server_hour: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +218,8 @@ class PartnerSpec:
     live_from_s: float
     client: ClientSpec
     background: BackgroundSpec | None = None
+    growth_per_year: float = 0.0  # user base growth, > -1
+    template: bool = False  # a template for onboarding: never goes live itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +258,8 @@ class Spec:
     profiles: Mapping[str, Profile] = field(default_factory=dict)
     sweep: SweepSpec | None = None
     slo: SloSpec | None = None
+    onboarding: Any = None  # schema_money.OnboardingSpec
+    economics: Any = None  # schema_money.EconomicsSpec
 
 
 # --------------------------------------------------------------------------------------------
@@ -474,8 +479,10 @@ _TOP_KEYS = (
     "profiles",
     "sweep",
     "slo",
+    "onboarding",
+    "economics",
 )
-_TOP_LATER = ("extends", "onboarding", "economics")
+_TOP_LATER = ("extends",)
 SWEEP_DESIGNS = ("grid", "lhs", "sobol", "saltelli", "morris")
 
 
@@ -701,11 +708,16 @@ def _bank(raw: Mapping[str, Any]) -> BankSpec:
     pools: dict[str, PoolSpec] = {}
     for name, t in named_tables(bank, "pools", "bank", "pool", required=True).items():
         p = f"bank.pools.{name}"
-        check_keys(
-            t, ("servers", "queue_limit", "schedule", "outages"), p, later=("cost_per_server_hour",)
-        )
+        check_keys(t, ("servers", "queue_limit", "schedule", "outages", "cost_per_server_hour"), p)
         ql = count(t, "queue_limit", p, minimum=0) if "queue_limit" in t else None
-        pools[name] = PoolSpec(name, count(t, "servers", p), ql, _schedule(t, p), _outages(t, p))
+        pools[name] = PoolSpec(
+            name,
+            count(t, "servers", p),
+            ql,
+            _schedule(t, p),
+            _outages(t, p),
+            number(t, "cost_per_server_hour", p, 0.0, minimum=0.0),
+        )
     products: dict[str, ProductSpec] = {}
     for name, t in named_tables(bank, "products", "bank", "product", required=True).items():
         p = f"bank.products.{name}"
@@ -991,6 +1003,7 @@ def _profiles(raw: Mapping[str, Any]) -> dict[str, Profile]:
 
 _PARTNER_KEYS = (
     "background",
+    "growth_per_year",
     "name",
     "sector",
     "integration",
@@ -1019,7 +1032,12 @@ def _partners(
     seen: dict[str, str] = {}
     for i, t in enumerate(items):
         p = f"partners.{i}"
-        check_keys(t, _PARTNER_KEYS, p, later=("growth_per_year",))
+        check_keys(t, _PARTNER_KEYS, p)
+        growth = number(t, "growth_per_year", p, 0.0)
+        if growth <= -1:
+            raise ScenarioError(
+                "must be > -1", path=f"{p}.growth_per_year", value=t["growth_per_year"]
+            )
         background = _background(t, p, products)
         name = entry_name(text(t, "name", p), f"{p}.name", "partner")
         journey = text(t, "journey", p)
@@ -1064,6 +1082,7 @@ def _partners(
                     live_from_s=live_from,
                     client=spec_client,
                     background=background,
+                    growth_per_year=growth,
                 )
             )
     return tuple(out)
@@ -1086,7 +1105,13 @@ def build(raw: Mapping[str, Any], default_name: str = "scenario") -> Spec:
     _client(client_raw, "client")  # validate [client] itself, keyed at its own path
     journeys = _journeys(raw, bank.products)
     profiles = _profiles(raw)
+    from .schema_money import parse_economics, parse_onboarding
+
     partners = _partners(raw, journeys, profiles, client_raw, run.horizon_s, bank.products)
+    onboarding = parse_onboarding(raw, {p.name for p in partners})
+    if onboarding is not None:
+        names = set(onboarding.templates.values())
+        partners = tuple(replace(p, template=p.name in names) for p in partners)
     used = {p.profile for p in partners}
     return Spec(
         format_version=fv,
@@ -1102,4 +1127,6 @@ def build(raw: Mapping[str, Any], default_name: str = "scenario") -> Spec:
         profiles=_mapping({k: v for k, v in profiles.items() if k in used}),
         sweep=_sweep(raw),
         slo=_slo(raw),
+        onboarding=onboarding,
+        economics=parse_economics(raw),
     )

@@ -212,7 +212,8 @@ class BackendPool:
         :data:`REJECTED` when the pool is down or the queue is full (503).
         """
         if self.outages is not None and self.outages.is_down(now):
-            self.rejected_down += 1
+            if self._t0 <= now < self._t1:
+                self.rejected_down += 1
             return REJECTED
         if self._cap_times is None:
             free = self._free

@@ -26,6 +26,7 @@ from ..metrics import JOURNEY_FAILED_OFFSET, Recorder
 from ..profiles import Profile, rate_pieces, sample_nhpp_blocks
 from ..rng import Streams
 from ..schema import JourneySpec, PartnerSpec, ProductSpec, StepSpec
+from ..units import SECONDS_PER_YEAR
 from .bank import BackendPool
 from .gateway import Gateway
 
@@ -35,6 +36,13 @@ OK, RATE_LIMITED, OVERLOADED, TIMEOUT, ERROR, AUTH_FAILED = range(6)
 PATIENCE = -1
 COMPLETED, ABANDONED_PATIENCE, ABANDONED_REDIRECT = 0, 1, 2
 _SKIPPED, _DONE, _APPROVED, _DECLINED = 0, 1, 2, 3
+
+
+def _mean_growth(growth_per_year: float, edges: np.ndarray) -> np.ndarray:
+    """The mean of ``(1 + g) ** (t / year)`` over each piece ``[edges[i], edges[i+1])``."""
+    rate = math.log1p(growth_per_year) / SECONDS_PER_YEAR
+    a, b = edges[:-1], edges[1:]
+    return (np.exp(rate * b) - np.exp(rate * a)) / (rate * (b - a))
 
 
 class _Step:
@@ -196,6 +204,7 @@ class PartnerRuntime:
         recorder: Recorder,
         streams: Streams,
         log_share: float,
+        installment_rate: float = 0.0,
     ) -> None:
         self.env = env
         self.index = index
@@ -223,6 +232,9 @@ class PartnerRuntime:
         self.patience = journey.patience_s
         self.dropoff = journey.redirect_dropoff
         self.users = streams.sampler(lambda g, n: g.integers(0, spec.users, n), *key, "user")
+        # a growing user base: (1 + g) ** (t / year) times the users at t = 0
+        self.growth_log_per_s = math.log1p(spec.growth_per_year) / SECONDS_PER_YEAR
+        self.u_user = streams.uniforms(*key, "user_growing")
         self.value = (
             streams.sampler(journey.value.sample, *key, "value")
             if journey.value is not None
@@ -254,6 +266,7 @@ class PartnerRuntime:
             )
             for j, s in enumerate(journey.steps)
         )
+        self.installment_rate = installment_rate
         self.sessions = 0
         self.refreshes = 0
         self.consents_lapsed = 0
@@ -286,6 +299,8 @@ class PartnerRuntime:
         spec = self.spec
         base = spec.users * spec.sessions_per_user_day / 86400.0
         edges, factors = rate_pieces(self.profile, self.start, self.horizon_s)
+        if spec.growth_per_year:
+            factors = factors * _mean_growth(spec.growth_per_year, edges)
         gen = self._streams.generator("partner", spec.name, "arrivals")
         live_from = spec.live_from_s
         sid = 0
@@ -361,7 +376,10 @@ class PartnerRuntime:
         """One user session walking the partner's journey."""
         env = self.env
         t_start = env.now
-        user = int(self.users())
+        if self.growth_log_per_s:
+            user = int(self.u_user() * self.spec.users * math.exp(self.growth_log_per_s * t_start))
+        else:
+            user = int(self.users())
         value = self.value() if self.value is not None else 0.0
         logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
         draws = []
@@ -402,6 +420,8 @@ class PartnerRuntime:
                 if r_time > 0.0:
                     yield env.timeout(r_time)
             revenue = st.fee + st.take_rate * value
+            if st.kind_installment:
+                revenue += self.installment_rate * value
             outcome = yield from self._call(
                 st, user, sid, service, is_error, revenue, logged, self.patience
             )

@@ -8,15 +8,16 @@ keeps only what the semantics of the numbers ask for (see :mod:`openbank_sim.met
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import simpy
 
 from ..metrics import Recorder
 from ..rng import Streams
-from ..schema import PoolSpec, RunSpec, Spec
+from ..schema import PartnerSpec, PoolSpec, RunSpec, Spec
 from .bank import BackendPool, Outages, capacity_steps
 from .gateway import Gateway
+from .onboarding import Project, run_pipeline
 from .partners import PartnerRuntime
 
 __all__ = ["RunOutput", "run_world"]
@@ -36,6 +37,8 @@ class RunOutput:
     product_names: list[str]
     pool_names: list[str]
     journey_names: list[str]
+    partners: tuple[PartnerSpec, ...]
+    projects: list[Project]
     sessions_by_partner: list[int]
     refreshes_by_partner: list[int]
     consents_lapsed: int
@@ -69,7 +72,23 @@ def run_world(spec: Spec, seed: int) -> RunOutput:
     pool_index = {p.name: i for i, p in enumerate(pool_specs)}
     pools = [_pool(p, run, window, streams) for p in pool_specs]
     product_pools = [pools[pool_index[p.pool]] for p in products]
-    partners = spec.partners
+    projects = []
+    partners = tuple(p for p in spec.partners if not p.template)
+    if spec.onboarding is not None:
+        projects = run_pipeline(spec.onboarding, streams, run.horizon_s)
+        by_name = {p.name: p for p in spec.partners}
+        partners += tuple(
+            replace(
+                by_name[pr.template],
+                name=pr.name,
+                integration=pr.mode,
+                users=max(1, round(by_name[pr.template].users * pr.size)),
+                live_from_s=pr.go_live_s,
+                template=False,
+            )
+            for pr in projects
+            if pr.live
+        )
     recorder = Recorder(
         n_partners=len(partners),
         n_products=len(products),
@@ -82,9 +101,11 @@ def run_world(spec: Spec, seed: int) -> RunOutput:
         call_log=run.record_calls > 0,
         slo_period_s=spec.slo.period_s if spec.slo is not None else None,
     )
-    needs_gateway = any(p.integration == "api" for p in partners)
+    needs_gateway = any(p.integration == "api" for p in partners) or not partners
     gateway = Gateway(spec.gateway, partners, products, streams, window) if needs_gateway else None
     journey_names = list(spec.journeys)
+    econ = spec.economics
+    installment_rate = econ.installment_margin - econ.credit_loss_rate if econ else 0.0
     runtimes = []
     for i, p in enumerate(partners):
         api = p.integration == "api"
@@ -104,6 +125,7 @@ def run_world(spec: Spec, seed: int) -> RunOutput:
             recorder,
             streams,
             run.record_calls,
+            installment_rate,
         )
         runtimes.append(rt)
         if p.live_from_s < run.horizon_s:
@@ -124,6 +146,8 @@ def run_world(spec: Spec, seed: int) -> RunOutput:
         product_names=[p.name for p in products],
         pool_names=[p.name for p in pool_specs],
         journey_names=journey_names,
+        partners=partners,
+        projects=projects,
         sessions_by_partner=[rt.sessions for rt in runtimes],
         refreshes_by_partner=[rt.refreshes for rt in runtimes],
         consents_lapsed=sum(rt.consents_lapsed for rt in runtimes),

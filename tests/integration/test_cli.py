@@ -145,7 +145,7 @@ def test_run_json_in_a_subprocess(scenario_file: Path) -> None:
     kpis = json.loads(proc.stdout)  # stdout is the JSON dict and nothing else
     assert isinstance(kpis, dict)
     assert list(kpis) == list(KPI_NAMES)
-    assert kpis["npv"] is None  # NaN as null
+    assert kpis["time_to_market_mean_days"] is None  # NaN as null (no onboarding)
     assert "NaN" not in proc.stdout
     assert kpis["calls_total"] > 10_000
     # the same numbers as a run in this process with the scenario's seed
@@ -208,7 +208,7 @@ def test_run_json_through_main(capsys: pytest.CaptureFixture[str], scenario_file
     assert set(kpis) == set(KPI_NAMES)
     for name, value in kpis.items():
         assert value is None or (isinstance(value, float) and math.isfinite(value)), name
-    assert kpis["payback_month"] is None
+    assert kpis["time_to_market_p90_days"] is None
 
 
 def test_set_changes_results(capsys: pytest.CaptureFixture[str], scenario_file: Path) -> None:

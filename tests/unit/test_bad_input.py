@@ -80,6 +80,44 @@ sessions_per_user_day = 1.0
 journey = "buy"
 """
 
+ONBOARDING = """
+[onboarding]
+arrivals_per_month = 2.0
+mix = {{ ecommerce = 1.0 }}
+integration = {integration}
+templates = {{ ecommerce = "{template}" }}
+
+[onboarding.team]
+engineers = {team}
+day_rate = 1000
+
+[onboarding.modes.traditional]
+docking = {{ dist = "constant", value = "5d" }}
+development = {{ dist = "constant", value = "30d" }}
+testing = {{ dist = "constant", value = "10d" }}
+engineers = {engineers}
+partner_cost = {partner_cost}
+
+[onboarding.modes.api]
+docking = {{ dist = "constant", value = "1d" }}
+development = {{ dist = "constant", value = "5d" }}
+testing = {{ dist = "constant", value = "2d" }}
+platform_cost = 1000
+"""
+
+
+def onboarding(**kw: object) -> str:
+    """An [onboarding] block (appended after BASE) with some values replaced."""
+    values = {
+        "integration": '"traditional"',
+        "template": "shop",
+        "team": 4,
+        "engineers": 2,
+        "partner_cost": 100,
+    }
+    values.update(kw)
+    return ONBOARDING.format(**values)
+
 
 @dataclass(frozen=True)
 class Bad:
@@ -528,8 +566,46 @@ CASES = [
         overrides={"bank.pools.core.servers": 0},
     ),
     # keys of the format that are not supported yet
-    Bad("onboarding", "onboarding", ("not supported yet",), append="\n[onboarding]\nx = 1\n"),
-    Bad("economics", "economics", ("not supported yet",), append="\n[economics]\nx = 1\n"),
+    Bad(
+        "onboarding-unknown-key", "onboarding.x", ("unknown key",), append="\n[onboarding]\nx = 1\n"
+    ),
+    Bad("economics-unknown-key", "economics.x", ("unknown key",), append="\n[economics]\nx = 1\n"),
+    Bad(
+        "discount-rate",
+        "economics.discount_rate",
+        ("> -1",),
+        append="\n[economics]\ndiscount_rate = -1.0\n",
+    ),
+    Bad(
+        "onboarding-zero-team",
+        "onboarding.team.engineers",
+        ("at least one engineer",),
+        append=onboarding(team=0),
+    ),
+    Bad(
+        "onboarding-engineers-above-team",
+        "onboarding.modes.traditional.engineers",
+        ("more engineers than the team",),
+        append=onboarding(engineers=5),
+    ),
+    Bad(
+        "onboarding-mix-sum",
+        "onboarding.integration",
+        ("sum to 1",),
+        append=onboarding(integration="{ api = 0.5, traditional = 0.4 }"),
+    ),
+    Bad(
+        "onboarding-template-missing",
+        "onboarding.templates.ecommerce",
+        ("names no partner",),
+        append=onboarding(template="nobody"),
+    ),
+    Bad(
+        "onboarding-negative-cost",
+        "onboarding.modes.traditional.partner_cost",
+        (">= 0",),
+        append=onboarding(partner_cost=-5),
+    ),
     Bad("sweep-no-vary", "sweep.vary", ("required",), append='\n[sweep]\ndesign = "grid"\n'),
     Bad(
         "sweep-design",
@@ -621,16 +697,16 @@ CASES = [
         append='background = { product = "pay", per_user_day = 4 }\n',
     ),
     Bad(
-        "pool-cost",
+        "pool-cost-negative",
         "bank.pools.core.cost_per_server_hour",
-        ("not supported yet",),
-        edits=(("servers = 4", "servers = 4\ncost_per_server_hour = 0.8"),),
+        (">= 0",),
+        edits=(("servers = 4", "servers = 4\ncost_per_server_hour = -0.8"),),
     ),
     Bad(
         "partner-growth",
         "partners.0.growth_per_year",
-        ("not supported yet",),
-        append="growth_per_year = 0.27\n",
+        ("> -1",),
+        append="growth_per_year = -1.5\n",
     ),
     Bad(
         "windowed-traffic",
