@@ -327,9 +327,10 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
             partner_down,
             window,
             pd.Timestamp(run.start),
+            [p.live_from_s for p in out.partners],
         )
-        breached = slo_table[["partner", "period"]].drop_duplicates()
-        breach_hours = len(breached) * spec.slo.period_s / 3600.0
+        breached = slo_table.drop_duplicates(["partner", "period"])
+        breach_hours = float(breached["period_length_s"].sum()) / 3600.0  # partner-hours
     kpis: dict[str, float] = {
         "calls_total": calls_total,
         **calls,

@@ -4,7 +4,9 @@ A period of a partner *breaches* when any configured target is missed in it:
 ``latency_mean`` (mean response time of ok attempts), ``latency_p95`` (their 95th percentile,
 C-REG-4), ``error_rate`` (share of attempts that got 503, 5xx or a timeout) or
 ``availability`` (share of the period during which every pool the partner calls was up).
-Periods are aligned to t = 0 and clipped to the measurement window ``[warmup, horizon)``.
+Periods are aligned to t = 0 and clipped to the measurement window ``[warmup, horizon)`` and to
+the partner's go-live. ``slo_breach_hours`` adds up, over partners, the (clipped) length of
+every period with at least one breach: partner-hours.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from .schema import SloSpec
 
 __all__ = ["SLO_COLUMNS", "evaluate_slo", "union_length"]
 
-SLO_COLUMNS = ["partner", "period", "period_start_s", "time", "metric", "value", "target"]
+SLO_COLUMNS = [
+    "partner",
+    "period",
+    "period_start_s",
+    "period_length_s",
+    "time",
+    "metric",
+    "value",
+    "target",
+]
 
 
 def union_length(intervals: Sequence[tuple[float, float]]) -> float:
@@ -41,6 +52,7 @@ def evaluate_slo(
     partner_downtime: Sequence[Sequence[tuple[float, float]]],
     window: tuple[float, float],
     start: pd.Timestamp,
+    live_from: Sequence[float] | None = None,
 ) -> pd.DataFrame:
     """One row per missed target: partner, period, metric, value, target.
 
@@ -50,6 +62,8 @@ def evaluate_slo(
         partner_downtime: per partner, the down intervals of the pools it calls.
         window: ``(warmup_s, horizon_s)``.
         start: calendar time of t = 0.
+        live_from: per partner, when it goes live; periods before that are not checked, and
+            a period it goes live in is checked from its go-live.
     """
     n = len(partners)
     t0, t1 = window
@@ -62,6 +76,9 @@ def evaluate_slo(
         if b <= a:
             continue
         for p in range(n):
+            a_p = max(a, live_from[p]) if live_from is not None else a
+            if b <= a_p:
+                continue
             key = period * n + p
             checks: list[tuple[str, float, float, bool]] = []
             total, failed, _ok = counts.get(key, (0, 0, 0))
@@ -78,9 +95,9 @@ def evaluate_slo(
                 checks.append(("error_rate", rate, slo.error_rate, rate > slo.error_rate))
             if slo.availability is not None:
                 down = union_length(
-                    [(max(x, a), min(y, b)) for x, y in partner_downtime[p] if y > a and x < b]
+                    [(max(x, a_p), min(y, b)) for x, y in partner_downtime[p] if y > a_p and x < b]
                 )
-                avail = 1.0 - down / (b - a)
+                avail = 1.0 - down / (b - a_p)
                 checks.append(("availability", avail, slo.availability, avail < slo.availability))
             for metric, value, target, breached in checks:
                 if breached:
@@ -88,8 +105,9 @@ def evaluate_slo(
                         (
                             partners[p],
                             period,
-                            a,
-                            start + pd.to_timedelta(a, unit="s"),
+                            a_p,
+                            b - a_p,
+                            start + pd.to_timedelta(a_p, unit="s"),
                             metric,
                             value,
                             target,

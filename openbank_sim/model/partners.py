@@ -335,7 +335,11 @@ class PartnerRuntime:
         else:
             renewals = np.floor(np.log1p(-u) / math.log(p))
         lapse = first + renewals * consent.lifetime_s
-        self.consents_lapsed = int(np.count_nonzero(lapse < self.horizon_s))
+        live_from = self.spec.live_from_s
+        if live_from < self.horizon_s:  # lapses while the partner is live
+            self.consents_lapsed = int(
+                np.count_nonzero((lapse >= live_from) & (lapse < self.horizon_s))
+            )
         return lapse
 
     def background(self) -> Generator[simpy.Event, Any, None]:
