@@ -84,6 +84,7 @@ class Recorder:
         call_log: bool = False,
         flush_every: int = 65536,
         slo_period_s: float | None = None,
+        money_from_s: float = 0.0,
     ) -> None:
         self.n_partners = n_partners
         self.n_products = n_products
@@ -91,6 +92,7 @@ class Recorder:
         self._product_pool = np.asarray(product_pool, dtype=np.int64)
         self._product_cost = np.asarray(product_cost, dtype=np.float64)
         self.warmup_s = warmup_s
+        self.money_from_s = money_from_s
         self.horizon_s = horizon_s
         self.time_bin_s = time_bin_s
         self.flush_every = flush_every
@@ -203,7 +205,7 @@ class Recorder:
         P = self.n_products
         PP = self.n_partners * P
         bins = np.floor(t / self.time_bin_s).astype(np.int64)
-        money = t < self.horizon_s
+        money = (t >= self.money_from_s) & (t < self.horizon_s)
         if money.any():
             key = bins[money] * PP + pp[money]
             _accumulate(self.revenue, key, rev[money])

@@ -249,7 +249,9 @@ def _decode_counts(counts: Mapping[int, int], n_pp: int) -> tuple[np.ndarray, ..
         e = np.zeros(0, dtype=np.int64)
         return e, e, e, e
     keys = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-    vals = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
+    vals = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    if np.all(vals == np.floor(vals)):  # simulated counts; windowed runs book expected ones
+        vals = vals.astype(np.int64)
     outcome = keys % N_OUTCOMES
     rest = keys // N_OUTCOMES
     return rest // n_pp, rest % n_pp, outcome, vals
@@ -288,18 +290,18 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
         if vals.size
         else np.zeros(N_OUTCOMES)
     )
-    calls = {f"calls_{o}": int(by_outcome[i]) for i, o in enumerate(OUTCOME_NAMES)}
-    calls_total = int(by_outcome.sum())
+    calls = {f"calls_{o}": float(by_outcome[i]) for i, o in enumerate(OUTCOME_NAMES)}
+    calls_total = float(by_outcome.sum())
 
     overall = LatencyHistogram()
     for h in rec.latency_by_product:
         overall.merge(h)
     lat = _hist_stats(overall)
-    wait_count = int(rec.wait_count.sum())
+    wait_count = float(rec.wait_count.sum())
     journeys = _journey_table(rec.journeys, out.journey_names)
-    started = int(journeys["count"].sum()) if len(journeys) else 0
+    started = float(journeys["count"].sum()) if len(journeys) else 0
     completed = (
-        int(journeys.loc[journeys["ending"] == "completed", "count"].sum()) if started else 0
+        float(journeys.loc[journeys["ending"] == "completed", "count"].sum()) if started else 0
     )
     ledger, money = build_ledger(out)
     onboarding = onboarding_kpis(out, ledger)
@@ -399,7 +401,7 @@ def _count_frame(
     pp_or_group: np.ndarray, outcome: np.ndarray, vals: np.ndarray, n_groups: int
 ) -> np.ndarray:
     """Counts by (group, outcome) as an (n_groups, 6) int array."""
-    out = np.zeros((n_groups, N_OUTCOMES), dtype=np.int64)
+    out = np.zeros((n_groups, N_OUTCOMES), dtype=vals.dtype)
     if vals.size:
         np.add.at(out, (pp_or_group, outcome), vals)
     return out
@@ -429,7 +431,7 @@ def _timeseries(rec, bins, pp, outcome, vals, partners, products, run) -> pd.Dat
     n_pp = len(partners) * P
     key_counts: dict[tuple[int, int], np.ndarray] = {}
     for b, q, o, v in zip(bins.tolist(), pp.tolist(), outcome.tolist(), vals.tolist(), strict=True):
-        row = key_counts.setdefault((b, q), np.zeros(N_OUTCOMES, dtype=np.int64))
+        row = key_counts.setdefault((b, q), np.zeros(N_OUTCOMES, dtype=vals.dtype))
         row[o] += v
     keys = set(key_counts)
     keys.update(divmod(k, n_pp) for k in rec.revenue)
@@ -452,7 +454,7 @@ def _timeseries(rec, bins, pp, outcome, vals, partners, products, run) -> pd.Dat
         )
     b = np.array([r[0] for r in rows])
     q = np.array([r[1] for r in rows])
-    counts = np.array([key_counts.get(r, np.zeros(N_OUTCOMES, dtype=np.int64)) for r in rows])
+    counts = np.array([key_counts.get(r, np.zeros(N_OUTCOMES, dtype=vals.dtype)) for r in rows])
     df = pd.DataFrame(
         {
             "bin": b,
@@ -530,8 +532,8 @@ def _by_partner(out, pp, outcome, vals, journeys) -> pd.DataFrame:
     rec = out.recorder
     df["revenue"] = _money_by(rec.revenue, n * P, P, "partner")
     df["cost"] = _money_by(rec.cost, n * P, P, "partner")
-    started = np.zeros(n, dtype=np.int64)
-    completed = np.zeros(n, dtype=np.int64)
+    started = np.zeros(n)
+    completed = np.zeros(n)
     for (_j, p, e), c in rec.journeys.items():
         started[p] += c
         if e == 0:
@@ -571,13 +573,13 @@ def _by_pool(out, pp, outcome, vals, measured_s) -> pd.DataFrame:
     spec = out.spec
     P = len(out.product_names)
     product_pool = [out.pool_names.index(p.pool) for p in spec.bank.products.values()]
-    rejected = np.zeros(len(out.pools), dtype=np.int64)
+    rejected = np.zeros(len(out.pools), dtype=vals.dtype)
     for q, o, v in zip(pp.tolist(), outcome.tolist(), vals.tolist(), strict=True):
         if o == 2:
             rejected[product_pool[q % P]] += v
     rows = []
     for i, pool in enumerate(out.pools):
-        n = int(rec.wait_count[i])
+        n = float(rec.wait_count[i])
         rows.append(
             {
                 "pool": pool.name,

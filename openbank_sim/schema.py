@@ -51,6 +51,17 @@ class RunSpec:
     time_bin_s: float
     record_calls: float  # share of sessions whose attempts go to the call log (0 = none)
     traffic: str
+    windows: WindowsSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowsSpec:
+    """Observation windows of windowed traffic (seconds)."""
+
+    every_s: float
+    length_s: float
+    warmup_s: float
+    placement: str  # "peak" | "stratified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,9 +534,8 @@ def _run(raw: Mapping[str, Any]) -> RunSpec:
     t = table_at(raw, "run", "")
     check_keys(
         t,
-        ("start", "horizon", "warmup", "seed", "time_bin", "record_calls", "traffic"),
+        ("start", "horizon", "warmup", "seed", "time_bin", "record_calls", "traffic", "windows"),
         path,
-        later=("windows",),
     )
     try:
         start = parse_date(t.get("start", "2026-01-05"))
@@ -557,9 +567,39 @@ def _run(raw: Mapping[str, Any]) -> RunSpec:
             'must be "all", "none" or a fraction in (0, 1]', path="run.record_calls", value=rc
         )
     traffic = text(t, "traffic", path, "full", ("full", "windowed"))
-    if traffic == "windowed":
-        raise ScenarioError(f'"windowed" traffic {NOT_YET}', path="run.traffic", value=traffic)
-    return RunSpec(start, horizon, warmup, seed, time_bin, record, traffic)
+    windows = _windows(t, horizon, traffic)
+    return RunSpec(start, horizon, warmup, seed, time_bin, record, traffic, windows)
+
+
+def _windows(t: Mapping[str, Any], horizon_s: float, traffic: str) -> WindowsSpec | None:
+    """``[run.windows]``: required and checked when traffic is windowed."""
+    if "windows" not in t:
+        if traffic == "windowed":
+            raise ScenarioError('is required when run.traffic = "windowed"', path="run.windows")
+        return None
+    w = table_at(t, "windows", "run")
+    p = "run.windows"
+    check_keys(w, ("every", "length", "warmup", "placement"), p)
+    every = duration(w, "every", p, "7d")
+    length = duration(w, "length", p, "1h")
+    warmup = duration(w, "warmup", p, "10m")
+    if every <= 0 or length <= 0:
+        raise ScenarioError("windows need a positive length and spacing", path=p, value=dict(w))
+    if length + warmup > every:
+        raise ScenarioError(
+            f"a window ({w.get('length', '1h')} plus {w.get('warmup', '10m')} warm-up) must "
+            f"be shorter than its spacing ({w.get('every', '7d')})",
+            path=f"{p}.length",
+            value=w.get("length", "1h"),
+        )
+    if traffic == "windowed" and horizon_s < every:
+        raise ScenarioError(
+            f"windowed traffic needs a horizon of at least one spacing ({w.get('every', '7d')})",
+            path="run.horizon",
+            value=t.get("horizon"),
+        )
+    placement = text(w, "placement", p, "stratified", ("peak", "stratified"))
+    return WindowsSpec(every, length, warmup, placement)
 
 
 _MONTH_DAY_TIME = re.compile(r"^(\d{2})-(\d{2})T(\d{2}):(\d{2})$")

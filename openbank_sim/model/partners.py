@@ -45,6 +45,24 @@ def _mean_growth(growth_per_year: float, edges: np.ndarray) -> np.ndarray:
     return (np.exp(rate * b) - np.exp(rate * a)) / (rate * (b - a))
 
 
+def partner_rate(
+    spec: PartnerSpec, profile: Profile, start: Any, until_s: float, from_s: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Piecewise profile x growth factors of a partner over ``[from_s, until_s)``.
+
+    The session rate on piece ``i`` is ``users x sessions_per_user_day / 86400 x factors[i]``
+    per second.
+    """
+    edges, factors = rate_pieces(profile, start, until_s)
+    if spec.growth_per_year:
+        factors = factors * _mean_growth(spec.growth_per_year, edges)
+    if from_s > 0.0:
+        k = int(np.searchsorted(edges, from_s, side="right")) - 1
+        edges = np.concatenate(([from_s], edges[k + 1 :]))
+        factors = factors[k:]
+    return edges, factors
+
+
 class _Step:
     """One journey step as the runtime sees it (samplers bound to the partner's streams)."""
 
@@ -205,6 +223,7 @@ class PartnerRuntime:
         streams: Streams,
         log_share: float,
         installment_rate: float = 0.0,
+        span_from_s: float = 0.0,
     ) -> None:
         self.env = env
         self.index = index
@@ -267,6 +286,7 @@ class PartnerRuntime:
             for j, s in enumerate(journey.steps)
         )
         self.installment_rate = installment_rate
+        self.span_from_s = span_from_s
         self.sessions = 0
         self.refreshes = 0
         self.consents_lapsed = 0
@@ -298,9 +318,9 @@ class PartnerRuntime:
         env = self.env
         spec = self.spec
         base = spec.users * spec.sessions_per_user_day / 86400.0
-        edges, factors = rate_pieces(self.profile, self.start, self.horizon_s)
-        if spec.growth_per_year:
-            factors = factors * _mean_growth(spec.growth_per_year, edges)
+        edges, factors = partner_rate(
+            spec, self.profile, self.start, self.horizon_s, self.span_from_s
+        )
         gen = self._streams.generator("partner", spec.name, "arrivals")
         live_from = spec.live_from_s
         sid = 0
@@ -352,7 +372,7 @@ class PartnerRuntime:
         users = self._streams.sampler(
             lambda g, n: g.integers(0, self.bg_users, n), "partner", spec.name, "background_user"
         )
-        edges = np.array([0.0, self.horizon_s])
+        edges = np.array([self.span_from_s, self.horizon_s])
         lapse = self.bg_lapse
         live_from = spec.live_from_s
         rid = 0

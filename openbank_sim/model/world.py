@@ -45,6 +45,7 @@ class RunOutput:
     events: int
     sim_end_s: float
     wall_s: float
+    windows: list[tuple[float, float]] | None = None  # windowed traffic: measured windows
 
 
 def _pool(p: PoolSpec, run: RunSpec, window: tuple[float, float], streams: Streams) -> BackendPool:
@@ -60,19 +61,11 @@ def _pool(p: PoolSpec, run: RunSpec, window: tuple[float, float], streams: Strea
     return BackendPool(p.name, p.servers, p.queue_limit, window, capacity, outages)
 
 
-def run_world(spec: Spec, seed: int) -> RunOutput:
-    """Simulate ``spec`` with ``seed``; returns the raw aggregates."""
-    wall0 = time.perf_counter()
+def live_partners(spec: Spec, streams: Streams) -> tuple[tuple[PartnerSpec, ...], list[Project]]:
+    """The partners that can generate calls: the scenario's own (templates excluded) and the
+    onboarded ones, which start at their go-live; plus every onboarding project."""
     run = spec.run
-    window = (run.warmup_s, run.horizon_s)
-    streams = Streams(seed)
-    env = simpy.Environment()
-    products = tuple(spec.bank.products.values())
-    pool_specs = list(spec.bank.pools.values())
-    pool_index = {p.name: i for i, p in enumerate(pool_specs)}
-    pools = [_pool(p, run, window, streams) for p in pool_specs]
-    product_pools = [pools[pool_index[p.pool]] for p in products]
-    projects = []
+    projects: list[Project] = []
     partners = tuple(p for p in spec.partners if not p.template)
     if spec.onboarding is not None:
         projects = run_pipeline(spec.onboarding, streams, run.horizon_s)
@@ -89,20 +82,53 @@ def run_world(spec: Spec, seed: int) -> RunOutput:
             for pr in projects
             if pr.live
         )
+    return partners, projects
+
+
+@dataclass
+class Span:
+    """What simulating calls over one span of time produced."""
+
+    recorder: Recorder
+    pools: list[BackendPool]
+    gateway: Gateway | None
+    runtimes: list[PartnerRuntime]
+    events: int
+    sim_end_s: float
+
+
+def run_span(
+    spec: Spec,
+    partners: tuple[PartnerSpec, ...],
+    streams: Streams,
+    span: tuple[float, float],
+    measure: tuple[float, float],
+    money_from_s: float = 0.0,
+) -> Span:
+    """Simulate calls of ``partners``: sessions start in ``span``; call KPIs count attempts
+    arriving in ``measure``, money those arriving in ``[money_from_s, measure end)``."""
+    run = spec.run
+    env = simpy.Environment(initial_time=span[0])
+    products = tuple(spec.bank.products.values())
+    pool_specs = list(spec.bank.pools.values())
+    pool_index = {p.name: i for i, p in enumerate(pool_specs)}
+    pools = [_pool(p, run, measure, streams) for p in pool_specs]
+    product_pools = [pools[pool_index[p.pool]] for p in products]
     recorder = Recorder(
         n_partners=len(partners),
         n_products=len(products),
         product_pool=[pool_index[p.pool] for p in products],
         product_cost=[p.cost for p in products],
         n_pools=len(pools),
-        warmup_s=run.warmup_s,
-        horizon_s=run.horizon_s,
+        warmup_s=measure[0],
+        horizon_s=measure[1],
         time_bin_s=run.time_bin_s,
         call_log=run.record_calls > 0,
         slo_period_s=spec.slo.period_s if spec.slo is not None else None,
+        money_from_s=money_from_s,
     )
     needs_gateway = any(p.integration == "api" for p in partners) or not partners
-    gateway = Gateway(spec.gateway, partners, products, streams, window) if needs_gateway else None
+    gateway = Gateway(spec.gateway, partners, products, streams, measure) if needs_gateway else None
     journey_names = list(spec.journeys)
     econ = spec.economics
     installment_rate = econ.installment_margin - econ.credit_loss_rate if econ else 0.0
@@ -117,7 +143,7 @@ def run_world(spec: Spec, seed: int) -> RunOutput:
             journey_names.index(p.journey),
             spec.profiles[p.profile],
             run.start,
-            run.horizon_s,
+            span[1],
             products,
             product_pools,
             gateway if api else None,
@@ -126,32 +152,48 @@ def run_world(spec: Spec, seed: int) -> RunOutput:
             streams,
             run.record_calls,
             installment_rate,
+            span_from_s=span[0],
         )
         runtimes.append(rt)
-        if p.live_from_s < run.horizon_s:
+        if p.live_from_s < span[1]:
             env.process(rt.arrivals())
             if p.background is not None:
                 env.process(rt.background())
     env.run()
     recorder.flush()
     events = next(env._eid)  # SimPy's running event id: events scheduled in this run
+    return Span(recorder, pools, gateway, runtimes, events, env.now)
+
+
+def run_world(spec: Spec, seed: int) -> RunOutput:
+    """Simulate ``spec`` with ``seed``; returns the raw aggregates."""
+    wall0 = time.perf_counter()
+    run = spec.run
+    streams = Streams(seed)
+    partners, projects = live_partners(spec, streams)
+    if run.traffic == "windowed":
+        from .windows import run_windowed
+
+        return run_windowed(spec, seed, partners, projects, wall0)
+    sp = run_span(spec, partners, streams, (0.0, run.horizon_s), (run.warmup_s, run.horizon_s))
+    gateway = sp.gateway
     return RunOutput(
         spec=spec,
         seed=seed,
-        recorder=recorder,
-        pools=pools,
+        recorder=sp.recorder,
+        pools=sp.pools,
         token_pool=gateway.token_pool if gateway is not None else None,
         token_requests=gateway.token_requests if gateway is not None else 0,
         partner_names=[p.name for p in partners],
-        product_names=[p.name for p in products],
-        pool_names=[p.name for p in pool_specs],
-        journey_names=journey_names,
+        product_names=list(spec.bank.products),
+        pool_names=list(spec.bank.pools),
+        journey_names=list(spec.journeys),
         partners=partners,
         projects=projects,
-        sessions_by_partner=[rt.sessions for rt in runtimes],
-        refreshes_by_partner=[rt.refreshes for rt in runtimes],
-        consents_lapsed=sum(rt.consents_lapsed for rt in runtimes),
-        events=events,
-        sim_end_s=env.now,
+        sessions_by_partner=[rt.sessions for rt in sp.runtimes],
+        refreshes_by_partner=[rt.refreshes for rt in sp.runtimes],
+        consents_lapsed=sum(rt.consents_lapsed for rt in sp.runtimes),
+        events=sp.events,
+        sim_end_s=sp.sim_end_s,
         wall_s=time.perf_counter() - wall0,
     )

@@ -625,7 +625,12 @@ CASES = [
         ("unknown key",),
         append='\n[slo]\nlatency_p99 = "1s"\n',
     ),
-    Bad("run-windows", "run.windows", ("not supported yet",), append="\n[run.windows]\nx = 1\n"),
+    Bad(
+        "run-windows-unknown-key",
+        "run.windows.x",
+        ("unknown key",),
+        append="\n[run.windows]\nx = 1\n",
+    ),
     Bad("extends-missing", "extends", ("no such file",), prepend='extends = "nowhere.toml"\n'),
     Bad("extends-not-string", "extends", ("must be a string",), prepend="extends = 5\n"),
     Bad(
@@ -709,10 +714,34 @@ CASES = [
         append="growth_per_year = -1.5\n",
     ),
     Bad(
-        "windowed-traffic",
-        "run.traffic",
-        ("not supported yet",),
+        "windowed-without-windows",
+        "run.windows",
+        ("required",),
         edits=(('warmup = "5m"', 'warmup = "5m"\ntraffic = "windowed"'),),
+    ),
+    Bad(
+        "windows-longer-than-spacing",
+        "run.windows.length",
+        ("shorter than its spacing",),
+        edits=(
+            (
+                'warmup = "5m"',
+                'warmup = "5m"\ntraffic = "windowed"\n'
+                'windows = { every = "30m", length = "25m", warmup = "10m" }',
+            ),
+        ),
+    ),
+    Bad(
+        "windowed-horizon-below-spacing",
+        "run.horizon",
+        ("at least one spacing",),
+        edits=(
+            (
+                'warmup = "5m"',
+                'warmup = "5m"\ntraffic = "windowed"\n'
+                'windows = { every = "2h", length = "20m", warmup = "5m" }',
+            ),
+        ),
     ),
     # format version
     Bad(
