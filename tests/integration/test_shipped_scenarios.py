@@ -68,7 +68,10 @@ def _short_run(cache: dict[str, Results], path: Path) -> Results:
     if path.stem not in cache:
         scenario = load_scenario(path)
         horizon_s = _short_horizon_s(scenario)
-        short = scenario.with_overrides({"run.horizon": f"{horizon_s:g}s", "run.warmup": "0s"})
+        overrides = {"run.horizon": f"{horizon_s:g}s", "run.warmup": "0s"}
+        if scenario.spec.run.traffic == "windowed":  # a 2 h horizon holds no window spacing
+            overrides["run.traffic"] = "full"
+        short = scenario.with_overrides(overrides)
         cache[path.stem] = simulate(short)
     return cache[path.stem]
 
