@@ -3,11 +3,34 @@
 >>> from openbank_sim import load_scenario, simulate
 >>> results = simulate(load_scenario("ecommerce"), seed=1)
 >>> results.kpis["latency_p95_s"]
+
+Experiments (``replicate``, ``compare``, ``sweep``) are imported on first use.
 """
+
+from typing import Any
 
 from .errors import ScenarioError
 from .results import Results
 from .scenario import Scenario, load_scenario
 from .simulation import simulate
 
-__all__ = ["Results", "Scenario", "ScenarioError", "load_scenario", "simulate"]
+__all__ = [
+    "Results",
+    "Scenario",
+    "ScenarioError",
+    "compare",
+    "load_scenario",
+    "replicate",
+    "simulate",
+    "sweep",
+]
+
+_LAZY = {"replicate", "compare", "sweep"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import experiment
+
+        return getattr(experiment, name)
+    raise AttributeError(f"module 'openbank_sim' has no attribute {name!r}")
