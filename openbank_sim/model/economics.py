@@ -52,6 +52,16 @@ def month_of(t_s: float) -> int:
     return int(t_s // SECONDS_PER_MONTH) + 1
 
 
+def last_month(horizon_s: float) -> int:
+    """The number of (1-based) months the horizon touches; the last may be partial."""
+    return max(1, math.ceil(horizon_s / SECONDS_PER_MONTH - 1e-12))
+
+
+def booking_month(t_s: float, horizon_s: float) -> int:
+    """The month a flow at ``t_s`` is booked in (a flow at the horizon: the last month)."""
+    return min(month_of(t_s), last_month(horizon_s))
+
+
 def month_end(month: int, horizon_s: float) -> float:
     """When month ``month`` is booked: its end, or the horizon for the last partial month."""
     return min(month * SECONDS_PER_MONTH, horizon_s)
@@ -83,7 +93,7 @@ def project_rows(projects: Sequence[Project], modes, team, horizon_s: float) -> 
             t = p.go_live_s if p.live else horizon_s
             rows.append(
                 LedgerRow(
-                    month_of(min(t, horizon_s - 1e-9)),
+                    booking_month(t, horizon_s),
                     t,
                     "team",
                     p.name,
@@ -127,15 +137,19 @@ def money_kpis(
         for r in rows
         if r.category != "partner_cost"
     )
-    months = month_of(max(horizon_s - 1e-9, 0.0))
+    months = last_month(horizon_s)
     by_month = [0.0] * (months + 1)
+    booked = [False] * (months + 1)
     for r in rows:
         if r.category != "partner_cost":
             by_month[min(r.month, months)] += r.amount
-    cumulative, payback = 0.0, math.nan
+            booked[min(r.month, months)] = booked[min(r.month, months)] or r.amount != 0.0
+    # payback: the first month-end, once anything has been booked, with cumulative >= 0
+    cumulative, payback, started = 0.0, math.nan, False
     for k in range(1, months + 1):
         cumulative += by_month[k]
-        if cumulative >= 0.0:
+        started = started or booked[k]
+        if started and cumulative >= 0.0:
             payback = float(k)
             break
     return {

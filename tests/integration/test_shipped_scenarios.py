@@ -24,9 +24,24 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_DIR = ROOT / "scenarios"
 SHIPPED = sorted(SCENARIO_DIR.glob("*.toml"))
 # The scenarios whose every number must cite CALIBRATION.md or say "assumption" (see below).
-CITED = ("ecommerce", "medical", "education", "mmc_validation")
+CITED = (
+    "ecommerce",
+    "medical",
+    "education",
+    "mmc_validation",
+    "singles_day",
+    "noisy_neighbour",
+    "uk_open_banking",
+)
 # The ones calibrated to CALIBRATION.md (the M/M/c case is textbook numbers, all assumptions).
-CALIBRATED = ("ecommerce", "medical", "education")
+CALIBRATED = (
+    "ecommerce",
+    "medical",
+    "education",
+    "singles_day",
+    "noisy_neighbour",
+    "uk_open_banking",
+)
 CALIBRATION = ROOT.parent / "shared" / "CALIBRATION.md"
 
 SHORT_HORIZON_S = 2 * 3600.0

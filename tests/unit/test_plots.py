@@ -1,0 +1,367 @@
+"""Figures: every function returns a labelled Figure from real runs and from empty tables."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from openbank_sim import Results, Scenario, plots, simulate
+from openbank_sim.experiment import sweep
+
+CALLS: dict[str, Any] = {
+    "name": "tiny_calls",
+    "currency": "CNY",
+    "run": {"horizon": "1h", "warmup": "10m", "time_bin": "5m"},
+    "bank": {
+        "pools": {"core": {"servers": 2, "queue_limit": 20}},
+        "products": {
+            "pay": {
+                "kind": "payment",
+                "pool": "core",
+                "service_time": {"dist": "lognormal", "mean": "150ms", "p95": "400ms"},
+                "error_rate": 0.01,
+                "take_rate": 0.003,
+                "cost": 0.001,
+            },
+            "info": {
+                "kind": "account_info",
+                "pool": "core",
+                "service_time": {"dist": "exponential", "mean": "60ms"},
+            },
+        },
+    },
+    "gateway": {
+        "overhead": {"dist": "constant", "value": "5ms"},
+        "auth": {
+            "token_ttl": "10m",
+            "servers": 2,
+            "service_time": {"dist": "exponential", "mean": "20ms"},
+            "failure_rate": 0.01,
+        },
+        "limits": [
+            {
+                "name": "per-partner",
+                "scope": "partner",
+                "algorithm": "token_bucket",
+                "rate": 2.0,
+                "burst": 4,
+            }
+        ],
+    },
+    "client": {"timeout": "1s", "max_attempts": 2},
+    "journeys": {
+        "buy": {
+            "value": {"dist": "lognormal", "mean": 300, "cv": 0.5},
+            "steps": [{"product": "info", "probability": 0.5}, {"product": "pay"}],
+        }
+    },
+    "partners": [
+        {"name": "shop", "users": 100_000, "sessions_per_user_day": 2.0, "journey": "buy"},
+        {
+            "name": "clinic",
+            "users": 20_000,
+            "sessions_per_user_day": 2.0,
+            "journey": "buy",
+            "integration": "traditional",
+        },
+    ],
+}
+
+ONBOARDING: dict[str, Any] = {
+    "name": "tiny_onboarding",
+    "currency": "CNY",
+    "run": {
+        "horizon": "180d",
+        "time_bin": "1d",
+        "traffic": "windowed",
+        "windows": {"every": "7d", "length": "1h", "warmup": "10m"},
+    },
+    "bank": {
+        "pools": {"core": {"servers": 4, "cost_per_server_hour": 0.5}},
+        "products": {
+            "pay": {
+                "kind": "payment",
+                "pool": "core",
+                "service_time": {"dist": "exponential", "mean": "100ms"},
+                "take_rate": 0.003,
+                "cost": 0.001,
+            }
+        },
+    },
+    "journeys": {
+        "buy": {
+            "value": {"dist": "lognormal", "mean": 300, "cv": 0.5},
+            "steps": [{"product": "pay"}],
+        }
+    },
+    "partners": [
+        {
+            "name": "tpl_shop",
+            "sector": "ecommerce",
+            "users": 2000,
+            "sessions_per_user_day": 1.0,
+            "journey": "buy",
+        }
+    ],
+    "onboarding": {
+        "arrivals_per_month": 6.0,
+        "mix": {"ecommerce": 1.0},
+        "integration": {"api": 0.5, "traditional": 0.5},
+        "templates": {"ecommerce": "tpl_shop"},
+        "team": {"engineers": 4, "day_rate": 1200},
+        "modes": {
+            "traditional": {
+                "docking": {"dist": "gamma", "mean": "10d", "cv": 0.5},
+                "development": {"dist": "gamma", "mean": "40d", "cv": 0.4},
+                "testing": {"dist": "gamma", "mean": "10d", "cv": 0.5},
+                "engineers": 2,
+                "rework_probability": 0.25,
+                "partner_cost": 150_000,
+                "maintenance_per_month": 3000,
+            },
+            "api": {
+                "docking": {"dist": "gamma", "mean": "3d", "cv": 0.5},
+                "development": {"dist": "gamma", "mean": "10d", "cv": 0.5},
+                "testing": {"dist": "gamma", "mean": "5d", "cv": 0.5},
+                "review_capacity": 2,
+                "bank_effort_days": 3,
+                "rework_probability": 0.15,
+                "partner_cost": 20_000,
+                "platform_cost": 100_000,
+                "platform_cost_per_month": 5000,
+                "maintenance_per_month": 300,
+            },
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def calls() -> Results:
+    return simulate(Scenario(CALLS), seed=1)
+
+
+@pytest.fixture(scope="module")
+def onboarding() -> Results:
+    return simulate(Scenario(ONBOARDING), seed=1)
+
+
+@pytest.fixture(scope="module")
+def arms() -> dict[str, Results]:
+    base = Scenario(ONBOARDING)
+    return {
+        mode: simulate(base.with_overrides({"onboarding.integration": mode}), seed=1)
+        for mode in ("traditional", "api")
+    }
+
+
+@pytest.fixture(scope="module")
+def summary() -> pd.DataFrame:
+    small = Scenario(CALLS).with_overrides({"run.horizon": "10m", "run.warmup": "1m"})
+    result = sweep(
+        small,
+        vary={"gateway.limits.0.rate": [1.0, 4.0], "bank.pools.core.servers": [1, 2]},
+        replications=2,
+        executor="serial",
+        quiet=True,
+    )
+    return result.summary()
+
+
+@pytest.fixture(scope="module")
+def empty(calls: Results) -> Results:
+    """The call run with every table emptied (columns kept) and no histograms."""
+    tables = {name: df.iloc[0:0] for name, df in calls.tables.items()}
+    return Results(calls.kpis, tables, calls.manifest, {})
+
+
+def _check(fig: Figure, path: Path) -> None:
+    """A Figure with labelled axes and a title, that renders to a non-empty PNG."""
+    assert isinstance(fig, Figure)
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert axes
+    assert any(ax.get_xlabel() for ax in axes), "no x label"
+    assert any(ax.get_ylabel() for ax in axes), "no y label"
+    assert any(ax.get_title() for ax in axes) or fig.get_suptitle()
+    fig.savefig(path, dpi=72)
+    assert path.stat().st_size > 1000
+
+
+def _note(fig: Figure) -> str:
+    return " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+
+
+def test_call_figures(calls: Results, tmp_path: Path) -> None:
+    figures = {
+        "latency_throughput": plots.latency_throughput(calls),
+        "latency_percentiles": plots.latency_percentiles(calls),
+        "latency_percentiles_info": plots.latency_percentiles(calls, product="info"),
+        "outcome_mix": plots.outcome_mix(calls),
+        "outcome_mix_share": plots.outcome_mix(calls, "shop", share=True),
+        "latency_cdf": plots.latency_cdf(calls),
+        "latency_cdf_one": plots.latency_cdf(calls, partners=["clinic"]),
+        "throughput_vs_load": plots.throughput_vs_load([calls], labels=["tiny"]),
+        "money_over_time": plots.money_over_time(calls),
+    }
+    for name, fig in figures.items():
+        _check(fig, tmp_path / f"{name}.png")
+        assert "no data" not in _note(fig), name
+
+
+def test_latency_in_milliseconds(calls: Results) -> None:
+    ax = plots.latency_percentiles(calls, product="pay").axes[0]
+    p50 = ax.lines[0].get_ydata()
+    assert "ms" in ax.get_ylabel()
+    expected = calls.tables["timeseries_latency"]
+    expected = expected[expected["product"].astype(str) == "pay"]["latency_p50_s"] * 1000.0
+    assert np.nanmax(p50) == pytest.approx(expected.max())
+
+
+def test_outcome_mix_stacks_to_the_totals(calls: Results) -> None:
+    ax = plots.outcome_mix(calls).axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert "429 rate limited" in labels and labels[0] == "ok"
+    shares = plots.outcome_mix(calls, share=True).axes[0]
+    assert shares.get_ylim() == (0.0, 1.0)
+    assert "share" in shares.get_ylabel()
+
+
+def test_latency_cdf_is_log_scale_and_ends_at_one(calls: Results) -> None:
+    ax = plots.latency_cdf(calls).axes[0]
+    assert ax.get_xscale() == "log"
+    assert len(ax.lines) >= 2
+    for line in ax.lines[:2]:
+        assert line.get_ydata()[-1] == pytest.approx(1.0)
+
+
+def test_sweep_figures(summary: pd.DataFrame, tmp_path: Path) -> None:
+    rate, servers = "gateway.limits.0.rate", "bank.pools.core.servers"
+    figures = {
+        "throughput_vs_load": plots.throughput_vs_load(summary, by=servers, measured_s=540.0),
+        "throughput_vs_load_ratio": plots.throughput_vs_load(summary),
+        "rate_limit_tradeoff": plots.rate_limit_tradeoff(summary),
+        "sweep_heatmap": plots.sweep_heatmap(summary, rate, servers, "latency_p95_s"),
+        "sweep_effects": plots.sweep_effects(summary, [rate, servers], ["success_rate"]),
+    }
+    for name, fig in figures.items():
+        _check(fig, tmp_path / f"{name}.png")
+        assert "no data" not in _note(fig), name
+    heat = figures["sweep_heatmap"].axes[0]
+    assert len(heat.texts) == 4  # one value per (rate, servers) cell
+    tradeoff = figures["rate_limit_tradeoff"].axes[0]
+    # coloured by one varied parameter, every point labelled with the other one's value
+    assert tradeoff.get_legend_handles_labels()[1] == ["rate=1", "rate=4"]
+    written = ", ".join(t.get_text().replace("\n", ", ") for t in tradeoff.texts).split(", ")
+    assert {"1", "2"} <= set(written)
+
+
+def test_sensitivity_bars(tmp_path: Path) -> None:
+    sobol = pd.DataFrame(
+        {
+            "parameter": ["gateway.limits.0.rate", "bank.pools.core.servers"],
+            "S1": [0.6, 0.3],
+            "S1_conf": [0.05, 0.04],
+            "ST": [0.65, 0.35],
+            "ST_conf": [0.05, 0.05],
+        }
+    )
+    morris = pd.DataFrame(
+        {"parameter": ["a.b", "c.d"], "mu_star": [2.0, 1.0], "mu_star_conf": [0.2, 0.1]}
+    )
+    _check(plots.sensitivity_bars(sobol, "latency_p95_s"), tmp_path / "sobol.png")
+    _check(plots.sensitivity_bars(morris, "latency_p95_s"), tmp_path / "morris.png")
+
+
+def test_onboarding_figures(onboarding: Results, arms: dict[str, Results], tmp_path: Path) -> None:
+    figures = {
+        "latency_percentiles": plots.latency_percentiles(onboarding),
+        "outcome_mix": plots.outcome_mix(onboarding),
+        "money_over_time": plots.money_over_time(onboarding),
+        "partners_live": plots.partners_live(onboarding),
+        "onboarding_gantt": plots.onboarding_gantt(onboarding),
+        "onboarding_gantt_short": plots.onboarding_gantt(onboarding, max_partners=5),
+        "break_even": plots.break_even(arms),
+        "time_to_market_hist": plots.time_to_market_hist(arms),
+        "time_to_market_by_mode": plots.time_to_market_hist(onboarding),
+    }
+    for name, fig in figures.items():
+        _check(fig, tmp_path / f"{name}.png")
+        assert "no data" not in _note(fig), name
+    assert "CNY" in figures["money_over_time"].axes[0].get_ylabel()
+    assert "first 5 of" in figures["onboarding_gantt_short"].axes[0].get_title()
+
+
+def test_money_over_time_ends_at_the_profit_kpi(onboarding: Results) -> None:
+    ax = plots.money_over_time(onboarding).axes[0]
+    profit = next(line for line in ax.lines if line.get_label() == "profit")
+    assert profit.get_ydata()[-1] == pytest.approx(onboarding.kpis["profit_total"])
+
+
+def test_partners_live_ends_at_the_kpi(onboarding: Results) -> None:
+    ax = plots.partners_live(onboarding).axes[0]
+    total = next(line for line in ax.lines if line.get_label() == "all live")
+    assert total.get_ydata()[-1] == onboarding.kpis["partners_live_end"]
+
+
+def test_break_even_marks_each_payback(arms: dict[str, Results]) -> None:
+    ax = plots.break_even(arms).axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    for arm, r in arms.items():
+        month = r.kpis["payback_month"]
+        label = next(lab for lab in labels if lab.startswith(arm))
+        assert (
+            (f"payback month {month:g}" in label) if math.isfinite(month) else "no payback" in label
+        )
+
+
+def test_time_to_market_counts_live_partners(arms: dict[str, Results]) -> None:
+    ax = plots.time_to_market_hist(arms).axes[0]
+    heights = sum(p.get_height() for p in ax.patches if p.get_fill())
+    live = sum(
+        int(((r.tables["partners"]["source"] == "onboarding") & r.tables["partners"]["live"]).sum())
+        for r in arms.values()
+    )
+    assert heights == live
+
+
+def test_empty_tables_draw_a_note(empty: Results, tmp_path: Path) -> None:
+    figures = {
+        "latency_percentiles": plots.latency_percentiles(empty),
+        "outcome_mix": plots.outcome_mix(empty),
+        "latency_cdf": plots.latency_cdf(empty),
+        "money_over_time": plots.money_over_time(empty),
+        "partners_live": plots.partners_live(empty),
+        "onboarding_gantt": plots.onboarding_gantt(empty),
+        "break_even": plots.break_even({"a": empty, "b": empty}),
+        "time_to_market_hist": plots.time_to_market_hist({"a": empty}),
+        "throughput_vs_load": plots.throughput_vs_load(pd.DataFrame()),
+        "rate_limit_tradeoff": plots.rate_limit_tradeoff(pd.DataFrame()),
+        "sweep_heatmap": plots.sweep_heatmap(pd.DataFrame(), "x", "y", "latency_p95_s"),
+        "sensitivity_bars": plots.sensitivity_bars(pd.DataFrame(), "latency_p95_s"),
+    }
+    for name, fig in figures.items():
+        _check(fig, tmp_path / f"{name}.png")
+        assert "no data" in _note(fig), name
+    fig = plots.latency_throughput(empty)
+    fig.savefig(tmp_path / "latency_throughput.png")
+    assert "no data" in _note(fig)
+
+
+def test_results_without_tables_or_manifest() -> None:
+    bare = Results({}, {}, {}, {})
+    for fig in (
+        plots.latency_percentiles(bare),
+        plots.outcome_mix(bare),
+        plots.money_over_time(bare),
+        plots.partners_live(bare),
+        plots.onboarding_gantt(bare),
+        plots.time_to_market_hist(bare),
+        plots.break_even({}),
+    ):
+        assert "no data" in _note(fig)
