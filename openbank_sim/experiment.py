@@ -484,8 +484,10 @@ class SweepResult:
                 "replications": len(g),
             }
             for k in kpis:
-                mean, _std, lo, hi = t_interval(g[k].to_numpy(dtype=float), level)
+                values = g[k].to_numpy(dtype=float)
+                mean, _std, lo, hi = t_interval(values, level)
                 row[k] = mean
+                row[f"{k}_n"] = int(np.count_nonzero(~np.isnan(values)))
                 row[f"{k}_ci_low"] = lo
                 row[f"{k}_ci_high"] = hi
             rows.append(row)

@@ -382,6 +382,7 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
         "scenario": scenario_raw,
         "seed": out.seed,
         "start": run.start.isoformat(),
+        "currency": spec.currency,
         "horizon_s": run.horizon_s,
         "warmup_s": run.warmup_s,
         "time_bin_s": run.time_bin_s,

@@ -506,7 +506,8 @@ class PartnerRuntime:
                     yield env.timeout(end - env.now)
                 outcome = att.client_outcome
             if outcome == OK or k >= self.max_attempts or not self.retry_on[outcome]:
-                self.rec.logical_call(t_first, env.now - t_first)
+                if not st.background:  # what users wait for: unattended refreshes left out
+                    self.rec.logical_call(t_first, env.now - t_first)
                 return outcome
             if outcome == RATE_LIMITED and self.respect_retry_after and att.retry_after < math.inf:
                 delay = att.retry_after

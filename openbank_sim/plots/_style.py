@@ -201,6 +201,9 @@ def _horizon_line(ax: Axes, x: float) -> None:
 
 
 def _currency(results: Results) -> str:
+    currency = results.manifest.get("currency")
+    if currency:
+        return str(currency)
     scenario = results.manifest.get("scenario") or {}
     return str(scenario.get("currency", "") or "") if isinstance(scenario, Mapping) else ""
 
