@@ -23,11 +23,14 @@ demo: $(STAMP_DEMO)
 	$(BIN)/openbank-sim run ecommerce --out results/ecommerce
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check openbank_sim tests benchmarks
-	$(BIN)/ruff format --check openbank_sim tests benchmarks
+	$(BIN)/ruff check openbank_sim tests benchmarks docs
+	$(BIN)/ruff format --check openbank_sim tests benchmarks docs
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+figures: $(STAMP_DEV)
+	$(BIN)/python docs/make_figures.py
 
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/bench_engine.py

@@ -163,6 +163,7 @@ class _Measured:
     wait_count: np.ndarray | None = None
     bins: dict[int, LatencyHistogram] = field(default_factory=dict)
     span: Any = None
+    token_requests: int = 0
 
 
 class _SummaryPool:
@@ -218,6 +219,7 @@ def run_windowed(
 
     measured: list[_Measured] = []
     events = 0
+    simulated_attempts = 0
     pools = {
         name: _SummaryPool(name, p.servers, p.queue_limit) for name, p in spec.bank.pools.items()
     }
@@ -270,6 +272,8 @@ def run_windowed(
         m.client = rec.client_latency
         m.wait_sum, m.wait_count = rec.wait_sum, rec.wait_count
         m.bins = rec.latency_by_bin
+        m.token_requests = sp.gateway.token_requests if sp.gateway is not None else 0
+        simulated_attempts += rec.attempts
         measured.append(m)
         for pool in sp.pools:
             s = pools[pool.name]
@@ -333,6 +337,7 @@ def run_windowed(
         time_bin_s=bin_s,
     )
     booked.fractional = True
+    booked.attempts = simulated_attempts
     weight = np.zeros((n_w, n))  # booked sessions priced by each window (call KPI hours)
     journeys_acc = np.zeros((n, E))
     for p in range(n):
@@ -378,6 +383,7 @@ def run_windowed(
     booked.latency_by_product = [LatencyHistogram() for _ in range(P)]
     booked.wait_sum = np.zeros(len(pools))
     booked.wait_count = np.zeros(len(pools))
+    token_requests = 0.0
     for w, m in enumerate(measured):
         total = m.sessions.sum()
         if total <= 0:
@@ -390,6 +396,7 @@ def run_windowed(
             if scale_w > 0:
                 booked.latency_by_product[k].merge(h, scale_w)
         if scale_w > 0:
+            token_requests += m.token_requests * scale_w
             booked.client_latency.merge(m.client, scale_w)
             booked.wait_sum += m.wait_sum * scale_w
             booked.wait_count = booked.wait_count + m.wait_count * scale_w
@@ -407,7 +414,7 @@ def run_windowed(
         recorder=booked,
         pools=list(pools.values()),
         token_pool=None,
-        token_requests=0,
+        token_requests=token_requests,
         partner_names=[p.name for p in partners],
         product_names=products,
         pool_names=list(spec.bank.pools),
