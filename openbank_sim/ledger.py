@@ -164,7 +164,8 @@ def onboarding_kpis(out: Any, ledger: pd.DataFrame) -> dict[str, float]:
     live = [p for p in out.projects if p.live]
     ttm = np.array([p.time_to_market_s / SECONDS_PER_DAY for p in live])
     onboarding_cost = (
-        -float(
+        0.0
+        - float(
             ledger.loc[ledger["category"].isin(["team", "api_effort", "platform"]), "amount"].sum()
         )
         if len(ledger)

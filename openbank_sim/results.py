@@ -392,6 +392,7 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
         "events": out.events,
         "attempts_simulated": rec.attempts,
         "sim_end_s": out.sim_end_s,
+        "windows_s": out.windows,
         "numpy_version": np.__version__,
         "pandas_version": pd.__version__,
     }
