@@ -15,63 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import ScenarioError
+from .results import KPI_GROUPS
 from .scenario import Scenario, load_scenario, parse_override_value, shipped_scenarios
 
 __all__ = ["main"]
-
-_KPI_GROUPS = (
-    (
-        "calls",
-        (
-            "calls_total",
-            "calls_ok",
-            "calls_rate_limited",
-            "calls_overloaded",
-            "calls_timeout",
-            "calls_error",
-            "calls_auth_failed",
-            "token_requests",
-            "success_rate",
-            "throughput_ok_per_s",
-            "latency_mean_s",
-            "latency_p50_s",
-            "latency_p95_s",
-            "latency_p99_s",
-            "client_latency_p95_s",
-            "backend_wait_mean_s",
-            "availability",
-            "availability_published",
-            "consents_lapsed",
-            "slo_breach_hours",
-        ),
-    ),
-    (
-        "journeys",
-        ("journeys_started", "journeys_completed", "journeys_abandoned", "conversion_rate"),
-    ),
-    (
-        "money",
-        (
-            "revenue_total",
-            "cost_total",
-            "profit_total",
-            "npv",
-            "payback_month",
-            "partner_cost_total",
-        ),
-    ),
-    (
-        "onboarding",
-        (
-            "partners_live_end",
-            "partners_in_pipeline_end",
-            "time_to_market_mean_days",
-            "time_to_market_p90_days",
-            "onboarding_cost_total",
-            "cost_per_partner",
-        ),
-    ),
-)
 
 
 class _UsageError(Exception):
@@ -110,7 +57,7 @@ def format_kpis(kpis: dict[str, float], currency: str = "") -> str:
     """The KPI dict as an aligned text table, grouped."""
     width = max(len(k) for k in kpis)
     lines = []
-    for title, names in _KPI_GROUPS:
+    for title, names in KPI_GROUPS:
         lines.append(f"[{title}]")
         for name in names:
             if name in kpis:

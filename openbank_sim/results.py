@@ -22,53 +22,66 @@ import pandas as pd
 
 from .histogram import LatencyHistogram
 from .ledger import build_ledger, onboarding_kpis, partners_table
-from .metrics import JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES
+from .metrics import CALL_LOG_COLUMNS, JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES
 from .slo import evaluate_slo, union_length
 
-__all__ = ["KPI_NAMES", "Results", "build_results"]
+__all__ = ["KPI_GROUPS", "KPI_NAMES", "Results", "build_results"]
 
-KPI_NAMES = (
-    # calls
-    "calls_total",
-    "calls_ok",
-    "calls_rate_limited",
-    "calls_overloaded",
-    "calls_timeout",
-    "calls_error",
-    "calls_auth_failed",
-    "token_requests",
-    "success_rate",
-    "throughput_ok_per_s",
-    "latency_mean_s",
-    "latency_p50_s",
-    "latency_p95_s",
-    "latency_p99_s",
-    "client_latency_p95_s",
-    "backend_wait_mean_s",
-    "availability",
-    "availability_published",
-    "consents_lapsed",
-    "slo_breach_hours",
-    # journeys
-    "journeys_started",
-    "journeys_completed",
-    "journeys_abandoned",
-    "conversion_rate",
-    # money
-    "revenue_total",
-    "cost_total",
-    "profit_total",
-    "npv",
-    "payback_month",
-    "partner_cost_total",
-    # onboarding
-    "partners_live_end",
-    "partners_in_pipeline_end",
-    "time_to_market_mean_days",
-    "time_to_market_p90_days",
-    "onboarding_cost_total",
-    "cost_per_partner",
+KPI_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "calls",
+        (
+            "calls_total",
+            "calls_ok",
+            "calls_rate_limited",
+            "calls_overloaded",
+            "calls_timeout",
+            "calls_error",
+            "calls_auth_failed",
+            "token_requests",
+            "success_rate",
+            "throughput_ok_per_s",
+            "latency_mean_s",
+            "latency_p50_s",
+            "latency_p95_s",
+            "latency_p99_s",
+            "client_latency_p95_s",
+            "backend_wait_mean_s",
+            "availability",
+            "availability_published",
+            "consents_lapsed",
+            "slo_breach_hours",
+        ),
+    ),
+    (
+        "journeys",
+        ("journeys_started", "journeys_completed", "journeys_abandoned", "conversion_rate"),
+    ),
+    (
+        "money",
+        (
+            "revenue_total",
+            "cost_total",
+            "profit_total",
+            "npv",
+            "payback_month",
+            "partner_cost_total",
+        ),
+    ),
+    (
+        "onboarding",
+        (
+            "partners_live_end",
+            "partners_in_pipeline_end",
+            "time_to_market_mean_days",
+            "time_to_market_p90_days",
+            "onboarding_cost_total",
+            "cost_per_partner",
+        ),
+    ),
 )
+"""The KPIs by group, in the order they are reported (a public contract)."""
+KPI_NAMES = tuple(name for _group, names in KPI_GROUPS for name in names)
 NAN = float("nan")
 _TABLE_ORDER = (
     "timeseries",
@@ -625,20 +638,7 @@ def _by_pool(out, pp, outcome, vals, measured_s) -> pd.DataFrame:
 
 def _call_table(log: Mapping[str, np.ndarray], partners, products) -> pd.DataFrame:
     if not log:
-        return pd.DataFrame(
-            columns=[
-                "t_s",
-                "partner",
-                "product",
-                "user",
-                "session",
-                "attempt",
-                "background",
-                "outcome",
-                "latency_s",
-                "wait_s",
-            ]
-        )
+        return pd.DataFrame(columns=list(CALL_LOG_COLUMNS))
     return pd.DataFrame(
         {
             "t_s": log["t_s"].astype(float),
