@@ -259,15 +259,20 @@ def _more_needed(
 ) -> int:
     """How many more replications the target interval needs (0 when met or capped)."""
     runs = pd.DataFrame(rows)
-    mean, _std, lo, hi = t_interval(runs[target["kpi"]].to_numpy(dtype=float), level)
+    mean, std, lo, hi = t_interval(runs[target["kpi"]].to_numpy(dtype=float), level)
     goal = float(target["half_width"]) * (abs(mean) if target.get("relative") else 1.0)
     have = len(runs)
     if (not math.isnan(hi) and (hi - lo) / 2 <= goal) or have >= max_replications:
         return 0
-    # estimate how many more are needed from the current spread, at least a batch of 2
-    half = (hi - lo) / 2 if not math.isnan(hi) else math.inf
-    need = have * (half / goal) ** 2 if goal > 0 and math.isfinite(half) else 2 * have
-    return int(min(max_replications, max(have + 2, math.ceil(need)))) - have
+    # the smallest n whose interval would be narrow enough at the current spread: the normal
+    # quantile, not the t quantile of the few runs so far (that one overshoots); then a batch
+    # of at least 2, and the loop checks again with the t interval
+    if goal > 0 and math.isfinite(std):
+        z = float(stats.norm.ppf(0.5 + level / 2))
+        need = math.ceil((z * std / goal) ** 2)
+    else:
+        need = 2 * have
+    return int(min(max_replications, max(have + 2, need))) - have
 
 
 # --------------------------------------------------------------------------------------------
