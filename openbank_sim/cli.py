@@ -21,10 +21,6 @@ from .scenario import Scenario, load_scenario, parse_override_value, shipped_sce
 __all__ = ["main"]
 
 
-class _UsageError(Exception):
-    pass
-
-
 def _parse_sets(items: Sequence[str] | None) -> dict[str, object]:
     out: dict[str, object] = {}
     for item in items or ():

@@ -554,9 +554,9 @@ def _check_store(store: Path, definition: dict[str, Any], resume: bool) -> str:
     return digest
 
 
-def _open_store(store: Path, definition: dict[str, Any], resume: bool) -> set[int]:
-    """Prepare ``store``; returns the run ids already finished there."""
-    digest = _check_store(store, definition, resume)
+def _open_store(store: Path, definition: dict[str, Any], digest: str) -> set[int]:
+    """Prepare ``store`` (already checked, see :func:`_check_store`); returns the run ids
+    already finished there."""
     manifest = store / "manifest.json"
     (store / "runs").mkdir(parents=True, exist_ok=True)
     if not manifest.exists():
@@ -662,10 +662,11 @@ def sweep(
     }
     width = len(str(len(points) * replications))
     store_path = Path(store) if store is not None else None
+    digest = ""
     if store_path is not None:
-        _check_store(store_path, definition, resume)  # refuse before anything starts
+        digest = _check_store(store_path, definition, resume)  # refuse before anything starts
     with _executor(executor, workers, address) as ex:
-        done = _open_store(store_path, definition, resume) if store_path is not None else set()
+        done = _open_store(store_path, definition, digest) if store_path is not None else set()
         rows, failures = _run_sweep(
             s, ex, points, replications, seed, done, store_path, width, quiet, fail_fast
         )

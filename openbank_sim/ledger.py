@@ -15,9 +15,10 @@ from .model.economics import (
     money_kpis,
     month_end,
     month_of,
+    month_pieces,
     project_rows,
 )
-from .units import SECONDS_PER_DAY, SECONDS_PER_MONTH
+from .units import SECONDS_PER_DAY
 
 __all__ = ["build_ledger", "onboarding_kpis", "partners_table"]
 
@@ -63,13 +64,12 @@ def build_ledger(out: Any) -> tuple[pd.DataFrame, dict[str, float]]:
         times, caps = capacity_steps(pool.servers, pool.schedule, run.start, H)
         bounds = [*times[1:], math.inf]
         for a, b, c in zip(times, bounds, caps, strict=True):
-            per_month = pool.cost_per_server_hour * c * SECONDS_PER_MONTH / 3600.0
             # capacity cost accrues in wall-clock hours, not the 12/365.25 day rule
-            for k, t, _amount in accrue_monthly(1.0, a, b, H):
-                lo = max(a, (k - 1) * SECONDS_PER_MONTH)
-                hi = min(b, k * SECONDS_PER_MONTH, H)
+            for k, t, seconds in month_pieces(a, b, H):
                 rows.append(
-                    LedgerRow(k, t, "servers", "", -per_month * (hi - lo) / SECONDS_PER_MONTH)
+                    LedgerRow(
+                        k, t, "servers", "", -pool.cost_per_server_hour * c * seconds / 3600.0
+                    )
                 )
     ob = spec.onboarding
     if ob is not None:

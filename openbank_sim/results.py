@@ -83,15 +83,6 @@ KPI_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 """The KPIs by group, in the order they are reported (a public contract)."""
 KPI_NAMES = tuple(name for _group, names in KPI_GROUPS for name in names)
 NAN = float("nan")
-_TABLE_ORDER = (
-    "timeseries",
-    "timeseries_latency",
-    "by_partner",
-    "by_product",
-    "by_pool",
-    "journeys",
-    "calls",
-)
 
 
 def _ratio(a: float, b: float) -> float:

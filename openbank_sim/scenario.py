@@ -45,10 +45,6 @@ def shipped_scenarios() -> dict[str, Path]:
     return {p.stem: p for p in sorted(_shipped_dir().glob("*.toml"))}
 
 
-def _freeze_copy(value: Any) -> Any:
-    return copy.deepcopy(value)
-
-
 class Scenario:
     """A validated scenario. Immutable: changes make new scenarios (:meth:`with_overrides`).
 
@@ -69,7 +65,7 @@ class Scenario:
         source: str | Path | None = None,
         chain: tuple[str, ...] = (),
     ) -> None:
-        self._raw = _freeze_copy(dict(raw))
+        self._raw = copy.deepcopy(dict(raw))
         self.source = str(source) if source is not None else None
         self._chain = tuple(str(c) for c in chain)
         if _EXTENDS in self._raw:

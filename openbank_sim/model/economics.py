@@ -30,7 +30,13 @@ from dataclasses import dataclass
 from ..units import SECONDS_PER_DAY, SECONDS_PER_MONTH, SECONDS_PER_YEAR
 from .onboarding import Project
 
-__all__ = ["LedgerRow", "accrue_monthly", "money_kpis", "month_end"]
+__all__ = [
+    "LedgerRow",
+    "accrue_monthly",
+    "money_kpis",
+    "month_end",
+    "month_pieces",
+]
 
 PER_DAY_OF_MONTH = 12.0 / 365.25  # a monthly amount accrues at this share per day
 BANK_COSTS = ("call_cost", "team", "api_effort", "platform", "maintenance", "servers")
@@ -71,16 +77,22 @@ def accrue_monthly(
     per_month: float, a: float, b: float, horizon_s: float
 ) -> Iterable[tuple[int, float, float]]:
     """``(month, booking time, amount)`` for ``per_month`` accrued daily over ``[a, b)``."""
-    b = min(b, horizon_s)
-    if per_month == 0 or b <= a:
+    if per_month == 0:
         return
     per_s = per_month * PER_DAY_OF_MONTH / SECONDS_PER_DAY
+    for k, t, seconds in month_pieces(a, b, horizon_s):
+        yield k, t, per_s * seconds
+
+
+def month_pieces(a: float, b: float, horizon_s: float) -> Iterable[tuple[int, float, float]]:
+    """``(month, booking time, seconds)``: ``[a, min(b, horizon))`` cut at month ends."""
+    b = min(b, horizon_s)
     k = month_of(a)
     while (k - 1) * SECONDS_PER_MONTH < b:
         lo = max(a, (k - 1) * SECONDS_PER_MONTH)
         hi = min(b, k * SECONDS_PER_MONTH)
         if hi > lo:
-            yield k, month_end(k, horizon_s), per_s * (hi - lo)
+            yield k, month_end(k, horizon_s), hi - lo
         k += 1
 
 

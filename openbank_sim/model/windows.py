@@ -162,7 +162,6 @@ class _Measured:
     wait_sum: np.ndarray | None = None
     wait_count: np.ndarray | None = None
     bins: dict[int, LatencyHistogram] = field(default_factory=dict)
-    span: Any = None
     token_requests: int = 0
 
 
@@ -336,7 +335,6 @@ def run_windowed(
         horizon_s=H,
         time_bin_s=bin_s,
     )
-    booked.fractional = True
     booked.attempts = simulated_attempts
     weight = np.zeros((n_w, n))  # booked sessions priced by each window (call KPI hours)
     journeys_acc = np.zeros((n, E))
