@@ -22,75 +22,26 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import itertools
-import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from theory import mmc_wq_s, t_interval
+from theory import mmc_wq_s, replicate, single_pool_scenario, t_interval
 
-from openbank_sim import Results, Scenario, simulate
+from openbank_sim import Results, Scenario
 from openbank_sim.metrics import OUTCOME_NAMES, PUBLISHED_NO_ANSWER_S, PUBLISHED_RUN, Recorder
 from openbank_sim.model.bank import REJECTED, BackendPool, Outages, capacity_steps
 from openbank_sim.schema import ScheduleEntry
 
 CONFIDENCE = 0.99
-SESSIONS_PER_USER_DAY = 1.0
 START = dt.date(2026, 1, 5)  # run.start's default, a Monday; t = 0 is its midnight
 HOUR_S = 3600.0
 
 
-def users_for(arrival_rate_per_s: float) -> int:
-    """Users giving ``arrival_rate_per_s`` sessions per second at one session per user-day."""
-    users = arrival_rate_per_s * 86400.0 / SESSIONS_PER_USER_DAY
-    assert math.isclose(users, round(users), abs_tol=1e-6), "choose a whole number of users"
-    return round(users)
-
-
-def pool_scenario(
-    pool: dict[str, Any],
-    arrival_rate_per_s: float,
-    mean_service_s: float,
-    horizon: str,
-    warmup: str,
-    record_calls: bool = False,
-) -> Scenario:
-    """One pool ``core`` (as given), Poisson arrivals, exponential service of the given mean."""
-    raw = {
-        "run": {
-            "horizon": horizon,
-            "warmup": warmup,
-            "record_calls": "all" if record_calls else "none",
-        },
-        "bank": {
-            "pools": {"core": pool},
-            "products": {
-                "pay": {
-                    "pool": "core",
-                    "service_time": {"dist": "exponential", "mean": f"{mean_service_s}s"},
-                }
-            },
-        },
-        "journeys": {"buy": {"steps": [{"product": "pay"}]}},
-        "partners": [
-            {
-                "name": "shop",
-                "users": users_for(arrival_rate_per_s),
-                "sessions_per_user_day": SESSIONS_PER_USER_DAY,
-                "journey": "buy",
-            }
-        ],
-    }
-    return Scenario(raw)
-
-
-def replicate(scenario: Scenario, base_seed: int, replications: int) -> list[Results]:
-    """``replications`` independent runs with seeds ``base_seed, base_seed + 1, ...``."""
-    return [simulate(scenario, seed=base_seed + r) for r in range(replications)]
+pool_scenario = single_pool_scenario
 
 
 def window_of(scenario: Scenario) -> tuple[float, float]:

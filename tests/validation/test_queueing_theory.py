@@ -14,20 +14,12 @@ import math
 from typing import Any
 
 import pytest
-from theory import mmc_wq_s, mmck, t_interval
+from theory import mmc_wq_s, mmck, replicate, single_pool_scenario, t_interval
 
-from openbank_sim import Results, Scenario, simulate
+from openbank_sim import Scenario
 
 MEAN_SERVICE_S = 1.0
-SESSIONS_PER_USER_DAY = 1.0
 CONFIDENCE = 0.99
-
-
-def users_for(arrival_rate_per_s: float) -> int:
-    """Users giving ``arrival_rate_per_s`` sessions per second at one session per user-day."""
-    users = arrival_rate_per_s * 86400.0 / SESSIONS_PER_USER_DAY
-    assert math.isclose(users, round(users), abs_tol=1e-6), "choose a whole number of users"
-    return round(users)
 
 
 def pool_scenario(
@@ -41,33 +33,7 @@ def pool_scenario(
     pool: dict[str, Any] = {"servers": servers}
     if queue_limit is not None:
         pool["queue_limit"] = queue_limit
-    raw = {
-        "run": {"horizon": horizon, "warmup": warmup},
-        "bank": {
-            "pools": {"core": pool},
-            "products": {
-                "pay": {
-                    "pool": "core",
-                    "service_time": {"dist": "exponential", "mean": f"{MEAN_SERVICE_S}s"},
-                }
-            },
-        },
-        "journeys": {"buy": {"steps": [{"product": "pay"}]}},
-        "partners": [
-            {
-                "name": "shop",
-                "users": users_for(arrival_rate_per_s),
-                "sessions_per_user_day": SESSIONS_PER_USER_DAY,
-                "journey": "buy",
-            }
-        ],
-    }
-    return Scenario(raw)
-
-
-def replicate(scenario: Scenario, base_seed: int, replications: int) -> list[Results]:
-    """``replications`` independent runs with seeds ``base_seed, base_seed + 1, ...``."""
-    return [simulate(scenario, seed=base_seed + r) for r in range(replications)]
+    return single_pool_scenario(pool, arrival_rate_per_s, MEAN_SERVICE_S, horizon, warmup)
 
 
 def measured_s(scenario: Scenario) -> float:

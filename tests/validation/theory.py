@@ -19,10 +19,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
 from scipy.special import gammaln, logsumexp
+
+from openbank_sim import Results, Scenario, simulate
 
 __all__ = [
     "Interval",
@@ -133,3 +136,59 @@ def t_interval(values: Sequence[float], confidence: float = 0.99) -> Interval:
     mean = float(x.mean())
     half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1) * x.std(ddof=1) / math.sqrt(n))
     return Interval(mean, mean - half, mean + half, n, confidence)
+
+
+# --------------------------------------------------------------------------------------------
+# The single-pool scenario the queueing validations run, and their replications
+# --------------------------------------------------------------------------------------------
+
+SESSIONS_PER_USER_DAY = 1.0
+
+
+def users_for(arrival_rate_per_s: float) -> int:
+    """Users giving ``arrival_rate_per_s`` sessions per second at one session per user-day."""
+    users = arrival_rate_per_s * 86400.0 / SESSIONS_PER_USER_DAY
+    assert math.isclose(users, round(users), abs_tol=1e-6), "choose a whole number of users"
+    return round(users)
+
+
+def single_pool_scenario(
+    pool: dict[str, Any],
+    arrival_rate_per_s: float,
+    mean_service_s: float,
+    horizon: str,
+    warmup: str,
+    record_calls: bool = False,
+) -> Scenario:
+    """One pool ``core`` (as given), Poisson arrivals, exponential service of the given mean."""
+    raw = {
+        "run": {
+            "horizon": horizon,
+            "warmup": warmup,
+            "record_calls": "all" if record_calls else "none",
+        },
+        "bank": {
+            "pools": {"core": pool},
+            "products": {
+                "pay": {
+                    "pool": "core",
+                    "service_time": {"dist": "exponential", "mean": f"{mean_service_s}s"},
+                }
+            },
+        },
+        "journeys": {"buy": {"steps": [{"product": "pay"}]}},
+        "partners": [
+            {
+                "name": "shop",
+                "users": users_for(arrival_rate_per_s),
+                "sessions_per_user_day": SESSIONS_PER_USER_DAY,
+                "journey": "buy",
+            }
+        ],
+    }
+    return Scenario(raw)
+
+
+def replicate(scenario: Scenario, base_seed: int, replications: int) -> list[Results]:
+    """``replications`` independent runs with seeds ``base_seed, base_seed + 1, ...``."""
+    return [simulate(scenario, seed=base_seed + r) for r in range(replications)]
