@@ -53,7 +53,7 @@ from typing import Any
 import simpy
 
 from openbank_sim import Scenario, load_scenario, simulate
-from openbank_sim.distributions import Exponential
+from openbank_sim.spec.distributions import Exponential
 
 ROOT = Path(__file__).resolve().parent.parent
 MMC_FILE = ROOT / "scenarios" / "mmc_validation.toml"

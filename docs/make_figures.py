@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from openbank_sim import load_scenario, plots, simulate
-from openbank_sim.experiment import sweep
-from openbank_sim.sensitivity import sensitivity
+from openbank_sim.experiments.experiment import sweep
+from openbank_sim.experiments.sensitivity import sensitivity
 
 OUT = Path(__file__).resolve().parent
 DPI = 80

@@ -9,10 +9,10 @@ Experiments (``replicate``, ``compare``, ``sweep``) are imported on first use.
 
 from typing import Any
 
+from .analysis.results import Results
 from .errors import ScenarioError
-from .results import Results
-from .scenario import Scenario, load_scenario
 from .simulation import simulate
+from .spec.scenario import Scenario, load_scenario
 
 __all__ = [
     "Results",

@@ -14,9 +14,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .analysis.results import KPI_GROUPS
 from .errors import ScenarioError
-from .results import KPI_GROUPS
-from .scenario import Scenario, load_scenario, parse_override_value, shipped_scenarios
+from .spec.scenario import Scenario, load_scenario, parse_override_value, shipped_scenarios
 
 __all__ = ["main"]
 
@@ -182,8 +182,8 @@ def _parse_vary(items: Sequence[str]) -> tuple[dict[str, object], bool]:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .executors import ExecutorError
-    from .experiment import StoreError, sweep
+    from .experiments.executors import ExecutorError
+    from .experiments.experiment import StoreError, sweep
 
     scenario = _load(args.scenario, args.set)
     vary = None
@@ -243,7 +243,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .experiment import compare
+    from .experiments.experiment import compare
 
     a = _load(args.a, args.set)
     b = _load(args.b, args.set)
@@ -277,13 +277,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from .analysis.results import Results
     from .plots import latency_throughput, sweep_effects
-    from .results import Results
 
     d = Path(args.dir)
     figures = d / "figures"
     if (d / "manifest.json").exists() and (d / "runs").is_dir():
-        from .experiment import SweepResult
+        from .experiments.experiment import SweepResult
 
         manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
         definition = manifest["definition"]
@@ -304,8 +304,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
             sweep_effects(summary, params, kpis).savefig(figures / "sweep_effects.png", dpi=100)
         if definition["design"] in ("saltelli", "morris"):
             try:
+                from .experiments.sensitivity import sensitivity
                 from .plots import sensitivity_bars
-                from .sensitivity import sensitivity
 
                 for kpi in ("latency_p95_s", "success_rate"):
                     idx = sensitivity(result, kpi)
@@ -421,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"openbank-sim: error: {err}", file=sys.stderr)
         return 2
     except (OSError, ValueError) as err:
-        from .executors import ExecutorError
+        from .experiments.executors import ExecutorError
 
         if isinstance(err, ExecutorError | FileExistsError | FileNotFoundError):
             print(f"openbank-sim: error: {err}", file=sys.stderr)

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .analysis.results import Results, build_results
 from .errors import ScenarioError
 from .model.world import run_world
-from .results import Results, build_results
-from .scenario import Scenario, load_scenario
+from .spec.scenario import Scenario, load_scenario
 
 __all__ = ["simulate"]
 

@@ -1,0 +1,1 @@
+"""The SimPy world: spec + seed -> RunRecord. The only package that imports simpy."""

@@ -26,7 +26,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 
-from ..schema import ScheduleEntry
+from ..spec.schema import ScheduleEntry
 
 __all__ = ["REJECTED", "BackendPool", "Outages", "capacity_steps"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import itertools
 
 from ..rng import BlockSampler, Streams
-from ..schema import GatewaySpec, LimitRule, PartnerSpec, ProductSpec
+from ..spec.schema import GatewaySpec, LimitRule, PartnerSpec, ProductSpec
 from .bank import BackendPool
-from .limits import Concurrency
+from .limits import Concurrency, new_state
 
 __all__ = ["Gateway", "Route"]
 
@@ -31,7 +31,7 @@ class _UserScoped:
     def state(self, key: int, now: float) -> object:
         s = self.states.get(key)
         if s is None:
-            s = self.states[key] = self.rule.spec.new_state(now)
+            s = self.states[key] = new_state(self.rule.spec, now)
         return s
 
 
@@ -119,7 +119,7 @@ class Gateway:
                     "partner_product": (li, pi, ki),
                 }[rule.scope]
                 if key not in shared:
-                    shared[key] = rule.spec.new_state(0.0)
+                    shared[key] = new_state(rule.spec, 0.0)
                 fixed.append(shared[key])
             self._routes[pi, ki, background] = Route(tuple(fixed), tuple(user_scoped), pi)
 

@@ -33,10 +33,9 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from dataclasses import dataclass
 from typing import Protocol
 
-from openbank_sim.errors import did_you_mean
+from ..spec.limits import ALGORITHMS, SLIDING_VARIANTS, LimitSpec, positive_float, positive_int
 
 __all__ = [
     "ALGORITHMS",
@@ -49,13 +48,8 @@ __all__ = [
     "SlidingWindowLog",
     "SlidingWindowWeighted",
     "TokenBucket",
+    "new_state",
 ]
-
-ALGORITHMS: tuple[str, ...] = ("token_bucket", "fixed_window", "sliding_window", "concurrency")
-"""Names accepted by :attr:`LimitSpec.algorithm`."""
-
-SLIDING_VARIANTS: tuple[str, ...] = ("log", "weighted")
-"""Names accepted by :attr:`LimitSpec.variant` (used by ``sliding_window``)."""
 
 TOKEN_EPSILON: float = 1e-9
 """Tolerance (tokens) of the token bucket: admitted when ``tokens >= 1 - TOKEN_EPSILON``."""
@@ -79,23 +73,6 @@ class LimiterState(Protocol):
 # --------------------------------------------------------------------------------------------
 # helpers (never on the admitted path)
 # --------------------------------------------------------------------------------------------
-
-
-def _positive_int(name: str, value: object) -> int:
-    if type(value) is not int or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _positive_float(name: str, value: object) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
 
 
 def _window_index(now: float, window_s: float) -> int:
@@ -141,8 +118,8 @@ class TokenBucket:
     __slots__ = ("_last", "_tokens", "burst", "rate_per_s")
 
     def __init__(self, rate_per_s: float, burst: int, now0: float = 0.0) -> None:
-        self.rate_per_s: float = _positive_float("rate_per_s", rate_per_s)
-        self.burst: float = float(_positive_int("burst", burst))
+        self.rate_per_s: float = positive_float("rate_per_s", rate_per_s)
+        self.burst: float = float(positive_int("burst", burst))
         self._tokens: float = self.burst
         self._last: float = float(now0)
 
@@ -211,8 +188,8 @@ class FixedWindow:
     __slots__ = ("_count", "_end", "_index", "limit", "window_s")
 
     def __init__(self, limit: int, window_s: float) -> None:
-        self.limit: int = _positive_int("limit", limit)
-        self.window_s: float = _positive_float("window_s", window_s)
+        self.limit: int = positive_int("limit", limit)
+        self.window_s: float = positive_float("window_s", window_s)
         self._index: int = -1  # window index of the counts; -inf end forces a first roll
         self._end: float = -_INF
         self._count: int = 0
@@ -265,8 +242,8 @@ class SlidingWindowLog:
     __slots__ = ("_log", "limit", "window_s")
 
     def __init__(self, limit: int, window_s: float) -> None:
-        self.limit: int = _positive_int("limit", limit)
-        self.window_s: float = _positive_float("window_s", window_s)
+        self.limit: int = positive_int("limit", limit)
+        self.window_s: float = positive_float("window_s", window_s)
         self._log: deque[float] = deque()
 
     def check(self, now: float) -> float:
@@ -328,8 +305,8 @@ class SlidingWindowWeighted:
     __slots__ = ("_count", "_end", "_index", "_prev", "limit", "window_s")
 
     def __init__(self, limit: int, window_s: float) -> None:
-        self.limit: int = _positive_int("limit", limit)
-        self.window_s: float = _positive_float("window_s", window_s)
+        self.limit: int = positive_int("limit", limit)
+        self.window_s: float = positive_float("window_s", window_s)
         self._index: int = -1  # window index of _count; -inf end forces a first roll
         self._end: float = -_INF
         self._prev: int = 0
@@ -431,7 +408,7 @@ class Concurrency:
     __slots__ = ("_heap", "_held", "limit")
 
     def __init__(self, limit: int) -> None:
-        self.limit: int = _positive_int("limit", limit)
+        self.limit: int = positive_int("limit", limit)
         self._held: int = 0
         self._heap: list[float] = []
 
@@ -482,61 +459,17 @@ class Concurrency:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LimitSpec:
-    """Parameters of one limiter; :meth:`new_state` makes the state of one key.
-
-    Attributes:
-        algorithm: one of :data:`ALGORITHMS`.
-        rate_per_s: token bucket refill rate, tokens per second (token_bucket).
-        burst: token bucket capacity, tokens (token_bucket).
-        limit: admissions per window (fixed_window, sliding_window) or concurrent attempts
-            (concurrency).
-        window_s: window length, seconds (fixed_window, sliding_window).
-        variant: ``"log"`` (exact) or ``"weighted"`` (two-window estimate), for sliding_window.
-
-    Raises:
-        ValueError: unknown algorithm or variant, or a non-positive parameter that the chosen
-            algorithm uses. Parameters the algorithm does not use are ignored.
-    """
-
-    algorithm: str
-    rate_per_s: float = 0.0
-    burst: int = 0
-    limit: int = 0
-    window_s: float = 0.0
-    variant: str = "weighted"
-
-    def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(
-                f"unknown rate-limit algorithm {self.algorithm!r}; expected one of "
-                f"{', '.join(ALGORITHMS)}{did_you_mean(str(self.algorithm), ALGORITHMS)}"
-            )
-        if self.variant not in SLIDING_VARIANTS:
-            raise ValueError(
-                f"unknown sliding window variant {self.variant!r}; expected one of "
-                f"{', '.join(SLIDING_VARIANTS)}{did_you_mean(str(self.variant), SLIDING_VARIANTS)}"
-            )
-        if self.algorithm == "token_bucket":
-            _positive_float("rate_per_s", self.rate_per_s)
-            _positive_int("burst", self.burst)
-        else:
-            _positive_int("limit", self.limit)
-            if self.algorithm != "concurrency":
-                _positive_float("window_s", self.window_s)
-
-    def new_state(
-        self, now: float = 0.0
-    ) -> TokenBucket | FixedWindow | SlidingWindowLog | SlidingWindowWeighted | Concurrency:
-        """A fresh state for one key created at ``now`` (s) (a token bucket starts full)."""
-        algorithm = self.algorithm
-        if algorithm == "token_bucket":
-            return TokenBucket(self.rate_per_s, self.burst, now)
-        if algorithm == "fixed_window":
-            return FixedWindow(self.limit, self.window_s)
-        if algorithm == "sliding_window":
-            if self.variant == "log":
-                return SlidingWindowLog(self.limit, self.window_s)
-            return SlidingWindowWeighted(self.limit, self.window_s)
-        return Concurrency(self.limit)
+def new_state(
+    spec: LimitSpec, now: float = 0.0
+) -> TokenBucket | FixedWindow | SlidingWindowLog | SlidingWindowWeighted | Concurrency:
+    """A fresh state of ``spec`` for one key created at ``now`` (s) (a token bucket starts full)."""
+    algorithm = spec.algorithm
+    if algorithm == "token_bucket":
+        return TokenBucket(spec.rate_per_s, spec.burst, now)
+    if algorithm == "fixed_window":
+        return FixedWindow(spec.limit, spec.window_s)
+    if algorithm == "sliding_window":
+        if spec.variant == "log":
+            return SlidingWindowLog(spec.limit, spec.window_s)
+        return SlidingWindowWeighted(spec.limit, spec.window_s)
+    return Concurrency(spec.limit)

@@ -28,7 +28,7 @@ import numpy as np
 import simpy
 
 from ..rng import Streams
-from ..units import SECONDS_PER_DAY, SECONDS_PER_MONTH
+from ..spec.units import SECONDS_PER_DAY, SECONDS_PER_MONTH
 
 __all__ = ["Project", "run_pipeline"]
 

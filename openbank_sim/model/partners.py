@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 import simpy
 
-from ..metrics import JOURNEY_FAILED_OFFSET, Recorder
-from ..profiles import Profile, rate_pieces, sample_nhpp_blocks
 from ..rng import Streams
-from ..schema import JourneySpec, PartnerSpec, ProductSpec, StepSpec
-from ..units import SECONDS_PER_YEAR
+from ..spec.profiles import Profile, rate_pieces, sample_nhpp_blocks
+from ..spec.schema import JourneySpec, PartnerSpec, ProductSpec, StepSpec
+from ..spec.units import SECONDS_PER_YEAR
 from .bank import BackendPool
 from .gateway import Gateway
+from .recorder import JOURNEY_FAILED_OFFSET, Recorder
 
 __all__ = ["PartnerRuntime"]
 

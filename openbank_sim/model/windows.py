@@ -37,10 +37,10 @@ from typing import Any
 import numpy as np
 
 from ..histogram import LatencyHistogram
-from ..metrics import N_OUTCOMES, Recorder
 from ..rng import Streams, replication_seed, stream_key
-from ..schema import PartnerSpec, Spec
+from ..spec.schema import PartnerSpec, Spec
 from .partners import partner_rate
+from .recorder import N_OUTCOMES, Recorder
 
 __all__ = ["plan_windows", "run_windowed"]
 
@@ -197,7 +197,7 @@ def run_windowed(
     spec: Spec, seed: int, partners: tuple[PartnerSpec, ...], projects: list, wall0: float
 ) -> Any:
     """Simulate the observation windows and book the rest of the horizon."""
-    from ..metrics import JOURNEY_ENDINGS
+    from .recorder import JOURNEY_ENDINGS
     from .world import RunOutput, run_span
 
     run = spec.run

@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 
 import simpy
 
-from ..metrics import Recorder
 from ..rng import Streams
-from ..schema import PartnerSpec, PoolSpec, RunSpec, Spec
+from ..spec.schema import PartnerSpec, PoolSpec, RunSpec, Spec
 from .bank import BackendPool, Outages, capacity_steps
 from .gateway import Gateway
 from .onboarding import Project, run_pipeline
 from .partners import PartnerRuntime
+from .recorder import Recorder
 
 __all__ = ["RunOutput", "run_world"]
 

@@ -18,12 +18,12 @@ from matplotlib.ticker import (
     NullLocator,
 )
 
-from ..units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_MONTH, format_duration
+from ..spec.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_MONTH, format_duration
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from ..results import Results
+    from ..analysis.results import Results
 
 
 #: Colours by role (Okabe-Ito, readable with colour-vision deficiencies).

@@ -14,7 +14,7 @@ from matplotlib.ticker import (
 )
 
 if TYPE_CHECKING:
-    from ..results import Results
+    from ..analysis.results import Results
 from ._style import (
     _CYCLE,
     _WIDTH_IN,

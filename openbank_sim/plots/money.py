@@ -15,10 +15,10 @@ from matplotlib.ticker import (
     MaxNLocator,
 )
 
-from ..units import SECONDS_PER_MONTH
+from ..spec.units import SECONDS_PER_MONTH
 
 if TYPE_CHECKING:
-    from ..results import Results
+    from ..analysis.results import Results
 from ._style import (
     PALETTE,
     _cumulative,

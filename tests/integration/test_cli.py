@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 
 from openbank_sim import Results, load_scenario, simulate
+from openbank_sim.analysis.results import KPI_NAMES
 from openbank_sim.cli import main
-from openbank_sim.results import KPI_NAMES
-from openbank_sim.scenario import shipped_scenarios
+from openbank_sim.spec.scenario import shipped_scenarios
 
 # About 18 000 attempts at 5 per second on 4 servers (offered load 2.5): runs in about a second,
 # and the backend queue is long enough for `servers` to change the waits.

@@ -35,10 +35,11 @@ import pytest
 from scipy import stats
 
 from openbank_sim import Scenario, ScenarioError, simulate
-from openbank_sim import experiment as experiment_module
+from openbank_sim.analysis.results import KPI_NAMES
 from openbank_sim.cli import main
-from openbank_sim.executors import ExecutorError
-from openbank_sim.experiment import (
+from openbank_sim.experiments import experiment as experiment_module
+from openbank_sim.experiments.executors import ExecutorError
+from openbank_sim.experiments.experiment import (
     StoreError,
     SweepResult,
     compare,
@@ -47,9 +48,8 @@ from openbank_sim.experiment import (
     sweep_points,
     t_interval,
 )
-from openbank_sim.results import KPI_NAMES
+from openbank_sim.experiments.sensitivity import sensitivity
 from openbank_sim.rng import replication_seed
-from openbank_sim.sensitivity import sensitivity
 
 SERVERS = "bank.pools.core.servers"
 SESSIONS = "partners.0.sessions_per_user_day"

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from openbank_sim import Scenario, load_scenario, simulate
+from openbank_sim.analysis.results import KPI_NAMES, Results
 from openbank_sim.cli import main
-from openbank_sim.profiles import expected_count, rate_pieces
-from openbank_sim.results import KPI_NAMES, Results
+from openbank_sim.spec.profiles import expected_count, rate_pieces
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_DIR = ROOT / "scenarios"

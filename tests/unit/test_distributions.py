@@ -1,4 +1,4 @@
-"""Unit tests of :mod:`openbank_sim.distributions`: parsing, errors, exact moments, sampling."""
+"""Unit tests of :mod:`openbank_sim.spec.distributions`: parsing, errors, exact moments, sampling."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pickle
 import numpy as np
 import pytest
 
-from openbank_sim.distributions import (
+from openbank_sim.errors import ScenarioError
+from openbank_sim.spec.distributions import (
     DIST_NAMES,
     Z95,
     Constant,
@@ -21,7 +22,6 @@ from openbank_sim.distributions import (
     Uniform,
     parse_distribution,
 )
-from openbank_sim.errors import ScenarioError
 
 pytestmark = pytest.mark.filterwarnings("error")
 

@@ -1,4 +1,4 @@
-"""Money rules of :mod:`openbank_sim.model.economics` and a run's ledger, checked by hand.
+"""Money rules of :mod:`openbank_sim.analysis.money` and a run's ledger, checked by hand.
 
 Rules under test (DESIGN.md "Economics", the module docstring): months are 1/12 year
 (2 629 800 s) from t = 0; a recurring amount accrues per day at ``per_month x 12 / 365.25``
@@ -30,7 +30,7 @@ import pandas as pd
 import pytest
 
 from openbank_sim import Results, Scenario, simulate
-from openbank_sim.model.economics import (
+from openbank_sim.analysis.money import (
     LedgerRow,
     accrue_monthly,
     money_kpis,
@@ -39,7 +39,7 @@ from openbank_sim.model.economics import (
     project_rows,
 )
 from openbank_sim.model.onboarding import Project
-from openbank_sim.schema_money import ModeSpec, TeamSpec
+from openbank_sim.spec.money import ModeSpec, TeamSpec
 
 DAY_S = 86400.0
 YEAR_S = 365.25 * DAY_S

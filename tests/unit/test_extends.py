@@ -18,8 +18,8 @@ import pytest
 
 from openbank_sim import Scenario, ScenarioError, load_scenario
 from openbank_sim.cli import main
-from openbank_sim.distributions import Constant
-from openbank_sim.scenario import shipped_scenarios
+from openbank_sim.spec.distributions import Constant
+from openbank_sim.spec.scenario import shipped_scenarios
 
 # A complete base: two pools, two products, a limit, a two-step journey and two partners.
 BASE = """\

@@ -18,6 +18,7 @@ from openbank_sim.model.limits import (
     SlidingWindowLog,
     SlidingWindowWeighted,
     TokenBucket,
+    new_state,
 )
 
 State = TokenBucket | FixedWindow | SlidingWindowLog | SlidingWindowWeighted
@@ -536,13 +537,13 @@ class TestLimitSpec:
         ],
     )
     def test_new_state_class(self, spec: LimitSpec, cls: type) -> None:
-        a, b = spec.new_state(), spec.new_state()
+        a, b = new_state(spec), new_state(spec)
         assert isinstance(a, cls)
         assert a is not b
         assert spec.algorithm in ALGORITHMS
 
     def test_token_bucket_full_at_creation_time(self) -> None:
-        tb = LimitSpec("token_bucket", rate_per_s=1.0, burst=2).new_state(now=50.0)
+        tb = new_state(LimitSpec("token_bucket", rate_per_s=1.0, burst=2), now=50.0)
         assert isinstance(tb, TokenBucket)
         assert tb.tokens_at(50.0) == 2.0
 

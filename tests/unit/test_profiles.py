@@ -1,4 +1,4 @@
-"""Unit tests for openbank_sim.profiles: parsing, built-ins, piecewise rates."""
+"""Unit tests for openbank_sim.spec.profiles: parsing, built-ins, piecewise rates."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openbank_sim.errors import ScenarioError
-from openbank_sim.profiles import (
+from openbank_sim.spec.profiles import (
     BUILTIN_PROFILE_NAMES,
     Event,
     Profile,

@@ -1,6 +1,6 @@
 """Unit tests of scenario loading, defaults, immutability and overrides.
 
-Covers :mod:`openbank_sim.scenario` and the defaults of :mod:`openbank_sim.schema` as listed in
+Covers :mod:`openbank_sim.spec.scenario` and the defaults of :mod:`openbank_sim.spec.schema` as listed in
 SCENARIO_FORMAT.md ("Required and defaults") and DESIGN.md ("Overrides"). Every scenario here
 is written to ``tmp_path``; only :func:`test_shipped_scenarios_load_by_name` reads the shipped
 folder.
@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-import openbank_sim.scenario as scenario_module
+import openbank_sim.spec.scenario as scenario_module
 from openbank_sim import Scenario, ScenarioError, load_scenario, simulate
-from openbank_sim.distributions import Constant
-from openbank_sim.scenario import parse_override_value, shipped_scenarios
+from openbank_sim.spec.distributions import Constant
+from openbank_sim.spec.scenario import parse_override_value, shipped_scenarios
 
 # The smallest valid scenario: nothing but the required keys.
 MINIMAL = """\

@@ -1,7 +1,7 @@
-"""Service levels: :func:`openbank_sim.slo.union_length`, :func:`openbank_sim.slo.evaluate_slo`
+"""Service levels: :func:`openbank_sim.analysis.slo.union_length`, :func:`openbank_sim.analysis.slo.evaluate_slo`
 on hand-made inputs, and whole runs built so that the breached periods are known exactly.
 
-Semantics under test (``openbank_sim.slo``): a period of a partner breaches when a configured
+Semantics under test (``openbank_sim.analysis.slo``): a period of a partner breaches when a configured
 target is missed in it: ``latency_mean`` / ``latency_p95`` of its ok attempts above the target,
 ``error_rate`` (503, 5xx or timeout over all attempts) above the target, ``availability`` (share
 of the period during which every pool the partner calls was up) below the target. Periods are
@@ -23,10 +23,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openbank_sim import Results, Scenario, simulate
+from openbank_sim.analysis.slo import SLO_COLUMNS, evaluate_slo, union_length
 from openbank_sim.cli import main
 from openbank_sim.histogram import LatencyHistogram
-from openbank_sim.schema import SloSpec
-from openbank_sim.slo import SLO_COLUMNS, evaluate_slo, union_length
+from openbank_sim.spec.schema import SloSpec
 
 HOUR_S = 3600.0
 START = pd.Timestamp("2026-01-05")

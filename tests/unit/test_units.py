@@ -1,4 +1,4 @@
-"""Unit tests of duration and date parsing in :mod:`openbank_sim.units`."""
+"""Unit tests of duration and date parsing in :mod:`openbank_sim.spec.units`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openbank_sim.errors import ScenarioError
-from openbank_sim.units import (
+from openbank_sim.spec.units import (
     SECONDS_PER_DAY,
     SECONDS_PER_HOUR,
     SECONDS_PER_MINUTE,

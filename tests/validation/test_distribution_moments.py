@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from openbank_sim.distributions import (
+from openbank_sim.spec.distributions import (
     Constant,
     Distribution,
     Empirical,

@@ -8,7 +8,7 @@ from itertools import pairwise
 import numpy as np
 from scipy import stats
 
-from openbank_sim.profiles import builtin_profiles, expected_count, rate_pieces, sample_nhpp
+from openbank_sim.spec.profiles import builtin_profiles, expected_count, rate_pieces, sample_nhpp
 
 START = dt.date(2026, 1, 9)  # a Friday, so the horizon covers weekday and weekend hours
 REPLICATIONS = 30

@@ -31,8 +31,8 @@ import pytest
 from theory import erlang_c, mmc_wq_s, t_interval
 
 from openbank_sim import Results, Scenario, load_scenario, simulate
+from openbank_sim.analysis.money import partners_table
 from openbank_sim.cli import main
-from openbank_sim.ledger import partners_table
 from openbank_sim.model.world import live_partners
 from openbank_sim.rng import Streams
 

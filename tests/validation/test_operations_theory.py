@@ -32,9 +32,14 @@ from hypothesis import strategies as st
 from theory import mmc_wq_s, replicate, single_pool_scenario, t_interval
 
 from openbank_sim import Results, Scenario
-from openbank_sim.metrics import OUTCOME_NAMES, PUBLISHED_NO_ANSWER_S, PUBLISHED_RUN, Recorder
 from openbank_sim.model.bank import REJECTED, BackendPool, Outages, capacity_steps
-from openbank_sim.schema import ScheduleEntry
+from openbank_sim.model.recorder import (
+    OUTCOME_NAMES,
+    PUBLISHED_NO_ANSWER_S,
+    PUBLISHED_RUN,
+    Recorder,
+)
+from openbank_sim.spec.schema import ScheduleEntry
 
 CONFIDENCE = 0.99
 START = dt.date(2026, 1, 5)  # run.start's default, a Monday; t = 0 is its midnight

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from openbank_sim import Scenario, load_scenario, simulate
+from openbank_sim.analysis.results import KPI_NAMES
 from openbank_sim.model.world import run_world
-from openbank_sim.results import KPI_NAMES
 from openbank_sim.rng import replication_seed
 
 # -- the 14-day e-commerce comparison ---------------------------------------------------------

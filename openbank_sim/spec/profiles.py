@@ -22,8 +22,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from openbank_sim.errors import ScenarioError, did_you_mean
-from openbank_sim.units import parse_duration
+from ..errors import ScenarioError, did_you_mean
+from .units import parse_duration
 
 __all__ = [
     "BUILTIN_PROFILE_NAMES",

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ScenarioError, did_you_mean
+from ..errors import ScenarioError, did_you_mean
 from .schema import Spec, build
 
 __all__ = ["Scenario", "load_scenario", "parse_override_value", "shipped_scenarios"]

@@ -31,8 +31,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from openbank_sim.errors import ScenarioError, did_you_mean
-from openbank_sim.units import parse_duration
+from ..errors import ScenarioError, did_you_mean
+from .units import parse_duration
 
 __all__ = [
     "DIST_NAMES",

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .histogram import LatencyHistogram
-from .ledger import build_ledger, onboarding_kpis, partners_table
-from .metrics import CALL_LOG_COLUMNS, JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES
+from ..histogram import LatencyHistogram
+from ..model.recorder import CALL_LOG_COLUMNS, JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES
+from .money import build_ledger, onboarding_kpis, partners_table
 from .slo import evaluate_slo, union_length
 
 __all__ = ["KPI_GROUPS", "KPI_NAMES", "Results", "build_results"]
@@ -464,8 +464,8 @@ def _timeseries(rec, bins, pp, outcome, vals, partners, products, run) -> pd.Dat
     df = pd.DataFrame(
         {
             "bin": b,
-            "t_start_s": b * run.time_bin_s,
-            "time": pd.Timestamp(run.start) + pd.to_timedelta(b * run.time_bin_s, unit="s"),
+            "t_start_s": b * rec.time_bin_s,
+            "time": pd.Timestamp(run.start) + pd.to_timedelta(b * rec.time_bin_s, unit="s"),
             "partner": pd.Categorical.from_codes(q // P, categories=partners),
             "product": pd.Categorical.from_codes(q % P, categories=products),
         }

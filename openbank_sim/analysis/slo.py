@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from .histogram import LatencyHistogram
-from .schema import SloSpec
+from ..histogram import LatencyHistogram
+from ..spec.schema import SloSpec
 
 __all__ = ["SLO_COLUMNS", "evaluate_slo", "union_length"]
 

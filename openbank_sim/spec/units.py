@@ -35,7 +35,7 @@ from fractions import Fraction
 
 import pandas as pd
 
-from openbank_sim.errors import ScenarioError
+from ..errors import ScenarioError
 
 __all__ = [
     "SECONDS_PER_DAY",

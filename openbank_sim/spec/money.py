@@ -12,16 +12,18 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from ..errors import ScenarioError, did_you_mean
 from .distributions import Distribution
-from .errors import ScenarioError, did_you_mean
-from .schema import (
-    SECTORS,
+from .readers import (
     check_keys,
     count,
     distribution,
     number,
     share,
     table_at,
+)
+from .types import (
+    SECTORS,
 )
 
 __all__ = [

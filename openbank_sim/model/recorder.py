@@ -25,7 +25,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .histogram import LatencyHistogram
+from ..histogram import LatencyHistogram
 
 __all__ = ["JOURNEY_ENDINGS", "OUTCOME_NAMES", "Recorder"]
 

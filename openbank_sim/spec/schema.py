@@ -3,474 +3,69 @@
 :func:`build` turns the raw dictionary of a scenario file into the frozen spec objects the
 model runs on. Every check raises :class:`~openbank_sim.errors.ScenarioError` with the dotted
 key path and the offending value; unknown keys are errors with a "did you mean" suggestion.
-The contract for the keys is ``SCENARIO_FORMAT.md``; semantics are in ``DESIGN.md``.
+The contract for the keys is ``docs/scenario-format.md``; semantics are in ``DESIGN.md``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from types import MappingProxyType
+from dataclasses import replace
 from typing import Any
 
-from .distributions import Distribution, parse_distribution
-from .errors import ScenarioError, did_you_mean
-from .model.limits import LimitSpec
+from ..errors import ScenarioError, did_you_mean
+from .distributions import parse_distribution
+from .limits import LimitSpec
+from .money import parse_economics, parse_onboarding
 from .profiles import Profile, builtin_profiles, parse_profile
-from .units import parse_date, parse_duration
-
-OUTCOMES = ("ok", "rate_limited", "overloaded", "timeout", "error", "auth_failed")
-PRODUCT_KINDS = ("payment", "account_info", "credit_assessment", "installment", "other")
-SECTORS = ("ecommerce", "medical", "education", "other")
-INTEGRATIONS = ("api", "traditional")
-SCOPES = ("global", "partner", "partner_product", "user")
-STEP_CONDITIONS = ("ok", "approved", "declined")
-JITTERS = ("full", "equal", "none")
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-
-# Keys of the format that later parts of the model implement; until then they are refused.
-NOT_YET = "is not supported yet by this version of openbank_sim"
-
-
-# --------------------------------------------------------------------------------------------
-# Spec objects (frozen; tuples and read-only mappings only)
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RunSpec:
-    """Run control. Times in seconds from ``start`` (a calendar date, midnight)."""
-
-    start: dt.date
-    horizon_s: float
-    warmup_s: float
-    seed: int
-    time_bin_s: float
-    record_calls: float  # share of sessions whose attempts go to the call log (0 = none)
-    traffic: str
-    windows: WindowsSpec | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class WindowsSpec:
-    """Observation windows of windowed traffic (seconds)."""
-
-    every_s: float
-    length_s: float
-    warmup_s: float
-    placement: str  # "peak" | "stratified"
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleEntry:
-    """A capacity change: ``servers`` workers from ``start`` to ``end``.
-
-    ``recurring``: ``start``/``end`` are ``(month, day, hour, minute)`` and repeat every year
-    (an entry may wrap the year end); otherwise they are :class:`datetime.datetime` (once).
-    """
-
-    start: tuple[int, int, int, int] | dt.datetime
-    end: tuple[int, int, int, int] | dt.datetime
-    servers: int
-    recurring: bool
-
-
-@dataclass(frozen=True, slots=True)
-class OutageSpec:
-    """Alternating up and down periods: time between failures and time to repair (seconds)."""
-
-    between: Distribution
-    repair: Distribution
-
-
-@dataclass(frozen=True, slots=True)
-class PoolSpec:
-    """A backend pool: ``servers`` concurrent workers, FCFS queue of at most ``queue_limit``."""
-
-    name: str
-    servers: int
-    queue_limit: int | None  # None = unbounded
-    schedule: tuple[ScheduleEntry, ...] = ()
-    outages: OutageSpec | None = None
-    cost_per_server_hour: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class ProductSpec:
-    """An API product. Money in the scenario's currency; ``error_rate`` a share of attempts."""
-
-    name: str
-    kind: str
-    pool: str
-    service_time: Distribution  # seconds
-    error_rate: float
-    fee: float  # per ok attempt
-    take_rate: float  # share of the journey value (payment kind)
-    cost: float  # per attempt
-
-
-@dataclass(frozen=True, slots=True)
-class AuthSpec:
-    """OAuth2 token service: per-user tokens cached for ``token_ttl_s`` seconds."""
-
-    token_ttl_s: float
-    servers: int
-    service_time: Distribution  # seconds
-    failure_rate: float
-
-
-@dataclass(frozen=True, slots=True)
-class LimitRule:
-    """One gateway limit: an algorithm, a scope and an optional product filter."""
-
-    name: str
-    scope: str
-    spec: LimitSpec
-    products: tuple[str, ...] | None  # None = every product
-    background_only: bool = False  # the PSD2 preset: applies to unattended traffic only
-
-
-@dataclass(frozen=True, slots=True)
-class GatewaySpec:
-    """What API partners' attempts pass through: auth, limits, overhead (seconds)."""
-
-    overhead: Distribution | None
-    auth: AuthSpec | None
-    limits: tuple[LimitRule, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class BackoffSpec:
-    """Exponential backoff: ``base_s * factor**(k-1)`` capped at ``max_s``, then jitter."""
-
-    base_s: float
-    factor: float
-    max_s: float
-    jitter: str
-
-
-@dataclass(frozen=True, slots=True)
-class ClientSpec:
-    """Partner-side client behaviour."""
-
-    timeout_s: float  # inf = none
-    max_attempts: int
-    backoff: BackoffSpec
-    retry_on: frozenset[str]
-    respect_retry_after: bool
-
-
-@dataclass(frozen=True, slots=True)
-class StepSpec:
-    """One journey step calling one product."""
-
-    product: str
-    probability: float
-    when: str | None
-    think_time: Distribution | None  # seconds
-    approval_rate: float  # credit_assessment steps only
-
-
-@dataclass(frozen=True, slots=True)
-class JourneySpec:
-    """A user journey: ordered steps, a transaction value, patience, redirect behaviour."""
-
-    name: str
-    value: Distribution | None  # currency
-    patience_s: float  # inf = none
-    redirect_dropoff: float
-    redirect_time: Distribution | None  # seconds
-    steps: tuple[StepSpec, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ConsentSpec:
-    """A consent lasting ``lifetime_s``; at expiry it is renewed with ``renewal_probability``."""
-
-    lifetime_s: float
-    renewal_probability: float
-
-
-@dataclass(frozen=True, slots=True)
-class BackgroundSpec:
-    """Unattended refreshes of an account-information product (no user present)."""
-
-    product: str
-    per_user_day: float
-    share_of_users: float
-    consent: ConsentSpec | None
-
-
-@dataclass(frozen=True, slots=True)
-class SloSpec:
-    """Service levels evaluated per partner and period (None = not checked)."""
-
-    period_s: float
-    latency_mean_s: float | None
-    latency_p95_s: float | None
-    error_rate: float | None
-    availability: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class PartnerSpec:
-    """A partner platform (after ``copies`` expansion)."""
-
-    name: str
-    sector: str
-    integration: str
-    users: int
-    sessions_per_user_day: float
-    profile: str
-    journey: str
-    live_from_s: float
-    client: ClientSpec
-    background: BackgroundSpec | None = None
-    growth_per_year: float = 0.0  # user base growth, > -1
-    template: bool = False  # a template for onboarding: never goes live itself
-
-
-@dataclass(frozen=True, slots=True)
-class BankSpec:
-    """The bank: pools, products and the direct line's overhead."""
-
-    direct_overhead: Distribution | None
-    pools: Mapping[str, PoolSpec]
-    products: Mapping[str, ProductSpec]
-
-
-@dataclass(frozen=True, slots=True)
-class SweepSpec:
-    """The ``[sweep]`` table: what ``openbank-sim sweep`` varies by default."""
-
-    design: str
-    n: int
-    replications: int
-    vary: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Spec:
-    """Everything a run needs, validated."""
-
-    format_version: int
-    name: str
-    description: str
-    currency: str
-    run: RunSpec
-    bank: BankSpec
-    gateway: GatewaySpec
-    client: ClientSpec
-    journeys: Mapping[str, JourneySpec]
-    partners: tuple[PartnerSpec, ...]
-    profiles: Mapping[str, Profile] = field(default_factory=dict)
-    sweep: SweepSpec | None = None
-    slo: SloSpec | None = None
-    onboarding: Any = None  # schema_money.OnboardingSpec
-    economics: Any = None  # schema_money.EconomicsSpec
-
-
-# --------------------------------------------------------------------------------------------
-# Small typed readers
-# --------------------------------------------------------------------------------------------
-
-
-def _join(path: str, key: str | int) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-def check_keys(
-    table: Mapping[str, Any], allowed: tuple[str, ...], path: str, later: tuple[str, ...] = ()
-) -> None:
-    """Refuse keys that are not in ``allowed`` (``later``: known but not supported yet)."""
-    for key in table:
-        if key in later:
-            raise ScenarioError(f"{key!r} {NOT_YET}", path=_join(path, key))
-        if key not in allowed:
-            raise ScenarioError("unknown key" + did_you_mean(key, allowed), path=_join(path, key))
-
-
-def table_at(parent: Mapping[str, Any], key: str, path: str, required: bool = False) -> dict:
-    """The sub-table ``parent[key]`` ({} when absent and not required)."""
-    if key not in parent:
-        if required:
-            raise ScenarioError("is required", path=_join(path, key))
-        return {}
-    value = parent[key]
-    if not isinstance(value, dict):
-        raise ScenarioError("must be a table", path=_join(path, key), value=value)
-    return value
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def number(
-    table: Mapping[str, Any],
-    key: str,
-    path: str,
-    default: float | None = None,
-    *,
-    minimum: float | None = None,
-    positive: bool = False,
-) -> float:
-    """A finite number (int or float)."""
-    p = _join(path, key)
-    if key not in table:
-        if default is None:
-            raise ScenarioError("is required", path=p)
-        return default
-    value = table[key]
-    if not _is_number(value) or not math.isfinite(value):
-        raise ScenarioError("must be a number", path=p, value=value)
-    if positive and value <= 0:
-        raise ScenarioError("must be > 0", path=p, value=value)
-    if minimum is not None and value < minimum:
-        raise ScenarioError(f"must be >= {minimum:g}", path=p, value=value)
-    return float(value)
-
-
-def share(table: Mapping[str, Any], key: str, path: str, default: float | None = None) -> float:
-    """A share in [0, 1]."""
-    value = number(table, key, path, default)
-    if not 0.0 <= value <= 1.0:
-        raise ScenarioError("must be a share in [0, 1]", path=_join(path, key), value=table[key])
-    return value
-
-
-def count(
-    table: Mapping[str, Any], key: str, path: str, default: int | None = None, *, minimum: int = 1
-) -> int:
-    """An integer count (positive unless ``minimum`` says otherwise)."""
-    p = _join(path, key)
-    if key not in table:
-        if default is None:
-            raise ScenarioError("is required", path=p)
-        return default
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ScenarioError("must be an integer", path=p, value=value)
-    if value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ScenarioError(f"must be {what}", path=p, value=value)
-    return value
-
-
-def text(
-    table: Mapping[str, Any],
-    key: str,
-    path: str,
-    default: str | None = None,
-    choices: tuple[str, ...] | None = None,
-) -> str:
-    """A string, optionally one of ``choices``."""
-    p = _join(path, key)
-    if key not in table:
-        if default is None:
-            raise ScenarioError("is required", path=p)
-        return default
-    value = table[key]
-    if not isinstance(value, str):
-        raise ScenarioError("must be a string", path=p, value=value)
-    if choices is not None and value not in choices:
-        raise ScenarioError(
-            f"must be one of {', '.join(choices)}" + did_you_mean(value, choices),
-            path=p,
-            value=value,
-        )
-    return value
-
-
-def boolean(table: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
-    """A TOML boolean."""
-    if key not in table:
-        return default
-    value = table[key]
-    if not isinstance(value, bool):
-        raise ScenarioError("must be true or false", path=_join(path, key), value=value)
-    return value
-
-
-def duration(
-    table: Mapping[str, Any],
-    key: str,
-    path: str,
-    default: str | None = None,
-    *,
-    allow_none: bool = False,
-) -> float:
-    """A duration string in seconds (``"none"`` = inf where allowed)."""
-    p = _join(path, key)
-    if key not in table:
-        if default is None:
-            raise ScenarioError("is required", path=p)
-        return parse_duration(default, allow_none=allow_none)
-    try:
-        return parse_duration(table[key], allow_none=allow_none)
-    except ScenarioError as err:
-        raise err.within(p) from None
-
-
-def distribution(
-    table: Mapping[str, Any], key: str, path: str, *, time_valued: bool, required: bool = False
-) -> Distribution | None:
-    """A distribution inline table, or None when absent."""
-    p = _join(path, key)
-    if key not in table:
-        if required:
-            raise ScenarioError("is required", path=p)
-        return None
-    try:
-        return parse_distribution(table[key], time_valued=time_valued)
-    except ScenarioError as err:
-        raise err.within(p) from None
-
-
-def entry_name(name: object, path: str, what: str) -> str:
-    """A pool/product/journey/partner name matching ``[A-Za-z0-9_-]+``."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise ScenarioError(
-            f"{what} names may contain only letters, digits, '_' and '-'", path=path, value=name
-        )
-    return name
-
-
-def named_tables(
-    parent: Mapping[str, Any], key: str, path: str, what: str, required: bool
-) -> dict[str, dict]:
-    """A table of named sub-tables such as ``[bank.pools.NAME]``."""
-    tables = table_at(parent, key, path)
-    p = _join(path, key)
-    if required and not tables:
-        raise ScenarioError(f"at least one {what} is required", path=p)
-    for name, sub in tables.items():
-        entry_name(name, _join(p, name), what)
-        if not isinstance(sub, dict):
-            raise ScenarioError("must be a table", path=_join(p, name), value=sub)
-    return tables
-
-
-def array_of_tables(parent: Mapping[str, Any], key: str, path: str) -> list[dict]:
-    """An array of tables such as ``[[partners]]`` ([] when absent)."""
-    p = _join(path, key)
-    if key not in parent:
-        return []
-    value = parent[key]
-    if not isinstance(value, list):
-        raise ScenarioError("must be an array of tables", path=p, value=value)
-    for i, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise ScenarioError("must be a table", path=_join(p, i), value=item)
-    return value
-
-
-def _mapping(d: dict) -> Mapping:
-    return MappingProxyType(dict(d))
-
+from .readers import (
+    array_of_tables,
+    boolean,
+    check_keys,
+    count,
+    distribution,
+    duration,
+    entry_name,
+    frozen_mapping,
+    is_number,
+    join_path,
+    named_tables,
+    number,
+    share,
+    table_at,
+    text,
+)
+from .types import (
+    INTEGRATIONS,
+    JITTERS,
+    OUTCOMES,
+    PRODUCT_KINDS,
+    SCOPES,
+    SECTORS,
+    STEP_CONDITIONS,
+    AuthSpec,
+    BackgroundSpec,
+    BackoffSpec,
+    BankSpec,
+    ClientSpec,
+    ConsentSpec,
+    GatewaySpec,
+    JourneySpec,
+    LimitRule,
+    OutageSpec,
+    PartnerSpec,
+    PoolSpec,
+    ProductSpec,
+    RunSpec,
+    ScheduleEntry,
+    SloSpec,
+    Spec,
+    StepSpec,
+    SweepSpec,
+    WindowsSpec,
+)
+from .units import parse_date
 
 # --------------------------------------------------------------------------------------------
 # Sections
@@ -521,11 +116,14 @@ def _sweep(raw: Mapping[str, Any]) -> SweepSpec | None:
                 f"a {design} design needs {{low, high[, integer]}}", path=p, value=value
             )
         elif not (
-            _is_number(value["low"]) and _is_number(value["high"]) and value["low"] < value["high"]
+            is_number(value["low"]) and is_number(value["high"]) and value["low"] < value["high"]
         ):
             raise ScenarioError("needs numbers with low < high", path=p, value=value)
     return SweepSpec(
-        design, count(t, "n", "sweep", 16), count(t, "replications", "sweep", 1), _mapping(vary)
+        design,
+        count(t, "n", "sweep", 16),
+        count(t, "replications", "sweep", 1),
+        frozen_mapping(vary),
     )
 
 
@@ -560,7 +158,7 @@ def _run(raw: Mapping[str, Any]) -> RunSpec:
         record = 0.0
     elif rc == "all":
         record = 1.0
-    elif _is_number(rc) and 0.0 < rc <= 1.0:
+    elif is_number(rc) and 0.0 < rc <= 1.0:
         record = float(rc)
     else:
         raise ScenarioError(
@@ -787,7 +385,7 @@ def _bank(raw: Mapping[str, Any]) -> BankSpec:
             take_rate=take,
             cost=number(t, "cost", p, 0.0, minimum=0.0),
         )
-    return BankSpec(direct, _mapping(pools), _mapping(products))
+    return BankSpec(direct, frozen_mapping(pools), frozen_mapping(products))
 
 
 PRESETS = ("psd2_unattended",)
@@ -799,13 +397,13 @@ def _preset(t: dict, path: str, products: Mapping[str, ProductSpec]) -> LimitRul
     for key in t:
         if key not in ("preset", "name"):
             raise ScenarioError(
-                "cannot be combined with a preset", path=_join(path, key), value=t[key]
+                "cannot be combined with a preset", path=join_path(path, key), value=t[key]
             )
     ais = tuple(n for n, prod in products.items() if prod.kind == "account_info")
     if not ais:
         raise ScenarioError(
             "the PSD2 preset limits account_info products, and there are none",
-            path=_join(path, "preset"),
+            path=join_path(path, "preset"),
             value=preset,
         )
     name = text(t, "name", path, preset)
@@ -838,7 +436,7 @@ def _limit(t: dict, path: str, products: Mapping[str, ProductSpec]) -> LimitRule
         if key in t and key not in params:
             raise ScenarioError(
                 f"does not apply to algorithm {algorithm!r} (it takes {', '.join(params)})",
-                path=_join(path, key),
+                path=join_path(path, key),
                 value=t[key],
             )
     kw: dict[str, Any] = {"algorithm": algorithm}
@@ -852,7 +450,7 @@ def _limit(t: dict, path: str, products: Mapping[str, ProductSpec]) -> LimitRule
         kw["window_s"] = duration(t, "window", path)
         if kw["window_s"] <= 0:
             raise ScenarioError(
-                "must be longer than 0s", path=_join(path, "window"), value=t["window"]
+                "must be longer than 0s", path=join_path(path, "window"), value=t["window"]
             )
     if "variant" in params:
         kw["variant"] = text(t, "variant", path, "weighted", ("log", "weighted"))
@@ -862,7 +460,7 @@ def _limit(t: dict, path: str, products: Mapping[str, ProductSpec]) -> LimitRule
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise ScenarioError(
                 "must be a non-empty list of product names",
-                path=_join(path, "products"),
+                path=join_path(path, "products"),
                 value=value,
             )
         for i, name in enumerate(value):
@@ -914,7 +512,7 @@ _CLIENT_KEYS = ("timeout", "max_attempts", "backoff", "retry_on", "respect_retry
 def _client(t: Mapping[str, Any], path: str) -> ClientSpec:
     check_keys(t, _CLIENT_KEYS, path)
     b = table_at(t, "backoff", path)
-    bp = _join(path, "backoff")
+    bp = join_path(path, "backoff")
     check_keys(b, ("base", "factor", "max", "jitter"), bp)
     backoff = BackoffSpec(
         base_s=duration(b, "base", bp, "200ms"),
@@ -926,7 +524,7 @@ def _client(t: Mapping[str, Any], path: str) -> ClientSpec:
     retriable = OUTCOMES[1:]
     if not isinstance(retry_on, list):
         raise ScenarioError(
-            "must be a list of outcomes", path=_join(path, "retry_on"), value=retry_on
+            "must be a list of outcomes", path=join_path(path, "retry_on"), value=retry_on
         )
     for i, name in enumerate(retry_on):
         if name not in retriable:
@@ -938,7 +536,7 @@ def _client(t: Mapping[str, Any], path: str) -> ClientSpec:
     timeout = duration(t, "timeout", path, "none", allow_none=True)
     if timeout <= 0:
         raise ScenarioError(
-            "must be longer than 0s", path=_join(path, "timeout"), value=t.get("timeout")
+            "must be longer than 0s", path=join_path(path, "timeout"), value=t.get("timeout")
         )
     return ClientSpec(
         timeout_s=timeout,
@@ -1145,8 +743,6 @@ def build(raw: Mapping[str, Any], default_name: str = "scenario") -> Spec:
     _client(client_raw, "client")  # validate [client] itself, keyed at its own path
     journeys = _journeys(raw, bank.products)
     profiles = _profiles(raw)
-    from .schema_money import parse_economics, parse_onboarding
-
     partners = _partners(raw, journeys, profiles, client_raw, run.horizon_s, bank.products)
     onboarding = parse_onboarding(raw, {p.name for p in partners})
     if onboarding is not None:
@@ -1162,9 +758,9 @@ def build(raw: Mapping[str, Any], default_name: str = "scenario") -> Spec:
         bank=bank,
         gateway=gateway,
         client=_client(client_raw, "client"),
-        journeys=_mapping(journeys),
+        journeys=frozen_mapping(journeys),
         partners=partners,
-        profiles=_mapping({k: v for k, v in profiles.items() if k in used}),
+        profiles=frozen_mapping({k: v for k, v in profiles.items() if k in used}),
         sweep=_sweep(raw),
         slo=_slo(raw),
         onboarding=onboarding,

@@ -1,0 +1,1 @@
+"""RunRecord -> Results: KPIs and tables (pandas starts here), money, service levels."""
