@@ -4,15 +4,21 @@
 >>> results = simulate(load_scenario("ecommerce"), seed=1)
 >>> results.kpis["latency_p95_s"]
 
-Experiments (``replicate``, ``compare``, ``sweep``) are imported on first use.
+Everything here is imported on first use, so ``import openbank_sim`` loads neither pandas nor
+matplotlib (nor SimPy): ``load_scenario`` and ``Scenario`` come from ``spec/``, ``simulate``
+runs ``model/`` then ``analysis/``, and ``replicate``, ``compare``, ``sweep`` are the
+experiments.
 """
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from .analysis.results import Results
-from .errors import ScenarioError
-from .simulation import simulate
-from .spec.scenario import Scenario, load_scenario
+if TYPE_CHECKING:
+    from .analysis.results import Results
+    from .errors import ScenarioError
+    from .experiments import compare, replicate, sweep
+    from .simulation import simulate
+    from .spec.scenario import Scenario, load_scenario
 
 __all__ = [
     "Results",
@@ -25,12 +31,26 @@ __all__ = [
     "sweep",
 ]
 
-_LAZY = {"replicate", "compare", "sweep"}
+_WHERE = {
+    "Results": ".analysis.results",
+    "Scenario": ".spec.scenario",
+    "ScenarioError": ".errors",
+    "load_scenario": ".spec.scenario",
+    "simulate": ".simulation",
+    "replicate": ".experiments",
+    "compare": ".experiments",
+    "sweep": ".experiments",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from . import experiment
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'openbank_sim' has no attribute {name!r}")
+    value = getattr(import_module(where, __name__), name)
+    globals()[name] = value
+    return value
 
-        return getattr(experiment, name)
-    raise AttributeError(f"module 'openbank_sim' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .analysis.results import KPI_GROUPS
+from .analysis.kpis import KPI_GROUPS
 from .errors import ScenarioError
 from .spec.scenario import Scenario, load_scenario, parse_override_value, shipped_scenarios
 

@@ -7,6 +7,7 @@ contract (DESIGN.md, "Outputs" and "Semantics of the numbers").
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -22,66 +23,12 @@ import pandas as pd
 
 from ..histogram import LatencyHistogram
 from ..model.recorder import CALL_LOG_COLUMNS, JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES
+from .kpis import KPI_GROUPS, KPI_NAMES
 from .money import build_ledger, onboarding_kpis, partners_table
 from .slo import evaluate_slo, union_length
 
 __all__ = ["KPI_GROUPS", "KPI_NAMES", "Results", "build_results"]
 
-KPI_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "calls",
-        (
-            "calls_total",
-            "calls_ok",
-            "calls_rate_limited",
-            "calls_overloaded",
-            "calls_timeout",
-            "calls_error",
-            "calls_auth_failed",
-            "token_requests",
-            "success_rate",
-            "throughput_ok_per_s",
-            "latency_mean_s",
-            "latency_p50_s",
-            "latency_p95_s",
-            "latency_p99_s",
-            "client_latency_p95_s",
-            "backend_wait_mean_s",
-            "availability",
-            "availability_published",
-            "consents_lapsed",
-            "slo_breach_hours",
-        ),
-    ),
-    (
-        "journeys",
-        ("journeys_started", "journeys_completed", "journeys_abandoned", "conversion_rate"),
-    ),
-    (
-        "money",
-        (
-            "revenue_total",
-            "cost_total",
-            "profit_total",
-            "npv",
-            "payback_month",
-            "partner_cost_total",
-        ),
-    ),
-    (
-        "onboarding",
-        (
-            "partners_live_end",
-            "partners_in_pipeline_end",
-            "time_to_market_mean_days",
-            "time_to_market_p90_days",
-            "onboarding_cost_total",
-            "cost_per_partner",
-        ),
-    ),
-)
-"""The KPIs by group, in the order they are reported (a public contract)."""
-KPI_NAMES = tuple(name for _group, names in KPI_GROUPS for name in names)
 NAN = float("nan")
 
 
@@ -89,7 +36,9 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b else NAN
 
 
+@functools.cache
 def _git_revision() -> str | None:
+    """The source tree's git revision, asked once per process (None outside a checkout)."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],

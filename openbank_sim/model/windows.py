@@ -41,6 +41,7 @@ from ..rng import Streams, replication_seed, stream_key
 from ..spec.schema import PartnerSpec, Spec
 from .partners import partner_rate
 from .recorder import N_OUTCOMES, Recorder
+from .span import RunOutput, run_span
 
 __all__ = ["plan_windows", "run_windowed"]
 
@@ -198,7 +199,6 @@ def run_windowed(
 ) -> Any:
     """Simulate the observation windows and book the rest of the horizon."""
     from .recorder import JOURNEY_ENDINGS
-    from .world import RunOutput, run_span
 
     run = spec.run
     H = run.horizon_s

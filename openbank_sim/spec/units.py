@@ -33,8 +33,6 @@ import re
 from decimal import Decimal
 from fractions import Fraction
 
-import pandas as pd
-
 from ..errors import ScenarioError
 
 __all__ = [
@@ -73,6 +71,16 @@ _PANDAS_UNITS: dict[str, str] = {
     "d": "D",
     "w": "W",
 }
+_NS_PER_UNIT: dict[str, int] = {
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "min": 60_000_000_000,
+    "h": 3_600_000_000_000,
+    "d": 86_400_000_000_000,
+    "w": 604_800_000_000_000,
+}
+_INT64_MAX = 2**63 - 1
 # Units pandas refuses, converted here exactly: whole seconds per unit.
 _CALENDAR_SECONDS: dict[str, int] = {"mo": 2_629_800, "y": 31_557_600}
 
@@ -143,8 +151,8 @@ def parse_duration(value: object, *, allow_none: bool = False) -> float:
             calendar += Fraction(Decimal(number)) * _CALENDAR_SECONDS[unit]
             continue
         try:
-            nanoseconds += pd.Timedelta(f"{number}{_PANDAS_UNITS[unit]}").value
-        except (OverflowError, pd.errors.OutOfBoundsTimedelta):
+            nanoseconds += _component_ns(number, unit)
+        except OverflowError:
             raise ScenarioError(
                 f"the {number}{unit} part is too long to represent (at most ~292 years in units "
                 f"from ms to w); write very long durations in y or mo",
@@ -157,6 +165,26 @@ def parse_duration(value: object, *, allow_none: bool = False) -> float:
     if negative and seconds > 0:
         raise ScenarioError("a duration cannot be negative", value=value)
     return seconds
+
+
+def _component_ns(number: str, unit: str) -> int:
+    """Nanoseconds of one ``ms``-to-``w`` component, as :class:`pandas.Timedelta` reads it.
+
+    Whole numbers are exact integer arithmetic (what pandas computes too); a decimal fraction
+    goes through pandas itself, imported only then, so that durations stay bit-identical to
+    pandas' rounding. Raises OverflowError past the int64 nanoseconds pandas can hold.
+    """
+    if "." not in number:
+        ns = int(number) * _NS_PER_UNIT[unit]
+        if ns > _INT64_MAX:
+            raise OverflowError(number)
+        return ns
+    import pandas as pd
+
+    try:
+        return int(pd.Timedelta(f"{number}{_PANDAS_UNITS[unit]}").value)
+    except pd.errors.OutOfBoundsTimedelta:
+        raise OverflowError(number) from None
 
 
 def format_duration(seconds: float) -> str:

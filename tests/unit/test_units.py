@@ -294,3 +294,26 @@ def test_parse_date_rejects_other_forms(value: object) -> None:
     with pytest.raises(ScenarioError, match="YYYY-MM-DD") as info:
         parse_date(value)
     assert info.value.path == ""
+
+
+def test_whole_number_components_match_pandas_without_importing_it() -> None:
+    """Whole-number components are integer arithmetic, equal to what pandas computes."""
+    import random
+
+    import pandas as pd
+
+    from openbank_sim.spec.units import _PANDAS_UNITS, _component_ns
+
+    rng = random.Random(5)
+    for unit, pandas_unit in _PANDAS_UNITS.items():
+        for _ in range(500):
+            number = str(rng.randint(0, 10 ** rng.randint(0, 9)))
+            try:
+                expected = pd.Timedelta(f"{number}{pandas_unit}").value
+            except (OverflowError, pd.errors.OutOfBoundsTimedelta):
+                with pytest.raises(OverflowError):
+                    _component_ns(number, unit)
+                continue
+            assert _component_ns(number, unit) == expected, (number, unit)
+    with pytest.raises(OverflowError):
+        _component_ns("106752", "d")  # past the ~292 years of int64 nanoseconds

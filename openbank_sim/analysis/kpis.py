@@ -1,0 +1,61 @@
+"""The KPI names by group, in the order they are reported (a public contract; no pandas)."""
+
+from __future__ import annotations
+
+__all__ = ["KPI_GROUPS", "KPI_NAMES"]
+
+KPI_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "calls",
+        (
+            "calls_total",
+            "calls_ok",
+            "calls_rate_limited",
+            "calls_overloaded",
+            "calls_timeout",
+            "calls_error",
+            "calls_auth_failed",
+            "token_requests",
+            "success_rate",
+            "throughput_ok_per_s",
+            "latency_mean_s",
+            "latency_p50_s",
+            "latency_p95_s",
+            "latency_p99_s",
+            "client_latency_p95_s",
+            "backend_wait_mean_s",
+            "availability",
+            "availability_published",
+            "consents_lapsed",
+            "slo_breach_hours",
+        ),
+    ),
+    (
+        "journeys",
+        ("journeys_started", "journeys_completed", "journeys_abandoned", "conversion_rate"),
+    ),
+    (
+        "money",
+        (
+            "revenue_total",
+            "cost_total",
+            "profit_total",
+            "npv",
+            "payback_month",
+            "partner_cost_total",
+        ),
+    ),
+    (
+        "onboarding",
+        (
+            "partners_live_end",
+            "partners_in_pipeline_end",
+            "time_to_market_mean_days",
+            "time_to_market_p90_days",
+            "onboarding_cost_total",
+            "cost_per_partner",
+        ),
+    ),
+)
+"""The KPIs by group, in the order they are reported (a public contract)."""
+KPI_NAMES = tuple(name for _group, names in KPI_GROUPS for name in names)
