@@ -23,7 +23,7 @@ from openbank_sim.spec.profiles import expected_count, rate_pieces
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_DIR = ROOT / "scenarios"
 SHIPPED = sorted(SCENARIO_DIR.glob("*.toml"))
-# The scenarios whose every number must cite CALIBRATION.md or say "assumption" (see below).
+# The scenarios whose every number must cite docs/calibration.md or say "assumption" (see below).
 CITED = (
     "ecommerce",
     "medical",
@@ -33,7 +33,7 @@ CITED = (
     "noisy_neighbour",
     "uk_open_banking",
 )
-# The ones calibrated to CALIBRATION.md (the M/M/c case is textbook numbers, all assumptions).
+# The ones calibrated to docs/calibration.md (the M/M/c case is textbook numbers, all assumptions).
 CALIBRATED = (
     "ecommerce",
     "medical",
@@ -42,7 +42,7 @@ CALIBRATED = (
     "noisy_neighbour",
     "uk_open_banking",
 )
-CALIBRATION = ROOT.parent / "shared" / "CALIBRATION.md"
+CALIBRATION = ROOT / "docs" / "calibration.md"
 
 SHORT_HORIZON_S = 2 * 3600.0
 MAX_SHORT_SESSIONS = 20_000.0  # expected sessions in a short run; keeps each run ~1 s
@@ -161,12 +161,10 @@ def test_every_number_cites_a_calibration_row_or_an_assumption(name: str):
 
 @pytest.mark.parametrize("name", CITED)
 def test_cited_rows_exist_in_calibration(name: str):
-    if not CALIBRATION.exists():
-        pytest.skip(f"{CALIBRATION} is not present")
     known = set(ROW_ID.findall(CALIBRATION.read_text(encoding="utf-8")))
     cited = set(ROW_ID.findall((SCENARIO_DIR / f"{name}.toml").read_text(encoding="utf-8")))
     if name in CALIBRATED:
-        assert cited, f"{name}.toml cites no CALIBRATION.md row"
+        assert cited, f"{name}.toml cites no docs/calibration.md row"
     assert cited <= known, f"unknown rows: {sorted(cited - known)}"
 
 

@@ -2,7 +2,7 @@
 
 Each case edits a valid scenario (or replaces the file, or adds overrides) and checks the error's
 dotted key path exactly, that its message names the file, and that its reason says what is
-wrong (SCENARIO_FORMAT.md "Value conventions", "Required and defaults"; DESIGN.md "Overrides").
+wrong (docs/scenario-format.md "Value conventions", "Required and defaults"; DESIGN.md "Overrides").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Unit tests of scenario inheritance (``extends``).
 
-Contract (SCENARIO_FORMAT.md, the docstring of :func:`openbank_sim.load_scenario`): a file may
+Contract (docs/scenario-format.md, the docstring of :func:`openbank_sim.load_scenario`): a file may
 say ``extends = "NAME"`` (a shipped scenario) or a path relative to its own directory; the base
 is loaded first (chains allowed), then the file is merged over it: tables merge key by key,
 arrays, scalars and distributions replace whole; the merged table, without ``extends``, is

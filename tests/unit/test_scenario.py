@@ -1,7 +1,7 @@
 """Unit tests of scenario loading, defaults, immutability and overrides.
 
 Covers :mod:`openbank_sim.spec.scenario` and the defaults of :mod:`openbank_sim.spec.schema` as listed in
-SCENARIO_FORMAT.md ("Required and defaults") and DESIGN.md ("Overrides"). Every scenario here
+docs/scenario-format.md ("Required and defaults") and DESIGN.md ("Overrides"). Every scenario here
 is written to ``tmp_path``; only :func:`test_shipped_scenarios_load_by_name` reads the shipped
 folder.
 """
