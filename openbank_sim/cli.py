@@ -243,21 +243,31 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from .experiments.executors import ExecutorError
     from .experiments.experiment import compare
 
     a = _load(args.a, args.set)
     b = _load(args.b, args.set)
     if args.replications < 1:
         raise ScenarioError("must be >= 1", path="--replications", value=args.replications)
-    res = compare(
-        a,
-        b,
-        n=args.replications,
-        seed=args.seed,
-        executor=args.executor,
-        workers=args.workers,
-        quiet=args.quiet,
-    )
+    if args.workers is not None and args.workers < 1:
+        raise ScenarioError("must be >= 1", path="--workers", value=args.workers)
+    if args.seed is not None and args.seed < 0:
+        raise ScenarioError("must be a non-negative integer", path="--seed", value=args.seed)
+    try:
+        res = compare(
+            a,
+            b,
+            n=args.replications,
+            seed=args.seed,
+            executor=args.executor,
+            workers=args.workers,
+            address=args.scheduler,
+            quiet=args.quiet,
+        )
+    except ExecutorError as err:
+        print(f"openbank-sim: error: {err}", file=sys.stderr)
+        return 2
     s = res.summary
     if args.json:
         print(s.reset_index().to_json(orient="records", indent=2))
@@ -397,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", metavar="KEY=VALUE", help="override applied to both scenarios"
     )
     cmp_.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes")
+    cmp_.add_argument(
+        "--scheduler", metavar="ADDR", help="Dask scheduler address (default: a LocalCluster)"
+    )
     cmp_.add_argument("--workers", type=int)
     cmp_.add_argument("--json", action="store_true")
     cmp_.add_argument("--quiet", action="store_true")

@@ -1051,6 +1051,33 @@ def test_cli_unreachable_scheduler_leaves_no_store(unreachable_cli: dict[str, An
     assert not unreachable_cli["store"].exists()
 
 
+@pytest.mark.slow
+def test_cli_compare_with_an_unreachable_scheduler_exits_2(cli_file: Path) -> None:
+    """``compare --executor dask --scheduler ADDR`` with nothing there: exit 2, one line."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "openbank_sim",
+        "compare",
+        str(cli_file),
+        str(cli_file),
+        "--replications",
+        "2",
+        "--executor",
+        "dask",
+        "--scheduler",
+        UNREACHABLE,
+        "--quiet",
+    ]
+    t0 = time.monotonic()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert_one_line_error(done.stderr)
+    assert "127.0.0.1:9" in done.stderr
+    assert time.monotonic() - t0 < 20
+
+
 def test_cli_compare_prints_the_paired_table(
     tmp_path: Path, cli_file: Path, capsys: pytest.CaptureFixture
 ) -> None:
