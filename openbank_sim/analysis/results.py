@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from ..histogram import LatencyHistogram
-from ..model.recorder import CALL_LOG_COLUMNS, JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES
+from ..model.recorder import CALL_LOG_COLUMNS
+from ..outcomes import JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES, JourneyEnding, Outcome
 from .kpis import KPI_GROUPS, KPI_NAMES
 from .money import build_ledger, onboarding_kpis, partners_table
 from .slo import evaluate_slo, union_length
@@ -491,7 +492,7 @@ def _by_partner(out, pp, outcome, vals, journeys) -> pd.DataFrame:
     completed = np.zeros(n)
     for (_j, p, e), c in rec.journeys.items():
         started[p] += c
-        if e == 0:
+        if e == JourneyEnding.COMPLETED:
             completed[p] += c
     df["journeys_started"] = started
     df["journeys_completed"] = completed
@@ -530,7 +531,7 @@ def _by_pool(out, pp, outcome, vals, measured_s) -> pd.DataFrame:
     product_pool = [out.pool_names.index(p.pool) for p in spec.bank.products.values()]
     rejected = np.zeros(len(out.pools), dtype=vals.dtype)
     for q, o, v in zip(pp.tolist(), outcome.tolist(), vals.tolist(), strict=True):
-        if o == 2:
+        if o == Outcome.OVERLOADED:
             rejected[product_pool[q % P]] += v
     rows = []
     for i, pool in enumerate(out.pools):

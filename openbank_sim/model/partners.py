@@ -22,19 +22,23 @@ from typing import Any
 import numpy as np
 import simpy
 
+from ..outcomes import JOURNEY_FAILED_OFFSET, OUTCOME_NAMES, JourneyEnding, Outcome
 from ..rng import Streams
 from ..spec.profiles import Profile, rate_pieces, sample_nhpp_blocks
 from ..spec.schema import JourneySpec, PartnerSpec, ProductSpec, StepSpec
 from ..spec.units import SECONDS_PER_YEAR
 from .bank import BackendPool
 from .gateway import Gateway
-from .recorder import JOURNEY_FAILED_OFFSET, Recorder
+from .recorder import Recorder
 
 __all__ = ["PartnerRuntime"]
 
-OK, RATE_LIMITED, OVERLOADED, TIMEOUT, ERROR, AUTH_FAILED = range(6)
-PATIENCE = -1
-COMPLETED, ABANDONED_PATIENCE, ABANDONED_REDIRECT = 0, 1, 2
+# plain ints on the hot path (an IntEnum member compares slower)
+OK, RATE_LIMITED, OVERLOADED, TIMEOUT, ERROR, AUTH_FAILED = (o.value for o in Outcome)
+PATIENCE = -1  # not an outcome: the user left while the attempt was under way
+COMPLETED = JourneyEnding.COMPLETED.value
+ABANDONED_PATIENCE = JourneyEnding.PATIENCE.value
+ABANDONED_REDIRECT = JourneyEnding.REDIRECT.value
 _SKIPPED, _DONE, _APPROVED, _DECLINED = 0, 1, 2, 3
 
 
@@ -241,10 +245,7 @@ class PartnerRuntime:
         client = spec.client
         self.timeout = client.timeout_s
         self.max_attempts = client.max_attempts
-        self.retry_on = tuple(
-            o in client.retry_on
-            for o in ("ok", "rate_limited", "overloaded", "timeout", "error", "auth_failed")
-        )
+        self.retry_on = tuple(o in client.retry_on for o in OUTCOME_NAMES)
         self.respect_retry_after = client.respect_retry_after
         self.backoff = client.backoff
         self.jitter = streams.uniforms(*key, "backoff_jitter")

@@ -26,21 +26,24 @@ from collections import defaultdict
 import numpy as np
 
 from ..histogram import LatencyHistogram
-
-__all__ = ["JOURNEY_ENDINGS", "OUTCOME_NAMES", "Recorder"]
-
-OUTCOME_NAMES = ("ok", "rate_limited", "overloaded", "timeout", "error", "auth_failed")
-N_OUTCOMES = len(OUTCOME_NAMES)
-# How a journey ended: completed, the user's patience ran out, dropped off at a redirect, or
-# a step's final outcome (offset 3 + outcome code; "ok" never ends a journey early).
-JOURNEY_ENDINGS = (
-    "completed",
-    "patience",
-    "redirect",
-    "_",
-    *(f"failed_{o}" for o in OUTCOME_NAMES[1:]),
+from ..outcomes import (
+    JOURNEY_ENDINGS,
+    JOURNEY_FAILED_OFFSET,
+    N_OUTCOMES,
+    NO_ANSWER,
+    OUTCOME_NAMES,
+    Outcome,
 )
-JOURNEY_FAILED_OFFSET = 3
+
+__all__ = [
+    "CALL_LOG_COLUMNS",
+    "JOURNEY_ENDINGS",
+    "JOURNEY_FAILED_OFFSET",
+    "N_OUTCOMES",
+    "OUTCOME_NAMES",
+    "Recorder",
+]
+
 TIMESERIES_ALPHA = 0.02
 PUBLISHED_RUN = 5  # C-UK-8: consecutive requests without an answer that count as downtime
 PUBLISHED_NO_ANSWER_S = 30.0  # C-UK-8
@@ -228,7 +231,7 @@ class Recorder:
         self._published(t, out, lat)
         if self.slo_period_s is not None:
             self._slo(t, pp // P, out, lat)
-        ok = out == 0
+        ok = out == Outcome.OK
         if not ok.any():
             return
         lat, pp, bins = lat[ok], pp[ok], bins[ok]
@@ -255,12 +258,7 @@ class Recorder:
         within 30 s (503, 5xx, timeout, or slower than 30 s) until the next answered one."""
         order = np.argsort(t, kind="stable")
         t = t[order]
-        failed = (
-            (out[order] == 2)
-            | (out[order] == 3)
-            | (out[order] == 4)
-            | (lat[order] > PUBLISHED_NO_ANSWER_S)
-        )
+        failed = np.isin(out[order], NO_ANSWER) | (lat[order] > PUBLISHED_NO_ANSWER_S)
         if not failed.any() and self._run_len == 0:
             return
         if self._run_len and not failed[0]:  # the carried run ended with this chunk's first
@@ -286,8 +284,8 @@ class Recorder:
     def _slo(self, t: np.ndarray, partner: np.ndarray, out: np.ndarray, lat: np.ndarray) -> None:
         period = np.floor(t / self.slo_period_s).astype(np.int64)
         key = period * self.n_partners + partner
-        failed = (out == 2) | (out == 3) | (out == 4)
-        ok = out == 0
+        failed = np.isin(out, NO_ANSWER)
+        ok = out == Outcome.OK
         uniq, inv = np.unique(key, return_inverse=True)
         total = np.bincount(inv, minlength=uniq.size)
         nfail = np.bincount(inv, weights=failed, minlength=uniq.size)

@@ -37,10 +37,11 @@ from typing import Any
 import numpy as np
 
 from ..histogram import LatencyHistogram
+from ..outcomes import JOURNEY_ENDINGS, N_OUTCOMES
 from ..rng import Streams, replication_seed, stream_key
 from ..spec.schema import PartnerSpec, Spec
 from .partners import partner_rate
-from .recorder import N_OUTCOMES, Recorder
+from .recorder import Recorder
 from .span import RunOutput, run_span
 
 __all__ = ["plan_windows", "run_windowed"]
@@ -198,7 +199,6 @@ def run_windowed(
     spec: Spec, seed: int, partners: tuple[PartnerSpec, ...], projects: list, wall0: float
 ) -> Any:
     """Simulate the observation windows and book the rest of the horizon."""
-    from .recorder import JOURNEY_ENDINGS
 
     run = spec.run
     H = run.horizon_s

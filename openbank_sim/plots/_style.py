@@ -18,6 +18,7 @@ from matplotlib.ticker import (
     NullLocator,
 )
 
+from ..outcomes import Outcome
 from ..spec.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_MONTH, format_duration
 
 if TYPE_CHECKING:
@@ -49,14 +50,15 @@ PALETTE: Mapping[str, str] = MappingProxyType(
     }
 )
 _CYCLE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
-_OUTCOMES = (
-    ("ok", "ok"),
-    ("rate_limited", "429 rate limited"),
-    ("overloaded", "503 overloaded"),
-    ("timeout", "timeout"),
-    ("error", "5xx error"),
-    ("auth_failed", "401 auth failed"),
-)
+_OUTCOME_LABELS = {
+    Outcome.OK: "ok",
+    Outcome.RATE_LIMITED: "429 rate limited",
+    Outcome.OVERLOADED: "503 overloaded",
+    Outcome.TIMEOUT: "timeout",
+    Outcome.ERROR: "5xx error",
+    Outcome.AUTH_FAILED: "401 auth failed",
+}
+_OUTCOMES = tuple((o.label, _OUTCOME_LABELS[o]) for o in Outcome)
 _WIDTH_IN = 8.0  # 800 px at 100 dpi
 
 

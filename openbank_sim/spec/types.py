@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..outcomes import OUTCOME_NAMES
 from .distributions import Distribution
 from .limits import LimitSpec
 from .profiles import Profile
 
-OUTCOMES = ("ok", "rate_limited", "overloaded", "timeout", "error", "auth_failed")
+OUTCOMES = OUTCOME_NAMES
 PRODUCT_KINDS = ("payment", "account_info", "credit_assessment", "installment", "other")
 SECTORS = ("ecommerce", "medical", "education", "other")
 INTEGRATIONS = ("api", "traditional")
