@@ -181,6 +181,16 @@ def _parse_vary(items: Sequence[str]) -> tuple[dict[str, object], bool]:
     return vary, kinds == {"range"}
 
 
+def _check_run_options(args: argparse.Namespace, *counts: str) -> None:
+    """Refuse counts below 1 (``counts`` and ``--workers``) and a negative ``--seed``."""
+    for name in (*counts, "workers"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ScenarioError("must be >= 1", path=f"--{name}", value=value)
+    if args.seed is not None and args.seed < 0:
+        raise ScenarioError("must be a non-negative integer", path="--seed", value=args.seed)
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .experiments.executors import ExecutorError
     from .experiments.experiment import StoreError, sweep
@@ -194,14 +204,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             design = "lhs" if is_range else "grid"
     elif scenario.spec.sweep is None:
         raise ScenarioError("nothing to vary: give --vary or a [sweep] table", path="--vary")
-    if args.n is not None and args.n < 1:
-        raise ScenarioError("must be >= 1", path="--n", value=args.n)
-    if args.replications is not None and args.replications < 1:
-        raise ScenarioError("must be >= 1", path="--replications", value=args.replications)
-    if args.workers is not None and args.workers < 1:
-        raise ScenarioError("must be >= 1", path="--workers", value=args.workers)
-    if args.seed is not None and args.seed < 0:
-        raise ScenarioError("must be a non-negative integer", path="--seed", value=args.seed)
+    _check_run_options(args, "n", "replications")
     try:
         result = sweep(
             scenario,
@@ -248,12 +251,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     a = _load(args.a, args.set)
     b = _load(args.b, args.set)
-    if args.replications < 1:
-        raise ScenarioError("must be >= 1", path="--replications", value=args.replications)
-    if args.workers is not None and args.workers < 1:
-        raise ScenarioError("must be >= 1", path="--workers", value=args.workers)
-    if args.seed is not None and args.seed < 0:
-        raise ScenarioError("must be a non-negative integer", path="--seed", value=args.seed)
+    _check_run_options(args, "replications")
     try:
         res = compare(
             a,

@@ -1,26 +1,7 @@
 """``openbank_sim.experiment``: the experiments API under its documented name (see
 :mod:`openbank_sim.experiments`)."""
 
-from .experiments import (
-    CompareResult,
-    ReplicationResult,
-    StoreError,
-    SweepResult,
-    compare,
-    replicate,
-    sweep,
-    sweep_points,
-    t_interval,
-)
+from . import experiments as _experiments
+from .experiments import *  # noqa: F403
 
-__all__ = [
-    "CompareResult",
-    "ReplicationResult",
-    "StoreError",
-    "SweepResult",
-    "compare",
-    "replicate",
-    "sweep",
-    "sweep_points",
-    "t_interval",
-]
+__all__ = list(_experiments.__all__)
