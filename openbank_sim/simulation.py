@@ -19,7 +19,7 @@ def simulate(
     seed: int | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Results:
-    """Run ``scenario`` once and return its :class:`~openbank_sim.results.Results`.
+    """Run ``scenario`` once and return its :class:`~openbank_sim.analysis.results.Results`.
 
     Args:
         scenario: a :class:`Scenario`, a path to a TOML file, or a shipped scenario's name.

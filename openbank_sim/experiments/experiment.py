@@ -219,7 +219,7 @@ def replicate(
         target: ``{"kpi": name, "half_width": h, "relative": bool}``: add replications (in
             batches) until that KPI's interval half-width is at most ``h`` (relative: ``h`` times
             ``|mean|``), or ``max_replications`` is reached.
-        executor, workers, address: where to run (see :mod:`openbank_sim.executors`).
+        executor, workers, address: where to run (see :mod:`openbank_sim.experiments.executors`).
         quiet: no progress bar.
     """
     s = _as_scenario(scenario)

@@ -16,7 +16,7 @@ tables grow with time bins x partners x products, not with calls. Only the optio
 (``run.record_calls``) grows with calls, by design.
 
 Call KPIs count attempts *arriving* in ``[warmup, horizon)``; money counts attempts arriving in
-``[0, horizon)`` (warm-up included). No pandas here: :mod:`openbank_sim.results` builds tables.
+``[0, horizon)`` (warm-up included). No pandas here: :mod:`openbank_sim.analysis.results` builds tables.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ __all__ = ["RunOutput", "Span", "live_partners", "run_span"]
 
 @dataclass
 class RunOutput:
-    """Raw aggregates of one run (no pandas): what :mod:`openbank_sim.results` turns into tables."""
+    """Raw aggregates of one run (no pandas): what :mod:`openbank_sim.analysis.results` turns into tables."""
 
     spec: Spec
     seed: int

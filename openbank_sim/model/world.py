@@ -2,7 +2,7 @@
 
 :func:`run_world` is the pure core of a run: ``(spec, seed) -> RunOutput``. Sessions start in
 ``[0, horizon)``; sessions under way at the horizon finish (the run drains), and the recorder
-keeps only what the semantics of the numbers ask for (see :mod:`openbank_sim.metrics`).
+keeps only what the semantics of the numbers ask for (see :mod:`openbank_sim.model.recorder`).
 """
 
 from __future__ import annotations

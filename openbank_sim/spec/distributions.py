@@ -367,7 +367,7 @@ def parse_distribution(spec: object, *, time_valued: bool) -> Distribution:
             distribution's parameters (see the module docstring).
         time_valued: whether the distribution describes a time. If so, ``value``, ``mean``,
             ``p95``, ``low``, ``high`` and the ``values`` of an empirical distribution are
-            duration strings (read by :func:`openbank_sim.units.parse_duration`, in seconds);
+            duration strings (read by :func:`openbank_sim.spec.units.parse_duration`, in seconds);
             ``cv`` stays a plain ratio and a lognormal's ``mu``/``sigma`` stay plain numbers
             of log-space, ``mu`` being in ln(seconds). If not, every parameter is a plain
             number (``int`` or ``float``, not ``bool`` nor string).

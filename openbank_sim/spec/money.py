@@ -1,7 +1,7 @@
 """Schema of the slow half of the model: ``[onboarding]``, ``[economics]`` (validated, frozen).
 
-Kept apart from :mod:`openbank_sim.schema` so each module stays one job; it reuses the typed
-readers there and is called from :func:`openbank_sim.schema.build`.
+Kept apart from :mod:`openbank_sim.spec.schema` so each module stays one job; it reuses the typed
+readers of :mod:`openbank_sim.spec.readers` and is called from :func:`openbank_sim.spec.schema.build`.
 """
 
 from __future__ import annotations

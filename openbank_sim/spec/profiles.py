@@ -143,7 +143,7 @@ def _parse_shape(value: object, key: str) -> tuple[float, ...]:
 
 
 def _parse_duration_s(value: object, path: str) -> float:
-    """Seconds in a positive duration string with a unit (see :mod:`openbank_sim.units`)."""
+    """Seconds in a positive duration string with a unit (see :mod:`openbank_sim.spec.units`)."""
     try:
         seconds = parse_duration(value)
     except ScenarioError as err:

@@ -1,7 +1,7 @@
 """Scenarios: TOML files loaded into validated, immutable :class:`Scenario` objects.
 
 A :class:`Scenario` keeps the table *as written* (after overrides) and the validated
-:class:`~openbank_sim.schema.Spec` built from it. Overrides use dotted paths through the file
+:class:`~openbank_sim.spec.types.Spec` built from it. Overrides use dotted paths through the file
 as written (``bank.pools.core.servers``, ``partners.0.users``, ``gateway.limits.1.rate``); they
 may fill any key of a fixed table but never create a new pool, product, journey, partner,
 limit or profile. A file may inherit from another with ``extends`` (see :func:`load_scenario`).

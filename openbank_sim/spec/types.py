@@ -265,5 +265,5 @@ class Spec:
     profiles: Mapping[str, Profile] = field(default_factory=dict)
     sweep: SweepSpec | None = None
     slo: SloSpec | None = None
-    onboarding: Any = None  # schema_money.OnboardingSpec
-    economics: Any = None  # schema_money.EconomicsSpec
+    onboarding: Any = None  # spec.money.OnboardingSpec (money imports types, not the reverse)
+    economics: Any = None  # spec.money.EconomicsSpec
