@@ -27,13 +27,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..model.bank import capacity_steps
 from ..model.onboarding import Project
+from ..model.record import MoneyCells, RunRecord
 from ..spec.units import SECONDS_PER_DAY, SECONDS_PER_MONTH, SECONDS_PER_YEAR
 
 __all__ = [
@@ -192,20 +192,14 @@ LEDGER_COLUMNS = ["month", "t_s", "time", "category", "partner", "amount", "cumu
 
 
 def _by_month(
-    d: dict[int, float],
-    n_pp: int,
-    P: int,
-    time_bin_s: float,
-    horizon_s: float,
-    partners: list[str],
-    category: str,
-    sign: float,
+    money: MoneyCells, horizon_s: float, partners: Sequence[str], category: str, sign: float
 ) -> list[LedgerRow]:
     agg: dict[tuple[int, int], float] = {}
-    for key, v in d.items():
-        b, pp = divmod(key, n_pp)
-        k = month_of(b * time_bin_s)
-        agg[k, pp // P] = agg.get((k, pp // P), 0.0) + v
+    for b, p, v in zip(
+        money.bin.tolist(), money.partner.tolist(), money.amount.tolist(), strict=True
+    ):
+        k = month_of(b * money.bin_s)
+        agg[k, p] = agg.get((k, p), 0.0) + v
     return [
         LedgerRow(k, month_end(k, horizon_s), category, partners[p], sign * v)
         for (k, p), v in sorted(agg.items())
@@ -213,17 +207,14 @@ def _by_month(
     ]
 
 
-def build_ledger(out: Any) -> tuple[pd.DataFrame, dict[str, float]]:
+def build_ledger(out: RunRecord) -> tuple[pd.DataFrame, dict[str, float]]:
     """The run's ledger and its money KPIs (revenue, cost, profit, NPV, payback, partner)."""
     spec = out.spec
     run = spec.run
-    rec = out.recorder
     H = run.horizon_s
-    P = len(out.product_names)
-    n_pp = len(out.partner_names) * P
     rows: list[LedgerRow] = []
-    rows += _by_month(rec.revenue, n_pp, P, rec.time_bin_s, H, out.partner_names, "revenue", 1.0)
-    rows += _by_month(rec.cost, n_pp, P, rec.time_bin_s, H, out.partner_names, "call_cost", -1.0)
+    rows += _by_month(out.calls.revenue, H, out.partner_names, "revenue", 1.0)
+    rows += _by_month(out.calls.cost, H, out.partner_names, "call_cost", -1.0)
     for pool in spec.bank.pools.values():
         if not pool.cost_per_server_hour:
             continue
@@ -267,7 +258,7 @@ def build_ledger(out: Any) -> tuple[pd.DataFrame, dict[str, float]]:
     return df, kpis
 
 
-def partners_table(out: Any) -> pd.DataFrame:
+def partners_table(out: RunRecord) -> pd.DataFrame:
     """One row per partner: onboarded ones with their phase dates, and the scenario's own."""
     run = out.spec.run
     rows = []
@@ -319,7 +310,7 @@ def partners_table(out: Any) -> pd.DataFrame:
     return df
 
 
-def onboarding_kpis(out: Any, ledger: pd.DataFrame) -> dict[str, float]:
+def onboarding_kpis(out: RunRecord, ledger: pd.DataFrame) -> dict[str, float]:
     """Time to market, partners live / in the pipeline, onboarding cost."""
     H = out.spec.run.horizon_s
     live_static = sum(

@@ -1,7 +1,8 @@
 """Results of one run: the KPI dict, tables as pandas DataFrames, save / load, provenance.
 
-Built from the raw aggregates of :func:`openbank_sim.model.world.run_world` once the run is
-over; this is where pandas first appears. The KPI names and their semantics are a public
+Built from the :class:`~openbank_sim.model.record.RunRecord` of
+:func:`openbank_sim.model.world.run_world` once the run is over; this is where pandas first
+appears. The KPI names and their semantics are a public
 contract (DESIGN.md, "Outputs" and "Semantics of the numbers").
 """
 
@@ -14,7 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,14 @@ import numpy as np
 import pandas as pd
 
 from ..histogram import LatencyHistogram
+from ..model.record import (
+    BinLatency,
+    CallAggregates,
+    CallCounts,
+    JourneyCounts,
+    MoneyCells,
+    RunRecord,
+)
 from ..model.recorder import CALL_LOG_COLUMNS
 from ..outcomes import JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES, JourneyEnding, Outcome
 from .kpis import KPI_GROUPS, KPI_NAMES
@@ -198,19 +207,6 @@ def _has_pyarrow() -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def _decode_counts(counts: Mapping[int, int], n_pp: int) -> tuple[np.ndarray, ...]:
-    if not counts:
-        e = np.zeros(0, dtype=np.int64)
-        return e, e, e, e
-    keys = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-    vals = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-    if np.all(vals == np.floor(vals)):  # simulated counts; windowed runs book expected ones
-        vals = vals.astype(np.int64)
-    outcome = keys % N_OUTCOMES
-    rest = keys // N_OUTCOMES
-    return rest // n_pp, rest % n_pp, outcome, vals
-
-
 def _hist_stats(h: LatencyHistogram) -> dict[str, float]:
     if h.count == 0:
         return {
@@ -228,79 +224,74 @@ def _hist_stats(h: LatencyHistogram) -> dict[str, float]:
     }
 
 
-def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None) -> Results:
-    """Turn a :class:`~openbank_sim.model.world.RunOutput` into :class:`Results`."""
-    spec = out.spec
+def build_results(
+    record: RunRecord, scenario_raw: Mapping[str, Any], source: str | None
+) -> Results:
+    """Turn a :class:`~openbank_sim.model.record.RunRecord` into :class:`Results`."""
+    spec = record.spec
     run = spec.run
-    rec = out.recorder
-    partners, products = out.partner_names, out.product_names
-    P = len(products)
-    n_pp = len(partners) * P
+    calls_rec = record.calls
+    partners, products = record.partner_names, record.product_names
     measured_s = run.horizon_s - run.warmup_s
+    counts = calls_rec.counts
 
-    bins, pp, outcome, vals = _decode_counts(rec.counts, n_pp)
     by_outcome = (
-        np.bincount(outcome, weights=vals, minlength=N_OUTCOMES)
-        if vals.size
+        np.bincount(counts.outcome, weights=counts.count, minlength=N_OUTCOMES)
+        if counts.count.size
         else np.zeros(N_OUTCOMES)
     )
     calls = {f"calls_{o}": float(by_outcome[i]) for i, o in enumerate(OUTCOME_NAMES)}
     calls_total = float(by_outcome.sum())
 
     overall = LatencyHistogram()
-    for h in rec.latency_by_product:
+    for h in calls_rec.latency_by_product:
         overall.merge(h)
     lat = _hist_stats(overall)
-    wait_count = float(rec.wait_count.sum())
-    journeys = _journey_table(rec.journeys, out.journey_names)
+    wait_count = float(calls_rec.wait_count.sum())
+    journeys = _journey_table(calls_rec.journeys, record.journey_names)
     started = float(journeys["count"].sum()) if len(journeys) else 0
     completed = (
         float(journeys.loc[journeys["ending"] == "completed", "count"].sum()) if started else 0
     )
-    ledger, money = build_ledger(out)
-    onboarding = onboarding_kpis(out, ledger)
+    ledger, money = build_ledger(record)
+    onboarding = onboarding_kpis(record, ledger)
 
-    window = (run.warmup_s, run.horizon_s)
-    downtime = [
-        pool.outages.downtime(*window) if pool.outages is not None else [] for pool in out.pools
-    ]
-    avail = 1.0 - union_length([iv for d in downtime for iv in d]) / measured_s
+    avail = 1.0 - union_length([iv for pool in record.pools for iv in pool.downtime]) / measured_s
     slo_table = None
     breach_hours = 0.0
-    if spec.slo is not None:
-        pool_of = {name: i for i, name in enumerate(out.pool_names)}
+    if spec.slo is not None and calls_rec.slo is not None:
+        pool_of = {name: i for i, name in enumerate(record.pool_names)}
         partner_down = []
-        for p in out.partners:
+        for p in record.partners:
             used = {spec.bank.products[s.product].pool for s in spec.journeys[p.journey].steps}
             if p.background is not None:
                 used.add(spec.bank.products[p.background.product].pool)
-            partner_down.append([iv for u in used for iv in downtime[pool_of[u]]])
+            partner_down.append([iv for u in used for iv in record.pools[pool_of[u]].downtime])
         slo_table = evaluate_slo(
             spec.slo,
             partners,
-            rec.slo_counts,
-            rec.slo_latency,
+            calls_rec.slo.counts,
+            calls_rec.slo.latency,
             partner_down,
-            window,
+            (run.warmup_s, run.horizon_s),
             pd.Timestamp(run.start),
-            [p.live_from_s for p in out.partners],
+            [p.live_from_s for p in record.partners],
         )
         breached = slo_table.drop_duplicates(["partner", "period"])
         breach_hours = float(breached["period_length_s"].sum()) / 3600.0  # partner-hours
+    client = calls_rec.client_latency
     kpis: dict[str, float] = {
         "calls_total": calls_total,
         **calls,
-        "token_requests": out.token_requests,
+        "token_requests": record.token_requests,
         "success_rate": _ratio(calls["calls_ok"], calls_total),
         "throughput_ok_per_s": calls["calls_ok"] / measured_s,
         **lat,
-        "client_latency_p95_s": rec.client_latency.quantile(0.95)
-        if rec.client_latency.count
-        else NAN,
-        "backend_wait_mean_s": _ratio(float(rec.wait_sum.sum()), wait_count),
+        "client_latency_p95_s": client.quantile(0.95) if client.count else NAN,
+        "backend_wait_mean_s": _ratio(float(calls_rec.wait_sum_s.sum()), wait_count),
         "availability": avail,
-        "availability_published": 1.0 - rec.published_downtime() / measured_s,
-        "consents_lapsed": out.consents_lapsed,
+        "availability_published": 1.0 - calls_rec.published_downtime_s / measured_s,
+        "consents_lapsed": record.consents_lapsed,
         "slo_breach_hours": breach_hours,
         "journeys_started": started,
         "journeys_completed": completed,
@@ -312,29 +303,30 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
     kpis = {k: float(kpis[k]) for k in KPI_NAMES}
 
     tables = {
-        "timeseries": _timeseries(rec, bins, pp, outcome, vals, partners, products, run),
-        "timeseries_latency": _timeseries_latency(rec, products, run),
-        "by_partner": _by_partner(out, pp, outcome, vals, journeys),
-        "by_product": _by_product(out, pp, outcome, vals),
-        "by_pool": _by_pool(out, pp, outcome, vals, measured_s),
+        "timeseries": _timeseries(calls_rec, partners, products, run),
+        "timeseries_latency": _timeseries_latency(calls_rec.latency_by_bin, products, run),
+        "by_partner": _by_partner(record),
+        "by_product": _by_product(record),
+        "by_pool": _by_pool(record, measured_s),
         "journeys": journeys,
-        "partners": partners_table(out),
+        "partners": partners_table(record),
         "ledger": ledger,
     }
     if slo_table is not None:
         tables["slo_breaches"] = slo_table
-    log = rec.call_log_columns() if rec.call_log else {}
-    if rec.call_log:
-        tables["calls"] = _call_table(log, partners, products)
+    if calls_rec.call_log is not None:
+        tables["calls"] = _call_table(calls_rec.call_log, partners, products)
 
-    hists = {f"product:{n}": h for n, h in zip(products, rec.latency_by_product, strict=True)}
-    hists.update({f"partner:{n}": h for n, h in zip(partners, rec.latency_by_partner, strict=True)})
-    hists["client"] = rec.client_latency
+    hists = {f"product:{n}": h for n, h in zip(products, calls_rec.latency_by_product, strict=True)}
+    hists.update(
+        {f"partner:{n}": h for n, h in zip(partners, calls_rec.latency_by_partner, strict=True)}
+    )
+    hists["client"] = client
     manifest = {
         "scenario_name": spec.name,
         "scenario_source": source,
         "scenario": scenario_raw,
-        "seed": out.seed,
+        "seed": record.seed,
         "start": run.start.isoformat(),
         "currency": spec.currency,
         "horizon_s": run.horizon_s,
@@ -342,24 +334,22 @@ def build_results(out: Any, scenario_raw: Mapping[str, Any], source: str | None)
         "time_bin_s": run.time_bin_s,
         "package_version": _version(),
         "git_revision": _git_revision(),
-        "wall_time_s": out.wall_s,
-        "events": out.events,
-        "attempts_simulated": rec.attempts,
-        "sim_end_s": out.sim_end_s,
-        "windows_s": out.windows,
+        "wall_time_s": record.wall_s,
+        "events": record.events,
+        "attempts_simulated": calls_rec.attempts,
+        "sim_end_s": record.sim_end_s,
+        "windows_s": [list(w) for w in record.windows] if record.windows is not None else None,
         "numpy_version": np.__version__,
         "pandas_version": pd.__version__,
     }
     return Results(kpis, tables, manifest, hists)
 
 
-def _count_frame(
-    pp_or_group: np.ndarray, outcome: np.ndarray, vals: np.ndarray, n_groups: int
-) -> np.ndarray:
-    """Counts by (group, outcome) as an (n_groups, 6) int array."""
-    out = np.zeros((n_groups, N_OUTCOMES), dtype=vals.dtype)
-    if vals.size:
-        np.add.at(out, (pp_or_group, outcome), vals)
+def _count_frame(group: np.ndarray, counts: CallCounts, n_groups: int) -> np.ndarray:
+    """Counts by (group, outcome) as an (n_groups, 6) array."""
+    out = np.zeros((n_groups, N_OUTCOMES), dtype=counts.count.dtype)
+    if counts.count.size:
+        np.add.at(out, (group, counts.outcome), counts.count)
     return out
 
 
@@ -373,26 +363,31 @@ def _with_counts(df: pd.DataFrame, counts: np.ndarray) -> pd.DataFrame:
     return df
 
 
-def _money_by(d: Mapping[int, float], n_pp: int, P: int, by: str) -> np.ndarray:
-    size = n_pp // P if by == "partner" else P
+def _money_by(money: MoneyCells, group: np.ndarray, size: int) -> np.ndarray:
+    """Money summed by ``group`` (an axis of ``money``), in booking order."""
     out = np.zeros(size)
-    for k, v in d.items():
-        pp = k % n_pp
-        out[pp // P if by == "partner" else pp % P] += v
+    for g, v in zip(group.tolist(), money.amount.tolist(), strict=True):
+        out[g] += v
     return out
 
 
-def _timeseries(rec, bins, pp, outcome, vals, partners, products, run) -> pd.DataFrame:
-    P = len(products)
-    n_pp = len(partners) * P
-    key_counts: dict[tuple[int, int], np.ndarray] = {}
-    for b, q, o, v in zip(bins.tolist(), pp.tolist(), outcome.tolist(), vals.tolist(), strict=True):
-        row = key_counts.setdefault((b, q), np.zeros(N_OUTCOMES, dtype=vals.dtype))
+def _timeseries(calls: CallAggregates, partners, products, run) -> pd.DataFrame:
+    c = calls.counts
+    dtype = c.count.dtype
+    key_counts: dict[tuple[int, int, int], np.ndarray] = {}
+    for b, q, k, o, v in zip(
+        c.bin.tolist(),
+        c.partner.tolist(),
+        c.product.tolist(),
+        c.outcome.tolist(),
+        c.count.tolist(),
+        strict=True,
+    ):
+        row = key_counts.setdefault((b, q, k), np.zeros(N_OUTCOMES, dtype=dtype))
         row[o] += v
-    keys = set(key_counts)
-    keys.update(divmod(k, n_pp) for k in rec.revenue)
-    keys.update(divmod(k, n_pp) for k in rec.cost)
-    rows = sorted(keys)
+    revenue = _money_cells(calls.revenue)
+    cost = _money_cells(calls.cost)
+    rows = sorted({*key_counts, *revenue, *cost})
     cols = [f"calls_{o}" for o in OUTCOME_NAMES]
     if not rows:
         return pd.DataFrame(
@@ -408,34 +403,42 @@ def _timeseries(rec, bins, pp, outcome, vals, partners, products, run) -> pd.Dat
                 "cost",
             ]
         )
+    bin_s = c.bin_s
     b = np.array([r[0] for r in rows])
-    q = np.array([r[1] for r in rows])
-    counts = np.array([key_counts.get(r, np.zeros(N_OUTCOMES, dtype=vals.dtype)) for r in rows])
+    counts = np.array([key_counts.get(r, np.zeros(N_OUTCOMES, dtype=dtype)) for r in rows])
     df = pd.DataFrame(
         {
             "bin": b,
-            "t_start_s": b * rec.time_bin_s,
-            "time": pd.Timestamp(run.start) + pd.to_timedelta(b * rec.time_bin_s, unit="s"),
-            "partner": pd.Categorical.from_codes(q // P, categories=partners),
-            "product": pd.Categorical.from_codes(q % P, categories=products),
+            "t_start_s": b * bin_s,
+            "time": pd.Timestamp(run.start) + pd.to_timedelta(b * bin_s, unit="s"),
+            "partner": pd.Categorical.from_codes([r[1] for r in rows], categories=partners),
+            "product": pd.Categorical.from_codes([r[2] for r in rows], categories=products),
         }
     )
-    for i, c in enumerate(cols):
-        df[c] = counts[:, i]
+    for i, col in enumerate(cols):
+        df[col] = counts[:, i]
     df["calls_total"] = counts.sum(axis=1)
-    df["revenue"] = [rec.revenue.get(bb * n_pp + qq, 0.0) for bb, qq in rows]
-    df["cost"] = [rec.cost.get(bb * n_pp + qq, 0.0) for bb, qq in rows]
+    df["revenue"] = [revenue.get(r, 0.0) for r in rows]
+    df["cost"] = [cost.get(r, 0.0) for r in rows]
     return df
 
 
-def _timeseries_latency(rec, products, run) -> pd.DataFrame:
-    P = len(products)
+def _money_cells(money: MoneyCells) -> dict[tuple[int, int, int], float]:
+    """``{(bin, partner, product): amount}``; every table of the run shares one bin width."""
+    return dict(
+        zip(
+            zip(money.bin.tolist(), money.partner.tolist(), money.product.tolist(), strict=True),
+            money.amount.tolist(),
+            strict=True,
+        )
+    )
+
+
+def _timeseries_latency(lb: BinLatency, products, run) -> pd.DataFrame:
     rows = []
-    for key in sorted(rec.latency_by_bin):
-        h = rec.latency_by_bin[key]
-        b, k = divmod(key, P)
+    for b, k, h in zip(lb.bin.tolist(), lb.product.tolist(), lb.histograms, strict=True):
         p50, p95, p99 = h.quantiles([0.5, 0.95, 0.99])
-        rows.append((b, b * run.time_bin_s, products[k], h.count, h.mean, p50, p95, p99))
+        rows.append((b, b * lb.bin_s, products[k], h.count, h.mean, p50, p95, p99))
     df = pd.DataFrame(
         rows,
         columns=[
@@ -453,9 +456,11 @@ def _timeseries_latency(rec, products, run) -> pd.DataFrame:
     return df
 
 
-def _journey_table(journeys: Mapping[tuple[int, int, int], int], names: list[str]) -> pd.DataFrame:
+def _journey_table(journeys: JourneyCounts, names: Sequence[str]) -> pd.DataFrame:
     agg: dict[tuple[str, str], int] = {}
-    for (j, _p, e), n in journeys.items():
+    for j, e, n in zip(
+        journeys.journey.tolist(), journeys.ending.tolist(), journeys.count.tolist(), strict=True
+    ):
         key = (names[j], JOURNEY_ENDINGS[e])
         agg[key] = agg.get(key, 0) + n
     df = pd.DataFrame(
@@ -468,29 +473,29 @@ def _journey_table(journeys: Mapping[tuple[int, int, int], int], names: list[str
     return df
 
 
-def _by_partner(out, pp, outcome, vals, journeys) -> pd.DataFrame:
-    P = len(out.product_names)
-    n = len(out.partner_names)
-    counts = _count_frame(pp // P if pp.size else pp, outcome, vals, n)
+def _by_partner(record: RunRecord) -> pd.DataFrame:
+    calls = record.calls
+    n = len(record.partner_names)
+    counts = _count_frame(calls.counts.partner, calls.counts, n)
     df = pd.DataFrame(
         {
-            "partner": out.partner_names,
-            "integration": [p.integration for p in out.partners],
-            "sector": [p.sector for p in out.partners],
-            "sessions": out.sessions_by_partner,
-            "refreshes": out.refreshes_by_partner,
+            "partner": list(record.partner_names),
+            "integration": [p.integration for p in record.partners],
+            "sector": [p.sector for p in record.partners],
+            "sessions": list(record.sessions_by_partner),
+            "refreshes": list(record.refreshes_by_partner),
         }
     )
     df = _with_counts(df, counts)
-    stats = [_hist_stats(h) for h in out.recorder.latency_by_partner]
+    stats = [_hist_stats(h) for h in calls.latency_by_partner]
     for col in ("latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s"):
         df[col] = [s[col] for s in stats]
-    rec = out.recorder
-    df["revenue"] = _money_by(rec.revenue, n * P, P, "partner")
-    df["cost"] = _money_by(rec.cost, n * P, P, "partner")
+    df["revenue"] = _money_by(calls.revenue, calls.revenue.partner, n)
+    df["cost"] = _money_by(calls.cost, calls.cost.partner, n)
     started = np.zeros(n)
     completed = np.zeros(n)
-    for (_j, p, e), c in rec.journeys.items():
+    j = calls.journeys
+    for p, e, c in zip(j.partner.tolist(), j.ending.tolist(), j.count.tolist(), strict=True):
         started[p] += c
         if e == JourneyEnding.COMPLETED:
             completed[p] += c
@@ -501,63 +506,56 @@ def _by_partner(out, pp, outcome, vals, journeys) -> pd.DataFrame:
     return df
 
 
-def _by_product(out, pp, outcome, vals) -> pd.DataFrame:
-    spec = out.spec
-    P = len(out.product_names)
-    counts = _count_frame(pp % P if pp.size else pp, outcome, vals, P)
+def _by_product(record: RunRecord) -> pd.DataFrame:
+    spec = record.spec
+    calls = record.calls
+    P = len(record.product_names)
+    counts = _count_frame(calls.counts.product, calls.counts, P)
     prods = list(spec.bank.products.values())
     df = pd.DataFrame(
         {
-            "product": out.product_names,
+            "product": list(record.product_names),
             "kind": [p.kind for p in prods],
             "pool": [p.pool for p in prods],
         }
     )
     df = _with_counts(df, counts)
-    stats = [_hist_stats(h) for h in out.recorder.latency_by_product]
+    stats = [_hist_stats(h) for h in calls.latency_by_product]
     for col in ("latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s"):
         df[col] = [s[col] for s in stats]
-    rec = out.recorder
-    n_pp = len(out.partner_names) * P
-    df["revenue"] = _money_by(rec.revenue, n_pp, P, "product")
-    df["cost"] = _money_by(rec.cost, n_pp, P, "product")
+    df["revenue"] = _money_by(calls.revenue, calls.revenue.product, P)
+    df["cost"] = _money_by(calls.cost, calls.cost.product, P)
     return df
 
 
-def _by_pool(out, pp, outcome, vals, measured_s) -> pd.DataFrame:
-    rec = out.recorder
-    spec = out.spec
-    P = len(out.product_names)
-    product_pool = [out.pool_names.index(p.pool) for p in spec.bank.products.values()]
-    rejected = np.zeros(len(out.pools), dtype=vals.dtype)
-    for q, o, v in zip(pp.tolist(), outcome.tolist(), vals.tolist(), strict=True):
+def _by_pool(record: RunRecord, measured_s: float) -> pd.DataFrame:
+    calls = record.calls
+    spec = record.spec
+    product_pool = [record.pool_names.index(p.pool) for p in spec.bank.products.values()]
+    c = calls.counts
+    rejected = np.zeros(len(record.pools), dtype=c.count.dtype)
+    for k, o, v in zip(c.product.tolist(), c.outcome.tolist(), c.count.tolist(), strict=True):
         if o == Outcome.OVERLOADED:
-            rejected[product_pool[q % P]] += v
+            rejected[product_pool[k]] += v
     rows = []
-    for i, pool in enumerate(out.pools):
-        n = float(rec.wait_count[i])
+    for i, pool in enumerate(record.pools):
+        n = float(calls.wait_count[i])
         rows.append(
             {
                 "pool": pool.name,
                 "servers": pool.servers,
                 "queue_limit": pool.queue_limit if pool.queue_limit is not None else -1,
-                "utilization": pool.busy_s / pool.capacity_seconds(),
+                "utilization": pool.busy_s / pool.capacity_s,
                 "mean_busy_servers": pool.busy_s / measured_s,
                 "mean_queue_length": pool.queue_s / measured_s,
-                "wait_mean_s": float(rec.wait_sum[i]) / n if n else NAN,
+                "wait_mean_s": float(calls.wait_sum_s[i]) / n if n else NAN,
                 "admitted": n,
                 "rejected": int(rejected[i]),
                 "rejected_while_down": pool.rejected_down,
-                "availability": 1.0
-                - union_length(
-                    pool.outages.downtime(spec.run.warmup_s, spec.run.horizon_s)
-                    if pool.outages is not None
-                    else []
-                )
-                / measured_s,
+                "availability": 1.0 - union_length(pool.downtime) / measured_s,
             }
         )
-    tp = out.token_pool
+    tp = record.token_pool
     if tp is not None:
         rows.append(
             {
@@ -568,7 +566,7 @@ def _by_pool(out, pp, outcome, vals, measured_s) -> pd.DataFrame:
                 "mean_busy_servers": tp.busy_s / measured_s,
                 "mean_queue_length": tp.queue_s / measured_s,
                 "wait_mean_s": NAN,
-                "admitted": out.token_requests,
+                "admitted": record.token_requests,
                 "rejected": 0,
                 "rejected_while_down": 0,
                 "availability": 1.0,

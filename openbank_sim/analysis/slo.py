@@ -47,8 +47,8 @@ def union_length(intervals: Sequence[tuple[float, float]]) -> float:
 def evaluate_slo(
     slo: SloSpec,
     partners: Sequence[str],
-    counts: Mapping[int, list[int]],
-    latency: Mapping[int, LatencyHistogram],
+    counts: Mapping[tuple[int, int], Sequence[int]],
+    latency: Mapping[tuple[int, int], LatencyHistogram],
     partner_downtime: Sequence[Sequence[tuple[float, float]]],
     window: tuple[float, float],
     start: pd.Timestamp,
@@ -57,8 +57,8 @@ def evaluate_slo(
     """One row per missed target: partner, period, metric, value, target.
 
     Args:
-        counts: ``[total, failed, ok]`` attempts by key ``period * len(partners) + partner``.
-        latency: histograms of ok latencies by the same key.
+        counts: ``(total, failed, ok)`` attempts by ``(period, partner)``.
+        latency: histograms of ok latencies by ``(period, partner)``.
         partner_downtime: per partner, the down intervals of the pools it calls.
         window: ``(warmup_s, horizon_s)``.
         start: calendar time of t = 0.
@@ -79,7 +79,7 @@ def evaluate_slo(
             a_p = max(a, live_from[p]) if live_from is not None else a
             if b <= a_p:
                 continue
-            key = period * n + p
+            key = (period, p)
             checks: list[tuple[str, float, float, bool]] = []
             total, failed, _ok = counts.get(key, (0, 0, 0))
             h = latency.get(key)

@@ -22,6 +22,7 @@ Call KPIs count attempts *arriving* in ``[warmup, horizon)``; money counts attem
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,6 +35,14 @@ from ..outcomes import (
     OUTCOME_NAMES,
     Outcome,
 )
+from .record import (
+    BinLatency,
+    CallAggregates,
+    CallCounts,
+    JourneyCounts,
+    MoneyCells,
+    SloAggregates,
+)
 
 __all__ = [
     "CALL_LOG_COLUMNS",
@@ -42,6 +51,7 @@ __all__ = [
     "N_OUTCOMES",
     "OUTCOME_NAMES",
     "Recorder",
+    "RecorderLayout",
 ]
 
 TIMESERIES_ALPHA = 0.02
@@ -61,43 +71,56 @@ CALL_LOG_COLUMNS = (
 )
 
 
-class Recorder:
-    """Streaming aggregation of attempts, logical calls and journeys.
+@dataclass(frozen=True)
+class RecorderLayout:
+    """What a recorder records: the index spaces and the windows the aggregates count in.
 
-    Args:
-        n_partners, n_products: sizes of the index spaces (partner index, product index).
+    Attributes:
+        n_partners, n_products, n_pools: sizes of the index spaces.
         product_pool: the pool index of each product.
         product_cost: the bank's cost per attempt of each product (currency).
         warmup_s, horizon_s: the call-KPI window ``[warmup_s, horizon_s)`` (seconds).
         time_bin_s: width of a timeseries bin (seconds).
         call_log: keep one row per attempt (for sessions chosen by the model).
+        slo_period_s: SLO period (seconds; None: no SLO aggregates).
+        money_from_s: money counts attempts arriving in ``[money_from_s, horizon_s)``.
+    """
+
+    n_partners: int
+    n_products: int
+    n_pools: int
+    product_pool: tuple[int, ...]
+    product_cost: tuple[float, ...]
+    warmup_s: float
+    horizon_s: float
+    time_bin_s: float
+    call_log: bool = False
+    slo_period_s: float | None = None
+    money_from_s: float = 0.0
+
+
+class Recorder:
+    """Streaming aggregation of attempts, logical calls and journeys.
+
+    Internally cells are keyed by packed integers (``(bin * PP + pp) * 6 + outcome``); the
+    packing never leaves this class: :meth:`aggregates` hands on tables with named axes.
+
+    Args:
+        layout: the index spaces and windows.
         flush_every: attempts buffered before aggregation.
     """
 
-    def __init__(
-        self,
-        n_partners: int,
-        n_products: int,
-        product_pool: list[int],
-        product_cost: list[float],
-        n_pools: int,
-        warmup_s: float,
-        horizon_s: float,
-        time_bin_s: float,
-        call_log: bool = False,
-        flush_every: int = 65536,
-        slo_period_s: float | None = None,
-        money_from_s: float = 0.0,
-    ) -> None:
-        self.n_partners = n_partners
-        self.n_products = n_products
-        self.n_pools = n_pools
-        self._product_pool = np.asarray(product_pool, dtype=np.int64)
-        self._product_cost = np.asarray(product_cost, dtype=np.float64)
-        self.warmup_s = warmup_s
-        self.money_from_s = money_from_s
-        self.horizon_s = horizon_s
-        self.time_bin_s = time_bin_s
+    def __init__(self, layout: RecorderLayout, flush_every: int = 65536) -> None:
+        self.layout = layout
+        self.n_partners = layout.n_partners
+        self.n_products = layout.n_products
+        self.n_pools = layout.n_pools
+        self._product_pool = np.asarray(layout.product_pool, dtype=np.int64)
+        self._product_cost = np.asarray(layout.product_cost, dtype=np.float64)
+        self.warmup_s = layout.warmup_s
+        self.money_from_s = layout.money_from_s
+        self.horizon_s = layout.horizon_s
+        self.time_bin_s = layout.time_bin_s
         self.flush_every = flush_every
         # buffers (hot path)
         self._t: list[float] = []
@@ -106,32 +129,30 @@ class Recorder:
         self._lat: list[float] = []
         self._wait: list[float] = []
         self._rev: list[float] = []
-        # aggregates
-        self.counts: dict[int, int] = defaultdict(int)  # key ((bin*PP + pp)*6 + outcome)
-        self.revenue: dict[int, float] = defaultdict(float)  # key bin*PP + pp, [0, horizon)
-        self.cost: dict[int, float] = defaultdict(float)  # key bin*PP + pp, [0, horizon)
-        self.latency_by_product = [LatencyHistogram() for _ in range(n_products)]
-        self.latency_by_partner = [LatencyHistogram() for _ in range(n_partners)]
-        self.latency_by_bin: dict[int, LatencyHistogram] = {}  # key bin*P + product
-        self.wait_sum = np.zeros(n_pools)
-        self.wait_count = np.zeros(n_pools, dtype=np.int64)
+        # aggregates, keyed by packed integers (private to this class)
+        self._counts: dict[int, int] = defaultdict(int)  # ((bin*PP + pp)*6 + outcome)
+        self._revenue: dict[int, float] = defaultdict(float)  # bin*PP + pp, money window
+        self._cost: dict[int, float] = defaultdict(float)  # bin*PP + pp, money window
+        self.latency_by_product = [LatencyHistogram() for _ in range(self.n_products)]
+        self.latency_by_partner = [LatencyHistogram() for _ in range(self.n_partners)]
+        self._latency_by_bin: dict[int, LatencyHistogram] = {}  # bin*P + product
+        self.wait_sum = np.zeros(self.n_pools)
+        self.wait_count = np.zeros(self.n_pools, dtype=np.int64)
         self.client_latency = LatencyHistogram()
         self._lc_t: list[float] = []
         self._lc_lat: list[float] = []
-        self.journeys: dict[tuple[int, int, int], int] = defaultdict(
-            int
-        )  # (journey, partner, ending)
+        self._journeys: dict[tuple[int, int, int], int] = defaultdict(int)
         self.sessions = 0
         self.attempts = 0
-        self.call_log = call_log
+        self.call_log = layout.call_log
         # published-style availability (C-UK-8): runs of consecutive failed requests
         self._run_len = 0  # failed requests in the current run
         self._run_start = 0.0  # arrival of the run's first failed request
         self.published_down_s = 0.0
         # SLO aggregates by (period, partner)
-        self.slo_period_s = slo_period_s
-        self.slo_counts: dict[int, list[int]] = {}  # key -> [total, failed, ok]
-        self.slo_latency: dict[int, LatencyHistogram] = {}
+        self.slo_period_s = layout.slo_period_s
+        self._slo_counts: dict[int, list[int]] = {}  # period*n + partner -> [total, failed, ok]
+        self._slo_latency: dict[int, LatencyHistogram] = {}
         self._log: list[tuple] = []
         self._log_chunks: list[dict[str, np.ndarray]] = []
 
@@ -164,7 +185,7 @@ class Recorder:
     def journey(self, t_start: float, journey: int, partner: int, ending: int) -> None:
         """A finished journey that started at ``t_start`` (s)."""
         if self.warmup_s <= t_start < self.horizon_s:
-            self.journeys[journey, partner, ending] += 1
+            self._journeys[journey, partner, ending] += 1
 
     # -- aggregation -------------------------------------------------------------------------
     def _flush_log(self) -> None:
@@ -211,8 +232,8 @@ class Recorder:
         money = (t >= self.money_from_s) & (t < self.horizon_s)
         if money.any():
             key = bins[money] * PP + pp[money]
-            _accumulate(self.revenue, key, rev[money])
-            _accumulate(self.cost, key, self._product_cost[pp[money] % P])
+            _accumulate(self._revenue, key, rev[money])
+            _accumulate(self._cost, key, self._product_cost[pp[money] % P])
 
         m = (t >= self.warmup_s) & (t < self.horizon_s)
         if not m.any():
@@ -220,7 +241,7 @@ class Recorder:
         t, pp, out, lat, wait, bins = t[m], pp[m], out[m], lat[m], wait[m], bins[m]
         keys, n = np.unique((bins * PP + pp) * N_OUTCOMES + out, return_counts=True)
         for k, c in zip(keys.tolist(), n.tolist(), strict=True):
-            self.counts[k] += c
+            self._counts[k] += c
 
         admitted = wait >= 0.0
         if admitted.any():
@@ -247,10 +268,63 @@ class Recorder:
         uniq, starts = np.unique(bkey, return_index=True)
         ends = [*starts[1:].tolist(), bkey.size]
         for k, a, b in zip(uniq.tolist(), starts.tolist(), ends, strict=True):
-            hist = self.latency_by_bin.get(k)
+            hist = self._latency_by_bin.get(k)
             if hist is None:
-                hist = self.latency_by_bin[k] = LatencyHistogram(TIMESERIES_ALPHA)
+                hist = self._latency_by_bin[k] = LatencyHistogram(TIMESERIES_ALPHA)
             hist.add_many(lat_sorted[a:b])
+
+    # -- the hand-off ----------------------------------------------------------------------
+    def aggregates(self) -> CallAggregates:
+        """Flush and hand on everything recorded, as tables with named axes."""
+        self.flush()
+        P = self.n_products
+        PP = self.n_partners * P
+        bin_s = self.time_bin_s
+        keys = _keys(self._counts)
+        rest, outcome = np.divmod(keys, N_OUTCOMES)
+        cbin, pp = np.divmod(rest, PP)
+        counts = CallCounts(
+            bin_s,
+            cbin,
+            pp // P,
+            pp % P,
+            outcome,
+            np.fromiter(self._counts.values(), dtype=np.int64, count=len(self._counts)),
+        )
+        lat_keys = sorted(self._latency_by_bin)
+        lat_bin, lat_product = np.divmod(np.asarray(lat_keys, dtype=np.int64), P)
+        slo = None
+        if self.slo_period_s is not None:
+            n = self.n_partners
+            slo = SloAggregates(
+                self.slo_period_s,
+                {divmod(k, n): (v[0], v[1], v[2]) for k, v in self._slo_counts.items()},
+                {divmod(k, n): h for k, h in self._slo_latency.items()},
+            )
+        return CallAggregates(
+            counts=counts,
+            revenue=self._money(self._revenue, PP),
+            cost=self._money(self._cost, PP),
+            journeys=JourneyCounts.from_cells(self._journeys),
+            latency_by_product=tuple(self.latency_by_product),
+            latency_by_partner=tuple(self.latency_by_partner),
+            client_latency=self.client_latency,
+            latency_by_bin=BinLatency(
+                bin_s, lat_bin, lat_product, tuple(self._latency_by_bin[k] for k in lat_keys)
+            ),
+            wait_sum_s=self.wait_sum,
+            wait_count=self.wait_count,
+            published_downtime_s=self.published_downtime(),
+            slo=slo,
+            attempts=self.attempts,
+            call_log=self.call_log_columns() if self.call_log else None,
+        )
+
+    def _money(self, cells: dict[int, float], PP: int) -> MoneyCells:
+        mbin, pp = np.divmod(_keys(cells), PP)
+        P = self.n_products
+        amount = np.fromiter(cells.values(), dtype=np.float64, count=len(cells))
+        return MoneyCells(self.time_bin_s, mbin, pp // P, pp % P, amount)
 
     # -- availability as banks publish it, and SLO aggregates --------------------------------
     def _published(self, t: np.ndarray, out: np.ndarray, lat: np.ndarray) -> None:
@@ -291,16 +365,20 @@ class Recorder:
         nfail = np.bincount(inv, weights=failed, minlength=uniq.size)
         nok = np.bincount(inv, weights=ok, minlength=uniq.size)
         for i, k in enumerate(uniq.tolist()):
-            row = self.slo_counts.setdefault(k, [0, 0, 0])
+            row = self._slo_counts.setdefault(k, [0, 0, 0])
             row[0] += int(total[i])
             row[1] += int(nfail[i])
             row[2] += int(nok[i])
             sel = (inv == i) & ok
             if sel.any():
-                h = self.slo_latency.get(k)
+                h = self._slo_latency.get(k)
                 if h is None:
-                    h = self.slo_latency[k] = LatencyHistogram(TIMESERIES_ALPHA)
+                    h = self._slo_latency[k] = LatencyHistogram(TIMESERIES_ALPHA)
                 h.add_many(lat[sel])
+
+
+def _keys(cells: dict) -> np.ndarray:
+    return np.fromiter(cells.keys(), dtype=np.int64, count=len(cells))
 
 
 def _accumulate(target: dict, keys: np.ndarray, values: np.ndarray) -> None:

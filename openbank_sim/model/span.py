@@ -1,8 +1,8 @@
-"""Simulating calls over one span of time, and what a run hands on (no run dispatch here).
+"""Simulating calls over one span of time (no run dispatch here).
 
-:func:`run_span` builds a SimPy environment for some partners, runs it and returns its
-recorder and pools; full traffic runs one span over the horizon, windowed traffic one per
-observation window. :class:`RunOutput` is the raw aggregates of a whole run.
+:func:`run_span` builds a SimPy environment for some partners, runs it and returns what it
+recorded and its pools; full traffic runs one span over the horizon, windowed traffic one per
+observation window.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import simpy
+from simpy.core import EmptySchedule
 
 from ..rng import Streams
 from ..spec.types import PartnerSpec, PoolSpec, RunSpec, Spec
@@ -17,34 +18,10 @@ from .bank import BackendPool, Outages, capacity_steps
 from .gateway import Gateway
 from .onboarding import Project, run_pipeline
 from .partners import PartnerRuntime
-from .recorder import Recorder
+from .record import CallAggregates, PoolRecord
+from .recorder import Recorder, RecorderLayout
 
-__all__ = ["RunOutput", "Span", "live_partners", "run_span"]
-
-
-@dataclass
-class RunOutput:
-    """Raw aggregates of one run (no pandas): what :mod:`openbank_sim.analysis.results` turns into tables."""
-
-    spec: Spec
-    seed: int
-    recorder: Recorder
-    pools: list[BackendPool]
-    token_pool: BackendPool | None
-    token_requests: int
-    partner_names: list[str]
-    product_names: list[str]
-    pool_names: list[str]
-    journey_names: list[str]
-    partners: tuple[PartnerSpec, ...]
-    projects: list[Project]
-    sessions_by_partner: list[int]
-    refreshes_by_partner: list[int]
-    consents_lapsed: int
-    events: int
-    sim_end_s: float
-    wall_s: float
-    windows: list[tuple[float, float]] | None = None  # windowed traffic: measured windows
+__all__ = ["Span", "live_partners", "pool_record", "run_span"]
 
 
 def _pool(p: PoolSpec, run: RunSpec, window: tuple[float, float], streams: Streams) -> BackendPool:
@@ -84,11 +61,27 @@ def live_partners(spec: Spec, streams: Streams) -> tuple[tuple[PartnerSpec, ...]
     return partners, projects
 
 
+def pool_record(pool: BackendPool, window: tuple[float, float]) -> PoolRecord:
+    """A pool's statistics and down intervals over ``window`` (seconds)."""
+    downtime = pool.outages.downtime(*window) if pool.outages is not None else []
+    return PoolRecord(
+        pool.name,
+        pool.servers,
+        pool.queue_limit,
+        pool.busy_s,
+        pool.queue_s,
+        pool.capacity_seconds(),
+        pool.admitted,
+        pool.rejected_down,
+        tuple(downtime),
+    )
+
+
 @dataclass
 class Span:
     """What simulating calls over one span of time produced."""
 
-    recorder: Recorder
+    calls: CallAggregates
     pools: list[BackendPool]
     gateway: Gateway | None
     runtimes: list[PartnerRuntime]
@@ -114,17 +107,19 @@ def run_span(
     pools = [_pool(p, run, measure, streams) for p in pool_specs]
     product_pools = [pools[pool_index[p.pool]] for p in products]
     recorder = Recorder(
-        n_partners=len(partners),
-        n_products=len(products),
-        product_pool=[pool_index[p.pool] for p in products],
-        product_cost=[p.cost for p in products],
-        n_pools=len(pools),
-        warmup_s=measure[0],
-        horizon_s=measure[1],
-        time_bin_s=run.time_bin_s,
-        call_log=run.record_calls > 0,
-        slo_period_s=spec.slo.period_s if spec.slo is not None else None,
-        money_from_s=money_from_s,
+        RecorderLayout(
+            n_partners=len(partners),
+            n_products=len(products),
+            n_pools=len(pools),
+            product_pool=tuple(pool_index[p.pool] for p in products),
+            product_cost=tuple(p.cost for p in products),
+            warmup_s=measure[0],
+            horizon_s=measure[1],
+            time_bin_s=run.time_bin_s,
+            call_log=run.record_calls > 0,
+            slo_period_s=spec.slo.period_s if spec.slo is not None else None,
+            money_from_s=money_from_s,
+        )
     )
     needs_gateway = any(p.integration == "api" for p in partners) or not partners
     gateway = Gateway(spec.gateway, partners, products, streams, measure) if needs_gateway else None
@@ -158,7 +153,17 @@ def run_span(
             env.process(rt.arrivals())
             if p.background is not None:
                 env.process(rt.background())
-    env.run()
-    recorder.flush()
-    events = next(env._eid)  # SimPy's running event id: events scheduled in this run
-    return Span(recorder, pools, gateway, runtimes, events, env.now)
+    events = _run_to_end(env)
+    return Span(recorder.aggregates(), pools, gateway, runtimes, events, env.now)
+
+
+def _run_to_end(env: simpy.Environment) -> int:
+    """Run ``env`` until no event is left (as ``env.run()`` does); returns the events processed."""
+    step = env.step
+    events = 0
+    try:
+        while True:
+            step()
+            events += 1
+    except EmptySchedule:
+        return events

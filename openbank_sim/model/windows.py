@@ -31,18 +31,27 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..histogram import LatencyHistogram
 from ..outcomes import JOURNEY_ENDINGS, N_OUTCOMES
 from ..rng import Streams, replication_seed, stream_key
-from ..spec.schema import PartnerSpec, Spec
+from ..spec.types import PartnerSpec, Spec
+from .onboarding import Project
 from .partners import partner_rate
-from .recorder import Recorder
-from .span import RunOutput, run_span
+from .record import (
+    BinLatency,
+    CallAggregates,
+    CallCounts,
+    JourneyCounts,
+    MoneyCells,
+    PoolRecord,
+    RunRecord,
+    SloAggregates,
+)
+from .span import run_span
 
 __all__ = ["plan_windows", "run_windowed"]
 
@@ -151,129 +160,169 @@ def _event_windows(spec: Spec, partners, load_per_hour: np.ndarray, start_k: int
     return out
 
 
+@dataclass(frozen=True)
+class WindowPlan:
+    """Where the windows go, and the load they are chosen from.
+
+    Attributes:
+        sessions_h: expected sessions per (partner, hour) over the horizon.
+        load_h: total offered session rate per hour (sessions per second).
+        windows: the regular windows, then one per event day.
+    """
+
+    sessions_h: np.ndarray
+    load_h: np.ndarray
+    windows: list[Window]
+
+
+@dataclass(frozen=True)
+class MetricLayout:
+    """Columns of a per-session rate vector: counts by (product, outcome), then revenue and
+    cost by product, then journey endings."""
+
+    n_products: int
+    n_endings: int
+
+    @property
+    def counts(self) -> slice:
+        return slice(0, self.n_products * N_OUTCOMES)
+
+    @property
+    def revenue(self) -> slice:
+        c = self.n_products * N_OUTCOMES
+        return slice(c, c + self.n_products)
+
+    @property
+    def cost(self) -> slice:
+        c = self.n_products * N_OUTCOMES
+        return slice(c + self.n_products, c + 2 * self.n_products)
+
+    @property
+    def endings(self) -> slice:
+        c = self.n_products * N_OUTCOMES + 2 * self.n_products
+        return slice(c, c + self.n_endings)
+
+    @property
+    def width(self) -> int:
+        return self.endings.stop
+
+
 @dataclass
-class _Measured:
-    """Per-session rates of one window, by (global) partner."""
+class Measured:
+    """What one window measured: per-session rates by (global) partner, and its histograms."""
 
     load: float
-    sessions: np.ndarray  # (n_partners,)
-    rates: np.ndarray  # (n_partners, K) per-session metrics
-    lat_partner: dict[int, LatencyHistogram] = field(default_factory=dict)
-    lat_product: list[LatencyHistogram] = field(default_factory=list)
-    client: LatencyHistogram | None = None
-    wait_sum: np.ndarray | None = None
-    wait_count: np.ndarray | None = None
-    bins: dict[int, LatencyHistogram] = field(default_factory=dict)
-    token_requests: int = 0
+    sessions: np.ndarray  # (n_partners,) sessions started
+    rates: np.ndarray  # (n_partners, layout.width) per-session metrics
+    lat_partner: dict[int, LatencyHistogram]
+    calls: CallAggregates
+    token_requests: int
 
 
-class _SummaryPool:
-    """Pool statistics accumulated over the windows (what ``by_pool`` reports)."""
+@dataclass
+class _PoolTotals:
+    """A pool's statistics added up over the windows."""
 
-    def __init__(self, name: str, servers: int, queue_limit: int | None) -> None:
-        self.name = name
-        self.servers = servers
-        self.queue_limit = queue_limit
-        self.busy_s = 0.0
-        self.queue_s = 0.0
-        self.capacity_s = 0.0
-        self.admitted = 0
-        self.rejected_down = 0
-        self.outages = None
-
-    def capacity_seconds(self) -> float:
-        return self.capacity_s
+    busy_s: float = 0.0
+    queue_s: float = 0.0
+    capacity_s: float = 0.0
+    admitted: int = 0
+    rejected_down: int = 0
 
 
-def _metric_layout(n_products: int, n_endings: int) -> dict[str, slice]:
-    c = n_products * N_OUTCOMES
-    return {
-        "counts": slice(0, c),
-        "revenue": slice(c, c + n_products),
-        "cost": slice(c + n_products, c + 2 * n_products),
-        "endings": slice(c + 2 * n_products, c + 2 * n_products + n_endings),
-    }
+@dataclass(frozen=True)
+class Booking:
+    """What booking the hours gave: call aggregates by bin, and the session weight each
+    window prices (call-KPI hours), for merging the windows' histograms."""
+
+    counts: CallCounts
+    revenue: MoneyCells
+    cost: MoneyCells
+    journeys: JourneyCounts
+    weight: np.ndarray  # (n_windows, n_partners) booked sessions priced by each window
 
 
-def run_windowed(
-    spec: Spec, seed: int, partners: tuple[PartnerSpec, ...], projects: list, wall0: float
-) -> Any:
-    """Simulate the observation windows and book the rest of the horizon."""
-
-    run = spec.run
-    H = run.horizon_s
-    n = len(partners)
-    products = list(spec.bank.products)
-    P = len(products)
-    E = len(JOURNEY_ENDINGS)
-    layout = _metric_layout(P, E)
-    K = layout["endings"].stop
-    journeys = list(spec.journeys)
+def plan_run(spec: Spec, partners: tuple[PartnerSpec, ...]) -> WindowPlan:
+    """Step 1: the expected sessions per hour and the windows placed on them."""
     sessions_h = hourly_sessions(spec, partners)  # (n, hours)
     load_h = sessions_h.sum(axis=0) / HOUR_S
     windows = plan_windows(spec, load_h)
     windows += _event_windows(spec, partners, load_h, len(windows))
     if not windows:
         raise ValueError("windowed traffic found no place for a window inside the horizon")
+    return WindowPlan(sessions_h, load_h, windows)
 
-    measured: list[_Measured] = []
+
+def _window_seed(seed: int, win: Window) -> int:
+    state = np.random.SeedSequence(
+        replication_seed(seed, 0), spawn_key=stream_key("window", str(win.index))
+    ).generate_state(1, np.uint64)[0]
+    return int(state) >> 1
+
+
+def _measure(
+    calls: CallAggregates, live: list[int], n: int, layout: MetricLayout
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions and per-session rates by global partner from one window's aggregates."""
+    sessions = np.zeros(n)
+    rates = np.zeros((n, layout.width))
+    j = calls.journeys
+    for pl, ending, c in zip(j.partner.tolist(), j.ending.tolist(), j.count.tolist(), strict=True):
+        g = live[pl]
+        sessions[g] += c
+        rates[g, layout.endings.start + ending] += c
+    k = calls.counts
+    for pl, product, o, c in zip(
+        k.partner.tolist(), k.product.tolist(), k.outcome.tolist(), k.count.tolist(), strict=True
+    ):
+        rates[live[pl], product * N_OUTCOMES + o] += c
+    for money, col in ((calls.revenue, layout.revenue), (calls.cost, layout.cost)):
+        for pl, product, v in zip(
+            money.partner.tolist(), money.product.tolist(), money.amount.tolist(), strict=True
+        ):
+            rates[live[pl], col.start + product] += v
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per = np.where(sessions[:, None] > 0, rates / np.maximum(sessions, 1)[:, None], 0.0)
+    return sessions, per
+
+
+def simulate_windows(
+    spec: Spec,
+    seed: int,
+    partners: tuple[PartnerSpec, ...],
+    plan: WindowPlan,
+    layout: MetricLayout,
+) -> tuple[list[Measured], dict[str, _PoolTotals], int]:
+    """Step 2: simulate every window; returns what each measured, the pool totals over the
+    windows and the SimPy events processed."""
+    n = len(partners)
+    measured: list[Measured] = []
     events = 0
-    simulated_attempts = 0
-    pools = {
-        name: _SummaryPool(name, p.servers, p.queue_limit) for name, p in spec.bank.pools.items()
-    }
-    for win in windows:
+    pools = {name: _PoolTotals() for name in spec.bank.pools}
+    for win in plan.windows:
         live = [i for i, p in enumerate(partners) if p.live_from_s < win.end_s]
-        sub = tuple(partners[i] for i in live)
-        wseed = (
-            int(
-                np.random.SeedSequence(
-                    replication_seed(seed, 0), spawn_key=stream_key("window", str(win.index))
-                ).generate_state(1, np.uint64)[0]
-            )
-            >> 1
-        )
         sp = run_span(
             spec,
-            sub,
-            Streams(wseed),
+            tuple(partners[i] for i in live),
+            Streams(_window_seed(seed, win)),
             (win.start_s - win.warmup_s, win.end_s),
             (win.start_s, win.end_s),
             money_from_s=win.start_s,
         )
         events += sp.events
-        rec = sp.recorder
-        sessions = np.zeros(n)
-        rates = np.zeros((n, K))
-        for (_j, pl, ending), c in rec.journeys.items():
-            g = live[pl]
-            sessions[g] += c
-            rates[g, layout["endings"].start + ending] += c
-        PP = len(sub) * P
-        for key, c in rec.counts.items():
-            rest, o = divmod(key, N_OUTCOMES)
-            pp = rest % PP
-            g = live[pp // P]
-            rates[g, (pp % P) * N_OUTCOMES + o] += c
-        for key, v in rec.revenue.items():
-            rates[live[(key % PP) // P], layout["revenue"].start + key % P] += v
-        for key, v in rec.cost.items():
-            rates[live[(key % PP) // P], layout["cost"].start + key % P] += v
-        with np.errstate(invalid="ignore", divide="ignore"):
-            per = np.where(sessions[:, None] > 0, rates / np.maximum(sessions, 1)[:, None], 0.0)
-        m = _Measured(
-            load=float(load_h[int(win.start_s // HOUR_S) : math.ceil(win.end_s / HOUR_S)].mean()),
-            sessions=sessions,
-            rates=per,
+        calls = sp.calls
+        sessions, per = _measure(calls, live, n, layout)
+        hours = plan.load_h[int(win.start_s // HOUR_S) : math.ceil(win.end_s / HOUR_S)]
+        measured.append(
+            Measured(
+                load=float(hours.mean()),
+                sessions=sessions,
+                rates=per,
+                lat_partner={live[i]: h for i, h in enumerate(calls.latency_by_partner)},
+                calls=calls,
+                token_requests=sp.gateway.token_requests if sp.gateway is not None else 0,
+            )
         )
-        m.lat_partner = {live[i]: h for i, h in enumerate(rec.latency_by_partner)}
-        m.lat_product = rec.latency_by_product
-        m.client = rec.client_latency
-        m.wait_sum, m.wait_count = rec.wait_sum, rec.wait_count
-        m.bins = rec.latency_by_bin
-        m.token_requests = sp.gateway.token_requests if sp.gateway is not None else 0
-        simulated_attempts += rec.attempts
-        measured.append(m)
         for pool in sp.pools:
             s = pools[pool.name]
             s.busy_s += pool.busy_s
@@ -281,33 +330,42 @@ def run_windowed(
             s.capacity_s += pool.capacity_seconds()
             s.admitted += pool.admitted
             s.rejected_down += pool.rejected_down
+    return measured, pools, events
 
-    # ---- booking -------------------------------------------------------------------------
-    loads = np.array([m.load for m in measured])
+
+def _interpolation(
+    loads: np.ndarray, load_h: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every hour, the windows just below (``lo``) and above (``hi``) its load and the
+    weight ``a`` of ``lo`` (linear in load)."""
     order = np.argsort(loads, kind="stable")
-    sorted_loads = loads[order]
-    n_hours = load_h.size
-    pos = np.searchsorted(sorted_loads, load_h)
+    pos = np.searchsorted(loads[order], load_h)
     hi = order[np.clip(pos, 0, order.size - 1)]
     lo = order[np.clip(pos - 1, 0, order.size - 1)]
     span = loads[hi] - loads[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         a = np.where(span > 0, (loads[hi] - load_h) / span, 1.0)  # weight of `lo`
-    a = np.clip(a, 0.0, 1.0)
+    return lo, hi, np.clip(a, 0.0, 1.0)
 
+
+def _filled_rates(
+    measured: list[Measured], journey_of: np.ndarray, n_journeys: int, loads: np.ndarray
+) -> np.ndarray:
+    """Per-session rates (n_windows, n_partners, width), with those of partners a window did
+    not see taken from the nearest window (in load) that saw them, else from partners with
+    the same journey."""
     n_w = len(measured)
-    journey_of = np.array([journeys.index(p.journey) for p in partners])
-    rates = np.stack([m.rates for m in measured])  # (n_w, n, K)
-    seen = np.stack([m.sessions > 0 for m in measured])  # (n_w, n)
-    pooled = np.zeros((n_w, len(journeys), K))
-    for j in range(len(journeys)):
+    n = journey_of.size
+    rates = np.stack([m.rates for m in measured])
+    seen = np.stack([m.sessions > 0 for m in measured])
+    pooled = np.zeros((n_w, n_journeys, rates.shape[2]))
+    for j in range(n_journeys):
         mask = journey_of == j
         for w, m in enumerate(measured):
             s = m.sessions[mask].sum()
             if s > 0:
                 pooled[w, j] = (m.rates[mask] * m.sessions[mask, None]).sum(axis=0) / s
     pooled_seen = pooled.any(axis=2)
-    # fill the rates of partners a window did not see
     for p in range(n):
         have = np.flatnonzero(seen[:, p])
         for w in np.flatnonzero(~seen[:, p]):
@@ -321,67 +379,93 @@ def run_windowed(
                         w if pooled_seen[w, j] else cand[np.argmin(np.abs(loads[cand] - loads[w]))]
                     )
                     rates[w, p] = pooled[src, j]
+    return rates
 
-    bin_s = run.time_bin_s if H <= 60 * 86400.0 else max(run.time_bin_s, 86400.0)
+
+def book_hours(
+    spec: Spec,
+    partners: tuple[PartnerSpec, ...],
+    plan: WindowPlan,
+    measured: list[Measured],
+    layout: MetricLayout,
+    bin_s: float,
+) -> Booking:
+    """Step 3: price every hour's expected sessions by the windows nearest in load."""
+    run = spec.run
+    n = len(partners)
+    P = layout.n_products
+    journeys = list(spec.journeys)
+    loads = np.array([m.load for m in measured])
+    lo, hi, a = _interpolation(loads, plan.load_h)
+    journey_of = np.array([journeys.index(p.journey) for p in partners])
+    rates = _filled_rates(measured, journey_of, len(journeys), loads)
+    n_hours = plan.load_h.size
     hour_bin = (np.arange(n_hours) * HOUR_S // bin_s).astype(np.int64)
     calls_hours = (np.arange(n_hours) * HOUR_S) >= run.warmup_s
-    booked = Recorder(
-        n_partners=n,
-        n_products=P,
-        product_pool=[0] * P,
-        product_cost=[0.0] * P,
-        n_pools=len(pools),
-        warmup_s=run.warmup_s,
-        horizon_s=H,
-        time_bin_s=bin_s,
-    )
-    booked.attempts = simulated_attempts
-    weight = np.zeros((n_w, n))  # booked sessions priced by each window (call KPI hours)
-    journeys_acc = np.zeros((n, E))
+    starts = np.flatnonzero(np.diff(np.concatenate(([-1], hour_bin))))
+    bins_present = np.unique(hour_bin).tolist()
+    counts: dict[tuple[int, int, int, int], float] = {}
+    revenue: dict[tuple[int, int, int], float] = {}
+    cost: dict[tuple[int, int, int], float] = {}
+    journeys_acc = np.zeros((n, layout.n_endings))
+    weight = np.zeros((len(measured), n))
     for p in range(n):
-        e = sessions_h[p]
+        e = plan.sessions_h[p]
         if not e.any():
             continue
         x = e[:, None] * (a[:, None] * rates[lo, p] + (1.0 - a[:, None]) * rates[hi, p])
-        per_bin = np.add.reduceat(
-            x, np.flatnonzero(np.diff(np.concatenate(([-1], hour_bin)))), axis=0
-        )
-        bins_present = np.unique(hour_bin)
-        per_bin_calls = np.add.reduceat(
-            x * calls_hours[:, None],
-            np.flatnonzero(np.diff(np.concatenate(([-1], hour_bin)))),
-            axis=0,
-        )
-        for bi, b in enumerate(bins_present.tolist()):
+        per_bin = np.add.reduceat(x, starts, axis=0)
+        per_bin_calls = np.add.reduceat(x * calls_hours[:, None], starts, axis=0)
+        for bi, b in enumerate(bins_present):
             row = per_bin[bi]
             crow = per_bin_calls[bi]
             for k in range(P):
-                key = b * n * P + p * P + k
-                rev = float(row[layout["revenue"].start + k])
-                cost = float(row[layout["cost"].start + k])
+                rev = float(row[layout.revenue.start + k])
+                cst = float(row[layout.cost.start + k])
                 if rev:
-                    booked.revenue[key] += rev
-                if cost:
-                    booked.cost[key] += cost
+                    revenue[b, p, k] = rev
+                if cst:
+                    cost[b, p, k] = cst
                 for o in range(N_OUTCOMES):
                     v = float(crow[k * N_OUTCOMES + o])
                     if v:
-                        booked.counts[((b * n * P + p * P + k) * N_OUTCOMES) + o] += v
-        journeys_acc[p] = (x * calls_hours[:, None])[:, layout["endings"]].sum(axis=0)
+                        counts[b, p, k, o] = v
+        journeys_acc[p] = (x * calls_hours[:, None])[:, layout.endings].sum(axis=0)
         ec = e * calls_hours
         np.add.at(weight[:, p], lo, ec * a)
         np.add.at(weight[:, p], hi, ec * (1.0 - a))
-    for p in range(n):
-        for ending in range(E):
-            if journeys_acc[p, ending]:
-                booked.journeys[journey_of[p], p, ending] += float(journeys_acc[p, ending])
+    endings = {
+        (int(journey_of[p]), p, ending): float(journeys_acc[p, ending])
+        for p in range(n)
+        for ending in range(layout.n_endings)
+        if journeys_acc[p, ending]
+    }
+    return Booking(
+        CallCounts.from_cells(bin_s, counts),
+        MoneyCells.from_cells(bin_s, revenue),
+        MoneyCells.from_cells(bin_s, cost),
+        JourneyCounts.from_cells(endings),
+        weight,
+    )
 
-    # latency and waits, weighted by booked sessions
-    booked.latency_by_partner = [LatencyHistogram() for _ in range(n)]
-    booked.latency_by_product = [LatencyHistogram() for _ in range(P)]
-    booked.wait_sum = np.zeros(len(pools))
-    booked.wait_count = np.zeros(len(pools))
+
+def merge_windows(
+    spec: Spec, n_partners: int, measured: list[Measured], booking: Booking
+) -> tuple[CallAggregates, float]:
+    """Step 4: the call aggregates of the run: the booked counts and money, and the windows'
+    histograms and waits merged weighted by the sessions each window priced; plus the token
+    requests booked the same way."""
+    P = len(spec.bank.products)
+    n_pools = len(spec.bank.pools)
+    weight = booking.weight
+    lat_partner = [LatencyHistogram() for _ in range(n_partners)]
+    lat_product = [LatencyHistogram() for _ in range(P)]
+    client = LatencyHistogram()
+    wait_sum = np.zeros(n_pools)
+    wait_count = np.zeros(n_pools)
     token_requests = 0.0
+    by_bin: dict[tuple[int, int], LatencyHistogram] = {}
+    bin_s = spec.run.time_bin_s
     for w, m in enumerate(measured):
         total = m.sessions.sum()
         if total <= 0:
@@ -389,41 +473,89 @@ def run_windowed(
         scale_w = weight[w].sum() / total
         for g, h in m.lat_partner.items():
             if m.sessions[g] > 0 and weight[w, g] > 0:
-                booked.latency_by_partner[g].merge(h, weight[w, g] / m.sessions[g])
-        for k, h in enumerate(m.lat_product):
+                lat_partner[g].merge(h, weight[w, g] / m.sessions[g])
+        for k, h in enumerate(m.calls.latency_by_product):
             if scale_w > 0:
-                booked.latency_by_product[k].merge(h, scale_w)
+                lat_product[k].merge(h, scale_w)
         if scale_w > 0:
             token_requests += m.token_requests * scale_w
-            booked.client_latency.merge(m.client, scale_w)
-            booked.wait_sum += m.wait_sum * scale_w
-            booked.wait_count = booked.wait_count + m.wait_count * scale_w
-        booked.latency_by_bin.update(m.bins)
-    measured_total = sum(win.end_s - win.start_s for win in windows)
-    for s in pools.values():  # time averages of the windows, over the measured horizon
-        factor = (H - run.warmup_s) / measured_total
-        s.busy_s *= factor
-        s.queue_s *= factor
-        s.capacity_s *= factor
+            client.merge(m.calls.client_latency, scale_w)
+            wait_sum += m.calls.wait_sum_s * scale_w
+            wait_count = wait_count + m.calls.wait_count * scale_w
+        lb = m.calls.latency_by_bin
+        bin_s = lb.bin_s
+        by_bin.update(
+            zip(zip(lb.bin.tolist(), lb.product.tolist(), strict=True), lb.histograms, strict=True)
+        )
+    slo = SloAggregates(spec.slo.period_s, {}, {}) if spec.slo is not None else None
+    calls = CallAggregates(
+        counts=booking.counts,
+        revenue=booking.revenue,
+        cost=booking.cost,
+        journeys=booking.journeys,
+        latency_by_product=tuple(lat_product),
+        latency_by_partner=tuple(lat_partner),
+        client_latency=client,
+        latency_by_bin=BinLatency.from_cells(bin_s, by_bin),
+        wait_sum_s=wait_sum,
+        wait_count=wait_count,
+        published_downtime_s=0.0,
+        slo=slo,
+        attempts=sum(m.calls.attempts for m in measured),
+        call_log=None,
+    )
+    return calls, token_requests
 
-    return RunOutput(
+
+def run_windowed(
+    spec: Spec,
+    seed: int,
+    partners: tuple[PartnerSpec, ...],
+    projects: list[Project],
+    wall0: float,
+) -> RunRecord:
+    """Simulate the observation windows and book the rest of the horizon."""
+    run = spec.run
+    H = run.horizon_s
+    layout = MetricLayout(len(spec.bank.products), len(JOURNEY_ENDINGS))
+    plan = plan_run(spec, partners)
+    measured, totals, events = simulate_windows(spec, seed, partners, plan, layout)
+    bin_s = run.time_bin_s if H <= 60 * 86400.0 else max(run.time_bin_s, 86400.0)
+    booking = book_hours(spec, partners, plan, measured, layout, bin_s)
+    calls, token_requests = merge_windows(spec, len(partners), measured, booking)
+    measured_total = sum(win.end_s - win.start_s for win in plan.windows)
+    factor = (H - run.warmup_s) / measured_total  # time averages of the windows
+    pools = tuple(
+        PoolRecord(
+            name,
+            p.servers,
+            p.queue_limit,
+            totals[name].busy_s * factor,
+            totals[name].queue_s * factor,
+            totals[name].capacity_s * factor,
+            totals[name].admitted,
+            totals[name].rejected_down,
+        )
+        for name, p in spec.bank.pools.items()
+    )
+    return RunRecord(
         spec=spec,
         seed=seed,
-        recorder=booked,
-        pools=list(pools.values()),
+        calls=calls,
+        pools=pools,
         token_pool=None,
         token_requests=token_requests,
-        partner_names=[p.name for p in partners],
-        product_names=products,
-        pool_names=list(spec.bank.pools),
-        journey_names=journeys,
+        partner_names=tuple(p.name for p in partners),
+        product_names=tuple(spec.bank.products),
+        pool_names=tuple(spec.bank.pools),
+        journey_names=tuple(spec.journeys),
         partners=partners,
-        projects=projects,
-        sessions_by_partner=[float(s) for s in sessions_h.sum(axis=1)],
-        refreshes_by_partner=[0] * n,
+        projects=tuple(projects),
+        sessions_by_partner=tuple(float(s) for s in plan.sessions_h.sum(axis=1)),
+        refreshes_by_partner=(0,) * len(partners),
         consents_lapsed=0,
         events=events,
         sim_end_s=H,
         wall_s=time.perf_counter() - wall0,
-        windows=[(w.start_s, w.end_s) for w in windows],
+        windows=tuple((w.start_s, w.end_s) for w in plan.windows),
     )

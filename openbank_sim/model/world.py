@@ -1,6 +1,6 @@
 """Build the SimPy world from a validated spec and run it to the end.
 
-:func:`run_world` is the pure core of a run: ``(spec, seed) -> RunOutput``. Sessions start in
+:func:`run_world` is the pure core of a run: ``(spec, seed) -> RunRecord``. Sessions start in
 ``[0, horizon)``; sessions under way at the horizon finish (the run drains), and the recorder
 keeps only what the semantics of the numbers ask for (see :mod:`openbank_sim.model.recorder`).
 """
@@ -11,37 +11,40 @@ import time
 
 from ..rng import Streams
 from ..spec.types import Spec
-from .span import RunOutput, live_partners, run_span
+from .record import RunRecord
+from .span import live_partners, pool_record, run_span
 from .windows import run_windowed
 
-__all__ = ["RunOutput", "live_partners", "run_world"]
+__all__ = ["RunRecord", "live_partners", "run_world"]
 
 
-def run_world(spec: Spec, seed: int) -> RunOutput:
-    """Simulate ``spec`` with ``seed``; returns the raw aggregates."""
+def run_world(spec: Spec, seed: int) -> RunRecord:
+    """Simulate ``spec`` with ``seed``; returns the run's record."""
     wall0 = time.perf_counter()
     run = spec.run
     streams = Streams(seed)
     partners, projects = live_partners(spec, streams)
     if run.traffic == "windowed":
         return run_windowed(spec, seed, partners, projects, wall0)
-    sp = run_span(spec, partners, streams, (0.0, run.horizon_s), (run.warmup_s, run.horizon_s))
+    measure = (run.warmup_s, run.horizon_s)
+    sp = run_span(spec, partners, streams, (0.0, run.horizon_s), measure)
     gateway = sp.gateway
-    return RunOutput(
+    token_pool = gateway.token_pool if gateway is not None else None
+    return RunRecord(
         spec=spec,
         seed=seed,
-        recorder=sp.recorder,
-        pools=sp.pools,
-        token_pool=gateway.token_pool if gateway is not None else None,
+        calls=sp.calls,
+        pools=tuple(pool_record(p, measure) for p in sp.pools),
+        token_pool=pool_record(token_pool, measure) if token_pool is not None else None,
         token_requests=gateway.token_requests if gateway is not None else 0,
-        partner_names=[p.name for p in partners],
-        product_names=list(spec.bank.products),
-        pool_names=list(spec.bank.pools),
-        journey_names=list(spec.journeys),
+        partner_names=tuple(p.name for p in partners),
+        product_names=tuple(spec.bank.products),
+        pool_names=tuple(spec.bank.pools),
+        journey_names=tuple(spec.journeys),
         partners=partners,
-        projects=projects,
-        sessions_by_partner=[rt.sessions for rt in sp.runtimes],
-        refreshes_by_partner=[rt.refreshes for rt in sp.runtimes],
+        projects=tuple(projects),
+        sessions_by_partner=tuple(rt.sessions for rt in sp.runtimes),
+        refreshes_by_partner=tuple(rt.refreshes for rt in sp.runtimes),
         consents_lapsed=sum(rt.consents_lapsed for rt in sp.runtimes),
         events=sp.events,
         sim_end_s=sp.sim_end_s,

@@ -117,12 +117,12 @@ def test_no_data_no_breach() -> None:
 
 
 def test_error_rate_breaches_strictly_above_the_target() -> None:
-    """Keys are ``period * n_partners + partner``; a rate equal to the target is met."""
+    """Keys are ``(period, partner)``; a rate equal to the target is met."""
     counts = {
-        0 * 2 + 0: [100, 1, 99],  # a, period 0: 1 % = target -> met
-        0 * 2 + 1: [100, 2, 98],  # b, period 0: 2 % -> breach
-        1 * 2 + 0: [3, 3, 0],  # a, period 1: 100 % -> breach
-        2 * 2 + 1: [0, 0, 0],  # b, period 2: no attempts -> not checked
+        (0, 0): [100, 1, 99],  # a, period 0: 1 % = target -> met
+        (0, 1): [100, 2, 98],  # b, period 0: 2 % -> breach
+        (1, 0): [3, 3, 0],  # a, period 1: 100 % -> breach
+        (2, 1): [0, 0, 0],  # b, period 2: no attempts -> not checked
     }
     df = evaluate_slo(
         slo(error_rate=0.01), ["a", "b"], counts, {}, [[], []], (0.0, 3 * HOUR_S), START
@@ -141,8 +141,8 @@ def test_latency_targets_use_the_ok_histograms() -> None:
     are not checked for latency."""
     fast = [0.1] * 100
     tail = [0.1] * 90 + [2.0] * 10  # mean 0.29 s, p95 2 s
-    latency = {0: histogram(fast), 1: histogram(tail)}
-    counts = {0: [100, 0, 100], 1: [100, 0, 100], 2: [5, 5, 0]}
+    latency = {(0, 0): histogram(fast), (1, 0): histogram(tail)}
+    counts = {(0, 0): [100, 0, 100], (1, 0): [100, 0, 100], (2, 0): [5, 5, 0]}
     df = evaluate_slo(
         slo(latency_mean_s=0.25, latency_p95_s=1.0),
         ["a"],
@@ -203,8 +203,8 @@ def test_availability_at_the_target_is_met() -> None:
 
 def test_targets_not_set_are_not_checked() -> None:
     """Only the configured targets produce rows."""
-    counts = {0: [10, 10, 0]}
-    latency = {0: histogram([5.0])}
+    counts = {(0, 0): [10, 10, 0]}
+    latency = {(0, 0): histogram([5.0])}
     df = evaluate_slo(
         slo(latency_p95_s=1.0),
         ["a"],

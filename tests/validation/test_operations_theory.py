@@ -38,6 +38,7 @@ from openbank_sim.model.recorder import (
     PUBLISHED_NO_ANSWER_S,
     PUBLISHED_RUN,
     Recorder,
+    RecorderLayout,
 )
 from openbank_sim.spec.schema import ScheduleEntry
 
@@ -316,7 +317,8 @@ def test_published_downtime_runs_carry_across_recorder_flushes() -> None:
     reference = published_downtime_s(np.array(t_list), names, np.array(lat_list), horizon_s)
     assert reference > 0.0
     for flush_every in (1, 3, 7, 1_000_000):
-        rec = Recorder(1, 1, [0], [0.0], 1, 0.0, horizon_s, HOUR_S, flush_every=flush_every)
+        layout = RecorderLayout(1, 1, 1, (0,), (0.0,), 0.0, horizon_s, HOUR_S)
+        rec = Recorder(layout, flush_every=flush_every)
         for tt, o, lat in zip(t_list, out_list, lat_list, strict=True):
             rec.attempt(tt, 0, o, lat, 0.0 if o != 2 else -1.0, 0.0)
         rec.flush()

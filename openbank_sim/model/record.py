@@ -1,0 +1,267 @@
+"""What a run hands on: the typed :class:`RunRecord` (no pandas, no SimPy).
+
+The model's one output. Aggregates are sparse tables with named axes (one row per cell that
+occurred, in the order the model booked them) and their own bin width, so that nothing
+downstream decodes a key or guesses a bin width. Full and windowed traffic produce the same
+types; for windowed traffic the counts are expected values (floats) and the pools describe
+the observation windows. :mod:`openbank_sim.analysis` turns a record into tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..histogram import LatencyHistogram
+from ..spec.types import PartnerSpec, Spec
+from .onboarding import Project
+
+__all__ = [
+    "BinLatency",
+    "CallAggregates",
+    "CallCounts",
+    "JourneyCounts",
+    "MoneyCells",
+    "PoolRecord",
+    "RunRecord",
+    "SloAggregates",
+]
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def _ints(values: list[int]) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64) if values else _EMPTY
+
+
+def _floats(values: list[float]) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64) if values else np.zeros(0)
+
+
+@dataclass(frozen=True)
+class CallCounts:
+    """Attempts arriving in the call-KPI window, by (time bin, partner, product, outcome).
+
+    Attributes:
+        bin_s: width of a time bin (seconds); bin ``b`` starts at ``b * bin_s``.
+        bin, partner, product, outcome: the axes (int64 arrays of equal length; outcome
+            codes are :class:`~openbank_sim.outcomes.Outcome` values).
+        count: attempts in the cell (int64 when simulated, float64 when booked).
+    """
+
+    bin_s: float
+    bin: np.ndarray
+    partner: np.ndarray
+    product: np.ndarray
+    outcome: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def from_cells(
+        cls, bin_s: float, cells: Mapping[tuple[int, int, int, int], float]
+    ) -> CallCounts:
+        """From ``{(bin, partner, product, outcome): count}`` (order kept)."""
+        axes = list(zip(*cells.keys(), strict=True)) if cells else [[], [], [], []]
+        count = np.fromiter(cells.values(), dtype=np.float64, count=len(cells))
+        if np.all(count == np.floor(count)):  # simulated counts; booked ones are expected values
+            count = count.astype(np.int64)
+        return cls(bin_s, *(_ints(list(a)) for a in axes), count)
+
+
+@dataclass(frozen=True)
+class MoneyCells:
+    """An amount of money (currency) by (time bin, partner, product).
+
+    Attributes:
+        bin_s: width of a time bin (seconds).
+        bin, partner, product: the axes (int64 arrays of equal length).
+        amount: the amount in the cell (currency).
+    """
+
+    bin_s: float
+    bin: np.ndarray
+    partner: np.ndarray
+    product: np.ndarray
+    amount: np.ndarray
+
+    @classmethod
+    def from_cells(cls, bin_s: float, cells: Mapping[tuple[int, int, int], float]) -> MoneyCells:
+        """From ``{(bin, partner, product): amount}`` (order kept)."""
+        axes = list(zip(*cells.keys(), strict=True)) if cells else [[], [], []]
+        return cls(bin_s, *(_ints(list(a)) for a in axes), _floats(list(cells.values())))
+
+
+@dataclass(frozen=True)
+class JourneyCounts:
+    """Finished journeys that started in the call-KPI window, by (journey, partner, ending).
+
+    Attributes:
+        journey, partner, ending: the axes (int64 arrays; ending codes are
+            :class:`~openbank_sim.outcomes.JourneyEnding` values).
+        count: journeys in the cell (float64 when booked).
+    """
+
+    journey: np.ndarray
+    partner: np.ndarray
+    ending: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def from_cells(cls, cells: Mapping[tuple[int, int, int], float]) -> JourneyCounts:
+        """From ``{(journey, partner, ending): count}`` (order kept)."""
+        axes = list(zip(*cells.keys(), strict=True)) if cells else [[], [], []]
+        values = list(cells.values())
+        count = (
+            _ints(values)  # type: ignore[arg-type]
+            if all(isinstance(v, int) for v in values)
+            else _floats(values)
+        )
+        return cls(*(_ints(list(a)) for a in axes), count)
+
+
+@dataclass(frozen=True)
+class BinLatency:
+    """Latency histograms of ``ok`` attempts by (time bin, product), sorted by bin then product.
+
+    Attributes:
+        bin_s: width of a time bin (seconds).
+        bin, product: the axes (int64 arrays).
+        histograms: one histogram per row.
+    """
+
+    bin_s: float
+    bin: np.ndarray
+    product: np.ndarray
+    histograms: tuple[LatencyHistogram, ...]
+
+    @classmethod
+    def from_cells(
+        cls, bin_s: float, cells: Mapping[tuple[int, int], LatencyHistogram]
+    ) -> BinLatency:
+        """From ``{(bin, product): histogram}`` (sorted here)."""
+        keys = sorted(cells)
+        return cls(
+            bin_s,
+            _ints([b for b, _ in keys]),
+            _ints([k for _, k in keys]),
+            tuple(cells[k] for k in keys),
+        )
+
+
+@dataclass(frozen=True)
+class SloAggregates:
+    """What the SLO evaluation needs, by (period, partner).
+
+    Attributes:
+        period_s: the SLO period (seconds), aligned to t = 0.
+        counts: ``(total, failed, ok)`` attempts by ``(period, partner)``.
+        latency: histogram of ``ok`` latencies by ``(period, partner)``.
+    """
+
+    period_s: float
+    counts: Mapping[tuple[int, int], tuple[int, int, int]]
+    latency: Mapping[tuple[int, int], LatencyHistogram]
+
+
+@dataclass(frozen=True)
+class CallAggregates:
+    """Everything recorded about calls (see :mod:`openbank_sim.model.recorder` for the windows
+    each aggregate counts in).
+
+    Attributes:
+        counts: attempts by (bin, partner, product, outcome), call-KPI window.
+        revenue, cost: the bank's revenue and per-attempt cost (currency) by (bin, partner,
+            product), money window.
+        journeys: finished journeys by (journey, partner, ending).
+        latency_by_product, latency_by_partner: histograms of ``ok`` attempts' latency (s).
+        client_latency: histogram of logical-call latency (s, backoff included).
+        latency_by_bin: coarser histograms by (bin, product) for the timeseries.
+        wait_sum_s, wait_count: backend queue wait summed (s) and attempts admitted, per pool.
+        published_downtime_s: down time as banks publish it (C-UK-8), seconds.
+        slo: SLO aggregates (None without an ``[slo]`` section or when not evaluated).
+        attempts: attempts simulated (all of them, warm-up included).
+        call_log: the call log as columns sorted by arrival (None when not recorded).
+    """
+
+    counts: CallCounts
+    revenue: MoneyCells
+    cost: MoneyCells
+    journeys: JourneyCounts
+    latency_by_product: tuple[LatencyHistogram, ...]
+    latency_by_partner: tuple[LatencyHistogram, ...]
+    client_latency: LatencyHistogram
+    latency_by_bin: BinLatency
+    wait_sum_s: np.ndarray
+    wait_count: np.ndarray
+    published_downtime_s: float
+    slo: SloAggregates | None
+    attempts: int
+    call_log: Mapping[str, np.ndarray] | None
+
+
+@dataclass(frozen=True)
+class PoolRecord:
+    """A backend pool's time integrals over the call-KPI window.
+
+    Attributes:
+        name, servers, queue_limit: as configured (``queue_limit`` None for unbounded).
+        busy_s: worker-seconds busy; queue_s: attempt-seconds waiting.
+        capacity_s: worker-seconds available (the schedule integrated).
+        admitted: attempts admitted; rejected_down: attempts turned away during an outage.
+        downtime: the pool's down intervals ``(start_s, end_s)`` in the call-KPI window
+            (empty without outages).
+    """
+
+    name: str
+    servers: int
+    queue_limit: int | None
+    busy_s: float
+    queue_s: float
+    capacity_s: float
+    admitted: int
+    rejected_down: int
+    downtime: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of a scenario, as the model saw it: the typed hand-off to the analysis.
+
+    Attributes:
+        spec, seed: what was run.
+        calls: the call aggregates.
+        pools: one record per backend pool (scenario order).
+        token_pool: the gateway's token service, when simulated (None otherwise).
+        token_requests: token requests served (expected value for windowed traffic).
+        partner_names, product_names, pool_names, journey_names: the index spaces.
+        partners: the live partners (the scenario's own and the onboarded ones), in index order.
+        projects: every onboarding project.
+        sessions_by_partner, refreshes_by_partner: sessions and unattended refreshes started.
+        consents_lapsed: unattended consents that lapsed.
+        events: SimPy events processed.
+        sim_end_s: simulated time at the end (the run drains past the horizon).
+        wall_s: wall-clock time of the run (s).
+        windows: windowed traffic: the measured windows ``(start_s, end_s)``; None otherwise.
+    """
+
+    spec: Spec
+    seed: int
+    calls: CallAggregates
+    pools: tuple[PoolRecord, ...]
+    token_pool: PoolRecord | None
+    token_requests: float
+    partner_names: tuple[str, ...]
+    product_names: tuple[str, ...]
+    pool_names: tuple[str, ...]
+    journey_names: tuple[str, ...]
+    partners: tuple[PartnerSpec, ...]
+    projects: tuple[Project, ...]
+    sessions_by_partner: tuple[float, ...]
+    refreshes_by_partner: tuple[int, ...]
+    consents_lapsed: int
+    events: int
+    sim_end_s: float
+    wall_s: float
+    windows: tuple[tuple[float, float], ...] | None = None
