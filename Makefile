@@ -25,6 +25,7 @@ demo: $(STAMP_DEMO)
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check openbank_sim tests benchmarks docs
 	$(BIN)/ruff format --check openbank_sim tests benchmarks docs
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest -q

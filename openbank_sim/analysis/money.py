@@ -282,25 +282,25 @@ def partners_table(out: RunRecord) -> pd.DataFrame:
             }
         )
     onboarded = {p.name for p in out.projects}
-    for p in out.partners:
-        if p.name in onboarded:
+    for q in out.partners:
+        if q.name in onboarded:
             continue
         rows.append(
             {
-                "partner": p.name,
+                "partner": q.name,
                 "source": "scenario",
                 "template": "",
-                "sector": p.sector,
-                "mode": p.integration,
+                "sector": q.sector,
+                "mode": q.integration,
                 "size": 1.0,
                 "arrival_s": math.nan,
                 "development_start_s": math.nan,
-                "go_live_s": p.live_from_s,
+                "go_live_s": q.live_from_s,
                 "time_to_market_days": math.nan,
                 "reworks": 0,
                 "engineer_days": 0.0,
                 "review_wait_days": 0.0,
-                "live": p.live_from_s < run.horizon_s,
+                "live": q.live_from_s < run.horizon_s,
             }
         )
     df = pd.DataFrame(rows)

@@ -56,12 +56,14 @@ def capacity_steps(
     last_year = (t0 + dt.timedelta(seconds=until_s)).year + 1
     for order, e in enumerate(schedule):
         if e.recurring:
+            assert isinstance(e.start, tuple) and isinstance(e.end, tuple)
             for year in range(start.year - 1, last_year + 1):
                 a = _at(start, year, e.start)
                 b = _at(start, year + (1 if e.end < e.start else 0), e.end)
                 if a is not None and b is not None:
                     intervals.append((a, b, e.servers, order))
         else:
+            assert isinstance(e.start, dt.datetime) and isinstance(e.end, dt.datetime)
             intervals.append(
                 ((e.start - t0).total_seconds(), (e.end - t0).total_seconds(), e.servers, order)
             )
@@ -254,6 +256,7 @@ class BackendPool:
             return -1.0
         s = max(now, self._last_start)
         times = self._cap_times
+        assert times is not None  # only pools with a capacity schedule come here
         while True:
             while ends and ends[0] <= s:
                 heapq.heappop(ends)

@@ -10,6 +10,7 @@ overhead of TLS and routing. Traditional partners never come here.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from ..rng import BlockSampler, Streams
 from ..spec.schema import GatewaySpec, LimitRule, PartnerSpec, ProductSpec
@@ -96,7 +97,7 @@ class Gateway:
             self.failure_rate = auth.failure_rate
         self.has_limits = bool(spec.limits)
         self._routes: dict[tuple[int, int, bool], Route] = {}
-        shared: dict[tuple, object] = {}
+        shared: dict[tuple[Any, ...], Any] = {}
         for pi, ki, background in itertools.product(
             range(len(partners)), range(len(products)), (False, True)
         ):
@@ -107,6 +108,7 @@ class Gateway:
                     continue
                 if rule.background_only and not background:
                     continue
+                key: tuple[Any, ...]
                 if rule.scope == "user":
                     key = ("user", li)
                     if key not in shared:
@@ -129,6 +131,7 @@ class Gateway:
 
     def fetch_token(self, now: float) -> float:
         """Send a token request at ``now``; returns when the token service answers (s)."""
+        assert self.token_service is not None and self.token_pool is not None  # has_auth
         service = self.token_service()
         wait = self.token_pool.admit(now, service)
         if self.window[0] <= now < self.window[1]:

@@ -103,6 +103,7 @@ def run_pipeline(onboarding: Any, streams: Streams, horizon_s: float) -> list[Pr
         spec = modes[p.mode]
         yield env.timeout(draw[p.mode, "docking"]())
         if p.mode == "traditional":
+            assert slots is not None  # the scenario has a traditional mode
             with slots.request() as req:
                 yield req
                 p.development_start_s = env.now
@@ -124,6 +125,7 @@ def run_pipeline(onboarding: Any, streams: Streams, horizon_s: float) -> list[Pr
             while True:
                 yield env.timeout(draw[p.mode, "development"]())
                 asked = env.now
+                assert reviews is not None  # the scenario has an API mode
                 with reviews.request() as req:
                     yield req
                     p.review_wait_s += env.now - asked

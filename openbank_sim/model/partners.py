@@ -16,7 +16,8 @@ backend never recalls work) while the session moves on.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,13 +26,13 @@ import simpy
 from ..outcomes import JOURNEY_FAILED_OFFSET, OUTCOME_NAMES, JourneyEnding, Outcome
 from ..rng import Streams
 from ..spec.profiles import Profile, rate_pieces, sample_nhpp_blocks
-from ..spec.schema import JourneySpec, PartnerSpec, ProductSpec, StepSpec
+from ..spec.types import JourneySpec, PartnerSpec, ProductSpec, Spec, StepSpec
 from ..spec.units import SECONDS_PER_YEAR
 from .bank import BackendPool
 from .gateway import Gateway
 from .recorder import Recorder
 
-__all__ = ["PartnerRuntime"]
+__all__ = ["PartnerRuntime", "SpanContext"]
 
 # plain ints on the hot path (an IntEnum member compares slower)
 OK, RATE_LIMITED, OVERLOADED, TIMEOUT, ERROR, AUTH_FAILED = (o.value for o in Outcome)
@@ -98,24 +99,23 @@ class _Step:
 
     def __init__(
         self,
+        rt: PartnerRuntime,
         j: int,
         step: StepSpec,
-        product: ProductSpec,
-        pk: int,
-        partner: int,
-        n_products: int,
-        pool: BackendPool,
-        streams: Streams,
-        name: str,
         journey: JourneySpec | None,
-        traditional: bool,
-        gateway: Gateway | None,
         background: bool = False,
     ) -> None:
+        ctx = rt.ctx
+        pk = ctx.product_index[step.product]
+        product = ctx.products[pk]
+        streams = ctx.streams
+        name = rt.spec.name
+        traditional = not rt.api
+        partner = rt.index
         key = ("partner", name, "background" if background else f"step{j}")
         self.product = pk
-        self.pp = partner * n_products + pk
-        self.pool = pool
+        self.pp = partner * len(ctx.products) + pk
+        self.pool = ctx.pools[pk]
         self.prob = step.probability
         self.when = step.when
         self.credit = product.kind == "credit_assessment"
@@ -146,6 +146,7 @@ class _Step:
             if self.redirect and journey is not None and journey.redirect_time is not None
             else None
         )
+        gateway = rt.gateway
         self.route = gateway.route(partner, pk, background) if gateway is not None else None
         self.background = background
 
@@ -193,52 +194,66 @@ class _Attempt:
         self.client_outcome = TIMEOUT
 
 
+@dataclass(frozen=True)
+class SpanContext:
+    """What every partner of one span shares.
+
+    Attributes:
+        env: the SimPy environment (time in seconds from ``spec.run.start``).
+        spec: the scenario's spec (journeys, profiles, gateway, direct line, economics).
+        streams: the span's random streams.
+        recorder: where attempts, logical calls and journeys go.
+        products: all products in index order; product_index: name -> index.
+        pools: the backend pool of each product index.
+        gateway: the gateway (None when no partner of the span uses the API).
+        span_from_s, span_to_s: sessions start in ``[span_from_s, span_to_s)`` (seconds).
+    """
+
+    env: simpy.Environment
+    spec: Spec
+    streams: Streams
+    recorder: Recorder
+    products: tuple[ProductSpec, ...]
+    product_index: Mapping[str, int]
+    pools: Sequence[BackendPool]
+    gateway: Gateway | None
+    span_from_s: float
+    span_to_s: float
+
+    @property
+    def installment_rate(self) -> float:
+        """Installment margin net of credit losses (share of the financed value)."""
+        econ = self.spec.economics
+        return econ.installment_margin - econ.credit_loss_rate if econ else 0.0
+
+
 class PartnerRuntime:
     """A live partner: its arrival process, sessions and client.
 
     Args:
-        env: the SimPy environment (time in seconds from ``run.start``).
+        ctx: what the span's partners share.
         index: partner index (as in the recorder).
-        spec: the partner; journey, journey_index: its journey.
-        profile: its traffic profile; start: calendar date at t = 0; horizon_s: last arrival.
-        products: all products in index order; pools: backend pool of each product index.
-        gateway: the gateway (None for traditional partners, who use the direct line).
-        direct_overhead: the direct line's overhead distribution (traditional partners).
-        overhead: the gateway's overhead distribution (API partners).
-        recorder: the run's recorder; streams: the run's random streams.
-        log_share: share of sessions whose attempts go to the call log.
+        spec: the partner.
     """
 
-    def __init__(
-        self,
-        env: simpy.Environment,
-        index: int,
-        spec: PartnerSpec,
-        journey: JourneySpec,
-        journey_index: int,
-        profile: Profile,
-        start: Any,
-        horizon_s: float,
-        products: tuple[ProductSpec, ...],
-        pools: list[BackendPool],
-        gateway: Gateway | None,
-        overhead: Any,
-        recorder: Recorder,
-        streams: Streams,
-        log_share: float,
-        installment_rate: float = 0.0,
-        span_from_s: float = 0.0,
-    ) -> None:
+    def __init__(self, ctx: SpanContext, index: int, spec: PartnerSpec) -> None:
+        run = ctx.spec.run
+        journey = ctx.spec.journeys[spec.journey]
+        streams = ctx.streams
+        self.ctx = ctx
+        self.api = spec.integration == "api"
+        gateway = ctx.gateway if self.api else None
+        overhead = ctx.spec.gateway.overhead if self.api else ctx.spec.bank.direct_overhead
+        env = ctx.env
         self.env = env
         self.index = index
         self.spec = spec
-        self.journey_index = journey_index
-        self.rec = recorder
+        self.journey_index = list(ctx.spec.journeys).index(spec.journey)
+        self.rec = ctx.recorder
         self.gateway = gateway
-        self.api = spec.integration == "api"
-        self.start = start
-        self.profile = profile
-        self.horizon_s = horizon_s
+        self.start = run.start
+        self.profile = ctx.spec.profiles[spec.profile]
+        self.horizon_s = ctx.span_to_s
         self._streams = streams
         name = spec.name
         key = ("partner", name)
@@ -264,51 +279,20 @@ class PartnerRuntime:
         self.overhead = (
             streams.sampler(overhead.sample, *key, "overhead") if overhead is not None else None
         )
-        self.log_share = log_share
+        self.log_share = run.record_calls
         self.u_log = streams.uniforms(*key, "call_log")
         self.tokens: dict[int, float] = {}
-        product_index = {p.name: i for i, p in enumerate(products)}
-        n_products = len(products)
-        self.steps = tuple(
-            _Step(
-                j,
-                s,
-                products[product_index[s.product]],
-                product_index[s.product],
-                index,
-                n_products,
-                pools[product_index[s.product]],
-                streams,
-                name,
-                journey,
-                not self.api,
-                gateway if self.api else None,
-            )
-            for j, s in enumerate(journey.steps)
-        )
-        self.installment_rate = installment_rate
-        self.span_from_s = span_from_s
+        self.steps = tuple(_Step(self, j, s, journey) for j, s in enumerate(journey.steps))
+        self.installment_rate = ctx.installment_rate
+        self.span_from_s = ctx.span_from_s
         self.sessions = 0
         self.refreshes = 0
         self.consents_lapsed = 0
         self.bg_step: _Step | None = None
         bg = spec.background
         if bg is not None:
-            pk = product_index[bg.product]
             self.bg_step = _Step(
-                0,
-                StepSpec(bg.product, 1.0, None, None, 1.0),
-                products[pk],
-                pk,
-                index,
-                n_products,
-                pools[pk],
-                streams,
-                name,
-                None,
-                not self.api,
-                gateway if self.api else None,
-                background=True,
+                self, 0, StepSpec(bg.product, 1.0, None, None, 1.0), None, background=True
             )
             self.bg_users = max(1, round(spec.users * bg.share_of_users))
             self.bg_lapse = self._consent_lapses(bg, streams)
@@ -368,6 +352,7 @@ class PartnerRuntime:
         env = self.env
         spec = self.spec
         bg = spec.background
+        assert bg is not None  # started only for partners with unattended traffic
         rate = self.bg_users * bg.per_user_day / 86400.0
         gen = self._streams.generator("partner", spec.name, "background_arrivals")
         users = self._streams.sampler(
@@ -391,6 +376,7 @@ class PartnerRuntime:
     def refresh(self, rid: int, user: int) -> Generator[simpy.Event, Any, None]:
         """One unattended refresh: a logical call with no user waiting (no patience)."""
         st = self.bg_step
+        assert st is not None  # started only for partners with unattended traffic
         service = st.service()
         is_error = st.u_err() < st.error_rate if st.u_err is not None else False
         logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
@@ -545,7 +531,7 @@ class PartnerRuntime:
         st = att.step
         held: tuple = ()
         gw = self.gateway
-        if self.api:
+        if gw is not None:  # an API partner
             if gw.has_auth:
                 expiry = self.tokens.get(att.user)
                 if expiry is None or expiry <= now:
@@ -559,6 +545,7 @@ class PartnerRuntime:
                         return
                     self.tokens[att.user] = now + gw.token_ttl_s
             if gw.has_limits:
+                assert st.route is not None  # every step of an API partner has a route
                 retry_after, held = gw.admit(now, st.route, att.user)
                 if retry_after > 0.0:
                     att.retry_after = retry_after

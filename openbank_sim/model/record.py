@@ -9,7 +9,7 @@ the observation windows. :mod:`openbank_sim.analysis` turns a record into tables
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,12 +32,21 @@ __all__ = [
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
-def _ints(values: list[int]) -> np.ndarray:
-    return np.asarray(values, dtype=np.int64) if values else _EMPTY
+def _ints(values: Sequence[int]) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64) if len(values) else _EMPTY
 
 
-def _floats(values: list[float]) -> np.ndarray:
-    return np.asarray(values, dtype=np.float64) if values else np.zeros(0)
+def _floats(values: Sequence[float]) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64) if len(values) else np.zeros(0)
+
+
+def _axes(keys: Iterable[tuple[int, ...]], n_axes: int) -> list[np.ndarray]:
+    """The key tuples as ``n_axes`` int64 arrays (order kept)."""
+    columns: list[list[int]] = [[] for _ in range(n_axes)]
+    for key in keys:
+        for column, k in zip(columns, key, strict=True):
+            column.append(k)
+    return [_ints(c) for c in columns]
 
 
 @dataclass(frozen=True)
@@ -63,11 +72,11 @@ class CallCounts:
         cls, bin_s: float, cells: Mapping[tuple[int, int, int, int], float]
     ) -> CallCounts:
         """From ``{(bin, partner, product, outcome): count}`` (order kept)."""
-        axes = list(zip(*cells.keys(), strict=True)) if cells else [[], [], [], []]
+        b, partner, product, outcome = _axes(cells.keys(), 4)
         count = np.fromiter(cells.values(), dtype=np.float64, count=len(cells))
         if np.all(count == np.floor(count)):  # simulated counts; booked ones are expected values
             count = count.astype(np.int64)
-        return cls(bin_s, *(_ints(list(a)) for a in axes), count)
+        return cls(bin_s, b, partner, product, outcome, count)
 
 
 @dataclass(frozen=True)
@@ -89,8 +98,8 @@ class MoneyCells:
     @classmethod
     def from_cells(cls, bin_s: float, cells: Mapping[tuple[int, int, int], float]) -> MoneyCells:
         """From ``{(bin, partner, product): amount}`` (order kept)."""
-        axes = list(zip(*cells.keys(), strict=True)) if cells else [[], [], []]
-        return cls(bin_s, *(_ints(list(a)) for a in axes), _floats(list(cells.values())))
+        b, partner, product = _axes(cells.keys(), 3)
+        return cls(bin_s, b, partner, product, _floats(list(cells.values())))
 
 
 @dataclass(frozen=True)
@@ -111,14 +120,11 @@ class JourneyCounts:
     @classmethod
     def from_cells(cls, cells: Mapping[tuple[int, int, int], float]) -> JourneyCounts:
         """From ``{(journey, partner, ending): count}`` (order kept)."""
-        axes = list(zip(*cells.keys(), strict=True)) if cells else [[], [], []]
+        journey, partner, ending = _axes(cells.keys(), 3)
         values = list(cells.values())
-        count = (
-            _ints(values)  # type: ignore[arg-type]
-            if all(isinstance(v, int) for v in values)
-            else _floats(values)
-        )
-        return cls(*(_ints(list(a)) for a in axes), count)
+        simulated = all(isinstance(v, int) for v in values)
+        count = _ints([int(v) for v in values]) if simulated else _floats(values)
+        return cls(journey, partner, ending, count)
 
 
 @dataclass(frozen=True)

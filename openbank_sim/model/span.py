@@ -17,7 +17,7 @@ from ..spec.types import PartnerSpec, PoolSpec, RunSpec, Spec
 from .bank import BackendPool, Outages, capacity_steps
 from .gateway import Gateway
 from .onboarding import Project, run_pipeline
-from .partners import PartnerRuntime
+from .partners import PartnerRuntime, SpanContext
 from .record import CallAggregates, PoolRecord
 from .recorder import Recorder, RecorderLayout
 
@@ -123,31 +123,21 @@ def run_span(
     )
     needs_gateway = any(p.integration == "api" for p in partners) or not partners
     gateway = Gateway(spec.gateway, partners, products, streams, measure) if needs_gateway else None
-    journey_names = list(spec.journeys)
-    econ = spec.economics
-    installment_rate = econ.installment_margin - econ.credit_loss_rate if econ else 0.0
+    ctx = SpanContext(
+        env=env,
+        spec=spec,
+        streams=streams,
+        recorder=recorder,
+        products=products,
+        product_index={p.name: i for i, p in enumerate(products)},
+        pools=product_pools,
+        gateway=gateway,
+        span_from_s=span[0],
+        span_to_s=span[1],
+    )
     runtimes = []
     for i, p in enumerate(partners):
-        api = p.integration == "api"
-        rt = PartnerRuntime(
-            env,
-            i,
-            p,
-            spec.journeys[p.journey],
-            journey_names.index(p.journey),
-            spec.profiles[p.profile],
-            run.start,
-            span[1],
-            products,
-            product_pools,
-            gateway if api else None,
-            spec.gateway.overhead if api else spec.bank.direct_overhead,
-            recorder,
-            streams,
-            run.record_calls,
-            installment_rate,
-            span_from_s=span[0],
-        )
+        rt = PartnerRuntime(ctx, i, p)
         runtimes.append(rt)
         if p.live_from_s < span[1]:
             env.process(rt.arrivals())

@@ -113,6 +113,7 @@ def _event_days(spec: Spec, partners: tuple[PartnerSpec, ...]) -> list[float]:
 def plan_windows(spec: Spec, load_per_hour: np.ndarray) -> list[Window]:
     """Where the observation windows go (see the module docstring)."""
     w = spec.run.windows
+    assert w is not None  # windowed traffic
     horizon = spec.run.horizon_s
     n_hours = load_per_hour.size
     hours_per_window = max(1, math.ceil(w.length_s / HOUR_S))
@@ -142,7 +143,8 @@ def plan_windows(spec: Spec, load_per_hour: np.ndarray) -> list[Window]:
 
 def _event_windows(spec: Spec, partners, load_per_hour: np.ndarray, start_k: int) -> list[Window]:
     w = spec.run.windows
-    out = []
+    assert w is not None  # windowed traffic
+    out: list[Window] = []
     starts = np.arange(load_per_hour.size) * HOUR_S
     for day in _event_days(spec, partners):
         cand = np.flatnonzero(
@@ -365,20 +367,20 @@ def _filled_rates(
             s = m.sessions[mask].sum()
             if s > 0:
                 pooled[w, j] = (m.rates[mask] * m.sessions[mask, None]).sum(axis=0) / s
-    pooled_seen = pooled.any(axis=2)
+    pooled_seen = np.any(pooled, axis=2)
     for p in range(n):
         have = np.flatnonzero(seen[:, p])
-        for w in np.flatnonzero(~seen[:, p]):
+        for w in np.flatnonzero(~seen[:, p]).tolist():
             if have.size:
                 rates[w, p] = rates[have[np.argmin(np.abs(loads[have] - loads[w]))], p]
             else:
-                j = journey_of[p]
-                cand = np.flatnonzero(pooled_seen[:, j])
+                jp = journey_of[p]
+                cand = np.flatnonzero(pooled_seen[:, jp])
                 if cand.size:
                     src = (
-                        w if pooled_seen[w, j] else cand[np.argmin(np.abs(loads[cand] - loads[w]))]
+                        w if pooled_seen[w, jp] else cand[np.argmin(np.abs(loads[cand] - loads[w]))]
                     )
-                    rates[w, p] = pooled[src, j]
+                    rates[w, p] = pooled[src, jp]
     return rates
 
 

@@ -23,7 +23,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ..errors import ScenarioError, did_you_mean
-from .units import parse_duration
+from .units import is_number, parse_duration
 
 __all__ = [
     "BUILTIN_PROFILE_NAMES",
@@ -111,12 +111,8 @@ class Profile:
 # Parsing
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _nonnegative(value: object, path: str) -> float:
-    if not _is_number(value) or not math.isfinite(value):
+    if not is_number(value) or not math.isfinite(value):
         raise ScenarioError("must be a finite number", path=path, value=value)
     if value < 0:
         raise ScenarioError("must be >= 0", path=path, value=value)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, overload
 
 from ..errors import ScenarioError, did_you_mean
 from .distributions import Distribution, parse_distribution
 from .types import NAME_RE, NOT_YET
-from .units import parse_duration
+from .units import is_number, parse_duration
 
 # --------------------------------------------------------------------------------------------
 # Small typed readers
@@ -45,10 +45,6 @@ def table_at(parent: Mapping[str, Any], key: str, path: str, required: bool = Fa
     if not isinstance(value, dict):
         raise ScenarioError("must be a table", path=join_path(path, key), value=value)
     return value
-
-
-def is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def number(
@@ -157,6 +153,18 @@ def duration(
         return parse_duration(table[key], allow_none=allow_none)
     except ScenarioError as err:
         raise err.within(p) from None
+
+
+@overload
+def distribution(
+    table: Mapping[str, Any], key: str, path: str, *, time_valued: bool, required: Literal[True]
+) -> Distribution: ...
+
+
+@overload
+def distribution(
+    table: Mapping[str, Any], key: str, path: str, *, time_valued: bool, required: bool = False
+) -> Distribution | None: ...
 
 
 def distribution(

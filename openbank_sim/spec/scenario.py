@@ -157,7 +157,8 @@ def _entities(raw: Mapping[str, Any]) -> set[tuple[str, str]]:
         if isinstance(table, Mapping):
             out.update((kind, str(k)) for k in table)
 
-    bank = raw.get("bank") if isinstance(raw.get("bank"), Mapping) else {}
+    bank_raw = raw.get("bank")
+    bank = bank_raw if isinstance(bank_raw, Mapping) else {}
     names(bank.get("pools"), "pool")
     names(bank.get("products"), "product")
     names(raw.get("journeys"), "journey")

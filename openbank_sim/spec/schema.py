@@ -255,7 +255,7 @@ def _schedule(t: Mapping[str, Any], path: str) -> tuple[ScheduleEntry, ...]:
             )
         if start == end:
             raise ScenarioError("must differ from `from`", path=f"{ep}.to", value=e["to"])
-        if not rec_a and end < start:
+        if isinstance(start, dt.datetime) and isinstance(end, dt.datetime) and end < start:
             raise ScenarioError(
                 "ends before it starts (only a recurring MM-DDTHH:MM entry may wrap the year end)",
                 path=f"{ep}.to",
@@ -564,7 +564,7 @@ def _journeys(raw: Mapping[str, Any], products: Mapping[str, ProductSpec]) -> di
             raise ScenarioError(
                 "must be a non-empty array of steps", path=f"{p}.steps", value=steps_raw
             )
-        steps = []
+        steps: list[StepSpec] = []
         for i, s in enumerate(steps_raw):
             sp = f"{p}.steps.{i}"
             if not isinstance(s, dict):

@@ -32,6 +32,7 @@ import math
 import re
 from decimal import Decimal
 from fractions import Fraction
+from typing import TypeGuard
 
 from ..errors import ScenarioError
 
@@ -43,6 +44,7 @@ __all__ = [
     "SECONDS_PER_WEEK",
     "SECONDS_PER_YEAR",
     "format_duration",
+    "is_number",
     "parse_date",
     "parse_duration",
 ]
@@ -105,6 +107,11 @@ _MS_PER_UNIT_FORMAT: tuple[tuple[str, int], ...] = (
 )
 # Largest whole-millisecond count whose nanoseconds fit a pandas Timedelta (int64).
 _PANDAS_MAX_MS = (2**63 - 1) // 1_000_000
+
+
+def is_number(value: object) -> TypeGuard[int | float]:
+    """Whether ``value`` is a TOML number (an int or a float, not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def parse_duration(value: object, *, allow_none: bool = False) -> float:
@@ -222,8 +229,8 @@ def format_duration(seconds: float) -> str:
     if seconds < _PANDAS_MAX_MS / 1000:
         return f"{_positional(seconds)}s"
     years = math.floor(exact / _CALENDAR_SECONDS["y"])
-    rest = float(exact - years * _CALENDAR_SECONDS["y"])  # exact: same binary granularity
-    return f"{years}y{_positional(rest)}s"
+    rest_s = float(exact - years * _CALENDAR_SECONDS["y"])  # exact: same binary granularity
+    return f"{years}y{_positional(rest_s)}s"
 
 
 def parse_date(value: object) -> dt.date:
