@@ -20,43 +20,26 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from minimal_scenario import minimal_toml
 
 from openbank_sim import Results, load_scenario, simulate
 from openbank_sim.analysis.results import KPI_NAMES
 from openbank_sim.cli import main
 from openbank_sim.spec.scenario import shipped_scenarios
 
-# About 18 000 attempts at 5 per second on 4 servers (offered load 2.5): runs in about a second,
-# and the backend queue is long enough for `servers` to change the waits.
-SCENARIO = """\
-name = "cli_check"
-
-[run]
-horizon = "1h"
-warmup = "5m"
-time_bin = "10m"
-seed = 3
-
-[bank.pools.core]
-servers = 4
-
-[bank.products.pay]
-kind = "payment"
-pool = "core"
-service_time = { dist = "exponential", mean = "500ms" }
-take_rate = 0.01
-cost = 0.001
-
-[journeys.buy]
-value = { dist = "constant", value = 100 }
-steps = [{ product = "pay" }]
-
-[[partners]]
-name = "shop"
-users = 86400
-sessions_per_user_day = 5.0
-journey = "buy"
-"""
+# The minimal scenario with a name, a run, a fee and a cost on a 500 ms payment, a journey value,
+# and 86 400 users at 5 sessions a day: about 18 000 attempts at 5 per second on 4 servers
+# (offered load 2.5): runs in about a second, and the backend queue is long enough for `servers`
+# to change the waits.
+SCENARIO = minimal_toml(
+    ("[bank.products.pay]\n", '[bank.products.pay]\nkind = "payment"\n'),
+    ('mean = "100ms" }\n', 'mean = "500ms" }\ntake_rate = 0.01\ncost = 0.001\n'),
+    ("[journeys.buy]\n", '[journeys.buy]\nvalue = { dist = "constant", value = 100 }\n'),
+    ("users = 1000\n", "users = 86400\n"),
+    ("sessions_per_user_day = 2.0\n", "sessions_per_user_day = 5.0\n"),
+    prepend='name = "cli_check"\n\n'
+    '[run]\nhorizon = "1h"\nwarmup = "5m"\ntime_bin = "10m"\nseed = 3\n\n',
+)
 
 TABLES = ("timeseries", "timeseries_latency", "by_partner", "by_product", "by_pool", "journeys")
 

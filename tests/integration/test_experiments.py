@@ -26,12 +26,14 @@ import stat
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from minimal_scenario import minimal_toml
 from scipy import stats
 
 from openbank_sim import Scenario, ScenarioError, simulate
@@ -55,51 +57,23 @@ SERVERS = "bank.pools.core.servers"
 SESSIONS = "partners.0.sessions_per_user_day"
 UNREACHABLE = "tcp://127.0.0.1:9"
 
+
+def base_toml(horizon: str = "5m", sessions: float = 10.0) -> str:
+    """The small base scenario as TOML: the minimal scenario with a name, a short run, 2 servers
+    and 86 400 users, so that ``sessions`` a day per user are as many calls per second."""
+    return minimal_toml(
+        ("servers = 4\n", "servers = 2\n"),
+        ("[bank.products.pay]\n", '[bank.products.pay]\nkind = "payment"\n'),
+        ("users = 1000\n", "users = 86400\n"),
+        ("sessions_per_user_day = 2.0\n", f"sessions_per_user_day = {sessions}\n"),
+        prepend=f'name = "exp_small"\n\n[run]\nhorizon = "{horizon}"\nwarmup = "30s"\nseed = 7\n'
+        'time_bin = "1m"\n\n',
+    )
+
+
 # One partner offering 10 calls per second to a pool of `servers` workers with exponential
 # 100 ms service: 5 minutes give about 2 700 counted calls and run in about 0.1 s.
-BASE: dict[str, Any] = {
-    "name": "exp_small",
-    "run": {"horizon": "5m", "warmup": "30s", "seed": 7, "time_bin": "1m"},
-    "bank": {
-        "pools": {"core": {"servers": 2}},
-        "products": {
-            "pay": {
-                "kind": "payment",
-                "pool": "core",
-                "service_time": {"dist": "exponential", "mean": "100ms"},
-            }
-        },
-    },
-    "journeys": {"buy": {"steps": [{"product": "pay"}]}},
-    "partners": [{"name": "shop", "users": 86400, "sessions_per_user_day": 10.0, "journey": "buy"}],
-}
-
-BASE_TOML = """\
-name = "exp_small"
-
-[run]
-horizon = "{horizon}"
-warmup = "30s"
-seed = 7
-time_bin = "1m"
-
-[bank.pools.core]
-servers = 2
-
-[bank.products.pay]
-kind = "payment"
-pool = "core"
-service_time = {{ dist = "exponential", mean = "100ms" }}
-
-[journeys.buy]
-steps = [{{ product = "pay" }}]
-
-[[partners]]
-name = "shop"
-users = 86400
-sessions_per_user_day = {sessions}
-journey = "buy"
-"""
+BASE: dict[str, Any] = tomllib.loads(base_toml())
 
 # A token bucket on the payments of partner "shop" (offered about 10 calls per second) while a
 # second partner reads account information without a limit (about 20 calls per second): the
@@ -150,7 +124,7 @@ def base_scenario(**overrides: Any) -> Scenario:
 
 def write_base(path: Path, horizon: str = "5m", sessions: float = 10.0, extra: str = "") -> Path:
     """The base scenario as a TOML file (``extra`` is appended, e.g. a ``[sweep]`` table)."""
-    path.write_text(BASE_TOML.format(horizon=horizon, sessions=sessions) + extra, encoding="utf-8")
+    path.write_text(base_toml(horizon, sessions) + extra, encoding="utf-8")
     return path
 
 

@@ -15,30 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from minimal_scenario import MINIMAL_TOML, minimal_toml
 
 import openbank_sim.spec.scenario as scenario_module
 from openbank_sim import Scenario, ScenarioError, load_scenario, simulate
 from openbank_sim.spec.distributions import Constant
 from openbank_sim.spec.scenario import parse_override_value, shipped_scenarios
-
-# The smallest valid scenario: nothing but the required keys.
-MINIMAL = """\
-[bank.pools.core]
-servers = 4
-
-[bank.products.pay]
-pool = "core"
-service_time = { dist = "exponential", mean = "100ms" }
-
-[journeys.buy]
-steps = [{ product = "pay" }]
-
-[[partners]]
-name = "shop"
-users = 1000
-sessions_per_user_day = 2.0
-journey = "buy"
-"""
 
 # A scenario with a limit, several partners and `copies`, for the override paths.
 RICH = """\
@@ -101,9 +83,9 @@ def write(directory: Path, text: str, name: str = "scenario.toml") -> Path:
 
 
 @pytest.fixture
-def minimal(tmp_path: Path) -> Scenario:
+def minimal(minimal_scenario_path: Path) -> Scenario:
     """The minimal scenario, loaded from ``tmp_path/minimal.toml``."""
-    return load_scenario(write(tmp_path, MINIMAL, "minimal.toml"))
+    return load_scenario(minimal_scenario_path)
 
 
 @pytest.fixture
@@ -200,7 +182,7 @@ def test_minimal_file_runs_with_extra_machinery_off(minimal: Scenario) -> None:
 
 
 def test_name_key_wins_over_file_stem(tmp_path: Path) -> None:
-    scenario = load_scenario(write(tmp_path, 'name = "other"\n' + MINIMAL, "stem.toml"))
+    scenario = load_scenario(write(tmp_path, 'name = "other"\n' + MINIMAL_TOML, "stem.toml"))
     assert scenario.name == "other"
     assert scenario.source == str(tmp_path / "stem.toml")
 
@@ -243,7 +225,7 @@ def test_scenario_attributes_cannot_be_deleted(minimal: Scenario) -> None:
 def test_scenario_does_not_alias_its_input_or_output() -> None:
     import tomllib
 
-    raw: dict[str, Any] = tomllib.loads(MINIMAL)
+    raw: dict[str, Any] = tomllib.loads(MINIMAL_TOML)
     scenario = Scenario(raw)
     raw["bank"]["pools"]["core"]["servers"] = 99
     assert scenario.as_dict()["bank"]["pools"]["core"]["servers"] == 4
@@ -343,7 +325,7 @@ def test_override_values_are_validated_like_the_file(minimal: Scenario) -> None:
 
 
 def test_load_scenario_applies_overrides(tmp_path: Path) -> None:
-    path = write(tmp_path, MINIMAL)
+    path = write(tmp_path, MINIMAL_TOML)
     scenario = load_scenario(path, overrides={"bank.pools.core.servers": 6, "run.horizon": "2d"})
     assert scenario.spec.bank.pools["core"].servers == 6
     assert scenario.spec.run.horizon_s == 172800.0
@@ -437,9 +419,9 @@ def test_copies_by_override(minimal: Scenario) -> None:
 
 
 def test_copies_clash_with_a_named_partner(tmp_path: Path) -> None:
-    text = MINIMAL.replace('journey = "buy"\n', 'journey = "buy"\ncopies = 3\n') + (
-        '\n[[partners]]\nname = "shop-2"\nusers = 10\nsessions_per_user_day = 1.0\n'
-        'journey = "buy"\n'
+    text = minimal_toml(
+        append='copies = 3\n\n[[partners]]\nname = "shop-2"\nusers = 10\n'
+        'sessions_per_user_day = 1.0\njourney = "buy"\n'
     )
     with pytest.raises(ScenarioError) as info:
         load_scenario(write(tmp_path, text, "clash.toml"))
@@ -516,8 +498,8 @@ def shipped_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A stand-in shipped folder with ``alpha`` and ``beta``; the working directory is empty."""
     folder = tmp_path / "shipped"
     folder.mkdir()
-    write(folder, 'description = "first"\n' + MINIMAL, "alpha.toml")
-    write(folder, 'description = "second"\n' + MINIMAL, "beta.toml")
+    write(folder, 'description = "first"\n' + MINIMAL_TOML, "alpha.toml")
+    write(folder, 'description = "second"\n' + MINIMAL_TOML, "beta.toml")
     monkeypatch.setattr(scenario_module, "_shipped_dir", lambda: folder)
     work = tmp_path / "work"
     work.mkdir()
@@ -541,7 +523,7 @@ def test_name_falls_back_to_the_shipped_folder(shipped_dir: Path, name: str) -> 
 
 
 def test_a_local_file_wins_over_a_shipped_name(shipped_dir: Path) -> None:
-    write(Path.cwd(), 'description = "local"\n' + MINIMAL, "alpha.toml")
+    write(Path.cwd(), 'description = "local"\n' + MINIMAL_TOML, "alpha.toml")
     assert load_scenario("alpha.toml").description == "local"
 
 

@@ -15,34 +15,18 @@ import json
 from pathlib import Path
 
 import pytest
+from minimal_scenario import minimal_toml
 
 from openbank_sim import Scenario, ScenarioError, load_scenario
 from openbank_sim.cli import main
 from openbank_sim.spec.distributions import Constant
 from openbank_sim.spec.scenario import shipped_scenarios
 
-# A complete base: two pools, two products, a limit, a two-step journey and two partners.
-BASE = """\
-name = "base"
-description = "the base scenario"
-
-[run]
-horizon = "1h"
-warmup = "1m"
-seed = 7
-
-[bank.pools.core]
-servers = 4
-queue_limit = 50
-
-[bank.pools.risk]
-servers = 2
-
-[bank.products.pay]
-kind = "payment"
-pool = "core"
-service_time = { dist = "exponential", mean = "100ms" }
-
+# A complete base: the minimal scenario with a name, a description and a run; a queue limit on
+# pool core and a second pool, risk; a second product, check, on risk; two gateway limits (after
+# the products, so that the text before them is a base with pools and products only); a
+# redirect drop-off and a check before the payment; a second partner, clinic.
+CHECK_AND_LIMITS = """
 [bank.products.check]
 kind = "credit_assessment"
 pool = "risk"
@@ -59,23 +43,22 @@ burst = 100
 name = "in-flight"
 algorithm = "concurrency"
 limit = 64
-
-[journeys.buy]
-redirect_dropoff = 0.1
-steps = [{ product = "check", probability = 0.5 }, { product = "pay" }]
-
-[[partners]]
-name = "shop"
-users = 1000
-sessions_per_user_day = 2.0
-journey = "buy"
-
-[[partners]]
-name = "clinic"
-users = 500
-sessions_per_user_day = 1.0
-journey = "buy"
 """
+
+BASE = minimal_toml(
+    ("servers = 4\n", "servers = 4\nqueue_limit = 50\n\n[bank.pools.risk]\nservers = 2\n"),
+    ("[bank.products.pay]\n", '[bank.products.pay]\nkind = "payment"\n'),
+    ('mean = "100ms" }\n', 'mean = "100ms" }\n' + CHECK_AND_LIMITS),
+    (
+        'steps = [{ product = "pay" }]\n',
+        "redirect_dropoff = 0.1\n"
+        'steps = [{ product = "check", probability = 0.5 }, { product = "pay" }]\n',
+    ),
+    prepend='name = "base"\ndescription = "the base scenario"\n\n'
+    '[run]\nhorizon = "1h"\nwarmup = "1m"\nseed = 7\n\n',
+    append='\n[[partners]]\nname = "clinic"\nusers = 500\nsessions_per_user_day = 1.0\n'
+    'journey = "buy"\n',
+)
 
 
 def write(path: Path, text: str) -> Path:

@@ -12,27 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from minimal_scenario import minimal_toml
 
 from openbank_sim import ScenarioError, load_scenario
 
 FILE_NAME = "under_test.toml"
 
-# Valid, and uses every section the cases below edit. Each edit's old text occurs exactly once.
-BASE = """\
-[run]
-horizon = "1h"
-warmup = "5m"
-
-[bank.pools.core]
-servers = 4
-
-[bank.products.pay]
-kind = "payment"
-pool = "core"
-service_time = { dist = "exponential", mean = "100ms" }
-error_rate = 0.01
-take_rate = 0.002
-
+# The minimal scenario with every section the cases below edit: a run, the payment's kind, error
+# and take rates, a second product, gateway auth and limits, a client, a redirect drop-off and a
+# credit check before the payment, the partner's profile. Valid; each edit's old text occurs
+# exactly once.
+EXTRA_TABLES = """
 [bank.products.check]
 kind = "credit_assessment"
 pool = "core"
@@ -56,21 +46,23 @@ limit = 64
 [client]
 timeout = "5s"
 max_attempts = 3
-
-[journeys.buy]
-redirect_dropoff = 0.1
-steps = [
-  { product = "check", probability = 0.5, approval_rate = 0.8 },
-  { product = "pay" },
-]
-
-[[partners]]
-name = "shop"
-users = 1000
-sessions_per_user_day = 2.0
-journey = "buy"
-profile = "flat"
 """
+
+BASE = minimal_toml(
+    ("[bank.products.pay]\n", '[bank.products.pay]\nkind = "payment"\n'),
+    (
+        'mean = "100ms" }\n',
+        'mean = "100ms" }\nerror_rate = 0.01\ntake_rate = 0.002\n' + EXTRA_TABLES,
+    ),
+    (
+        'steps = [{ product = "pay" }]\n',
+        "redirect_dropoff = 0.1\nsteps = [\n"
+        '  { product = "check", probability = 0.5, approval_rate = 0.8 },\n'
+        '  { product = "pay" },\n]\n',
+    ),
+    prepend='[run]\nhorizon = "1h"\nwarmup = "5m"\n\n',
+    append='profile = "flat"\n',
+)
 
 SECOND_PARTNER = """
 [[partners]]
