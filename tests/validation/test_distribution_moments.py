@@ -9,8 +9,10 @@ For every case we draw ``N`` values with a fixed generator and check, each at a 
 * the stated cv lies in ``sample cv ± z * se``, ``se`` from the delta method applied to the
   sample mean and variance (it uses the sample's third and fourth central moments).
 
-The generators are seeded, so the outcome is deterministic; a negative control shows the same
-checks reject parameters a few percent off, so they are not vacuous.
+Each interval must also be narrow (power): its half width below a stated fraction of the
+stated statistic (:func:`theory.assert_power`). The generators are seeded, so the outcome is
+deterministic; a negative control shows the same checks reject parameters a few percent off,
+so they are not vacuous.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from scipy import stats
+from theory import assert_power
 
 from openbank_sim.spec.distributions import (
     Constant,
@@ -37,6 +40,12 @@ N = 200_000
 ALPHA = 0.001  # two-sided: 99.9 % intervals
 Z = float(stats.norm.ppf(1 - ALPHA / 2))  # ≈ 3.29
 SEED = 20_240_601
+# Power: the largest half width of each 99.9 % interval, as a fraction of the stated statistic,
+# one bound per statistic for every case, set at about 1.5-2x the widest case ("seen"; the
+# relative half width grows with the case's cv)
+MEAN_MAX_REL_HALF_WIDTH = 0.04  # seen 0.0021 (uniform) to 0.023 (lognormal-mean-p95-near-bound)
+P95_MAX_REL_HALF_WIDTH = 0.04  # seen 0 (constant) to 0.022 (lognormal-mean-p95-near-bound)
+CV_MAX_REL_HALF_WIDTH = 0.05  # seen 0.0039 (empirical) to 0.033 (lognormal-mean-cv)
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,7 @@ def test_sample_mean(case: Case) -> None:
         return
     half = Z * sample.std(ddof=1) / math.sqrt(N)
     assert mean_ok(sample, case.mean), f"{sample.mean()} not within {case.mean} ± {half}"
+    assert_power(half, case.mean, max_rel_half_width=MEAN_MAX_REL_HALF_WIDTH, label="mean")
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -167,6 +177,9 @@ def test_sample_p95(case: Case) -> None:
     sample = draw(case.dist)
     low, high = p95_interval(sample)
     assert p95_ok(sample, case.p95), f"{case.p95} not in [{low}, {high}]"
+    assert_power(
+        (high - low) / 2.0, case.p95, max_rel_half_width=P95_MAX_REL_HALF_WIDTH, label="p95"
+    )
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.cv is not None], ids=lambda c: c.name)
@@ -175,6 +188,8 @@ def test_sample_cv(case: Case) -> None:
     sample = draw(case.dist)
     estimate, se = cv_interval(sample)
     assert cv_ok(sample, case.cv), f"sample cv {estimate} not within {case.cv} ± {Z * se}"
+    if se > 0.0:  # a constant's cv is checked exactly (0), with no interval to bound
+        assert_power(Z * se, case.cv, max_rel_half_width=CV_MAX_REL_HALF_WIDTH, label="cv")
 
 
 @pytest.mark.parametrize(

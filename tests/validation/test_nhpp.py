@@ -1,4 +1,9 @@
-"""Statistical validation of the exact NHPP sampler against the rate integral."""
+"""Statistical validation of the exact NHPP sampler against the rate integral.
+
+Counts are checked against their Poisson mean within four standard deviations; each such band
+must also be narrow (power): its half width below a stated fraction of the mean
+(:func:`theory.assert_power`).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,18 @@ from itertools import pairwise
 
 import numpy as np
 from scipy import stats
+from theory import assert_power
 
 from openbank_sim.spec.profiles import builtin_profiles, expected_count, rate_pieces, sample_nhpp
 
 START = dt.date(2026, 1, 9)  # a Friday, so the horizon covers weekday and weekend hours
 REPLICATIONS = 30
 P_MIN = 0.001
+# Power: the largest half width of a four-sigma band, as a fraction of the Poisson mean (the
+# bands follow from the design: relative half widths 0.0088, 0.04 and 0.014)
+TOTAL_MAX_REL_HALF_WIDTH = 0.015
+CONSTANT_PIECE_MAX_REL_HALF_WIDTH = 0.06
+PIECE_MEAN_MAX_REL_HALF_WIDTH = 0.025
 
 
 def test_hourly_counts_match_rate_integral():
@@ -40,6 +51,9 @@ def test_hourly_counts_match_rate_integral():
     assert stats.kstest(p_values, "uniform").pvalue > P_MIN
     mean = REPLICATIONS * expected_count(base_rate, edges, factors, 0, edges[-1])
     assert abs(total - mean) < 4 * np.sqrt(mean)
+    assert_power(
+        4 * np.sqrt(mean), mean, max_rel_half_width=TOTAL_MAX_REL_HALF_WIDTH, label="grand total"
+    )
 
 
 def test_interarrivals_in_a_constant_piece_are_exponential():
@@ -49,6 +63,12 @@ def test_interarrivals_in_a_constant_piece_are_exponential():
     gaps = np.diff(np.concatenate([[0.0], times]))
     assert stats.kstest(gaps, "expon", args=(0, 1 / rate)).pvalue > P_MIN
     assert abs(times.size - rate * 20_000) < 4 * np.sqrt(rate * 20_000)
+    assert_power(
+        4 * np.sqrt(rate * 20_000),
+        rate * 20_000,
+        max_rel_half_width=CONSTANT_PIECE_MAX_REL_HALF_WIDTH,
+        label="count in the piece",
+    )
 
 
 def test_counts_in_one_piece_are_poisson():
@@ -62,4 +82,10 @@ def test_counts_in_one_piece_are_poisson():
     )
     mu = 40.0
     assert abs(counts.mean() - mu) < 4 * np.sqrt(mu / counts.size)
+    assert_power(
+        4 * np.sqrt(mu / counts.size),
+        mu,
+        max_rel_half_width=PIECE_MEAN_MAX_REL_HALF_WIDTH,
+        label="mean count",
+    )
     assert abs(counts.var(ddof=1) / mu - 1) < 0.15

@@ -12,6 +12,13 @@ Notation: ``c`` servers, arrival rate ``lam`` (per second), mean service time ``
   computed in log space; by PASTA an arrival is blocked with probability ``p_K``; admitted
   arrivals wait on average ``Wq = Lq / (lam (1 - p_K))`` with ``Lq = sum (n - c) p_n``
   (Little's law on the queue).
+
+A statement "the closed form lies in the interval" passes trivially when the interval is wide,
+so every such statement also checks its **power**: :func:`assert_covers` asserts coverage and
+that the interval's half width is below a stated fraction of the theory value
+(``max_rel_half_width``), or, where the theory value is zero or near zero, below a stated
+absolute bound (``max_abs_half_width``). Each test names its bound, chosen with margin from
+the half width its seeded replications achieve.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from openbank_sim import Results, Scenario, simulate
 __all__ = [
     "Interval",
     "MMcK",
+    "assert_covers",
+    "assert_power",
     "erlang_b",
     "erlang_c",
     "mmc_wq_s",
@@ -136,6 +145,63 @@ def t_interval(values: Sequence[float], confidence: float = 0.99) -> Interval:
     mean = float(x.mean())
     half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1) * x.std(ddof=1) / math.sqrt(n))
     return Interval(mean, mean - half, mean + half, n, confidence)
+
+
+def assert_power(
+    half_width: float,
+    theory: float,
+    *,
+    max_rel_half_width: float | None = None,
+    max_abs_half_width: float | None = None,
+    label: str,
+) -> None:
+    """Assert that an interval of ``half_width`` around an estimate of ``theory`` is narrow.
+
+    Exactly one bound is given: ``max_rel_half_width`` (``half_width < max_rel_half_width *
+    |theory|``) or, for a theory value that is zero or near zero, ``max_abs_half_width``
+    (``half_width < max_abs_half_width``, in the units of the estimate).
+    """
+    if (max_rel_half_width is None) == (max_abs_half_width is None):
+        raise ValueError("give exactly one of max_rel_half_width and max_abs_half_width")
+    if max_rel_half_width is not None:
+        if theory == 0.0:
+            raise ValueError(f"{label}: theory value 0, give max_abs_half_width instead")
+        bound = max_rel_half_width * abs(theory)
+        assert half_width < bound, (
+            f"{label}: interval too wide to test the theory: half width {half_width:.4g} is not "
+            f"below {max_rel_half_width:g} x theory {theory:.6g} (= {bound:.4g}); relative "
+            f"half width {half_width / abs(theory):.4g}"
+        )
+    else:
+        assert max_abs_half_width is not None
+        assert half_width < max_abs_half_width, (
+            f"{label}: interval too wide to test the theory: half width {half_width:.4g} is not "
+            f"below the absolute bound {max_abs_half_width:g} (theory {theory:.6g})"
+        )
+
+
+def assert_covers(
+    interval: Interval,
+    theory: float,
+    *,
+    max_rel_half_width: float | None = None,
+    max_abs_half_width: float | None = None,
+    label: str,
+) -> None:
+    """Assert that ``interval`` contains ``theory`` and is narrow enough to mean it.
+
+    Coverage: ``interval.low <= theory <= interval.high``. Power: :func:`assert_power` on
+    ``interval.half_width`` with the given bound (relative to ``theory``, or absolute where
+    ``theory`` is zero or near zero).
+    """
+    assert theory in interval, f"{label} = {theory:.6g}, model {interval}"
+    assert_power(
+        interval.half_width,
+        theory,
+        max_rel_half_width=max_rel_half_width,
+        max_abs_half_width=max_abs_half_width,
+        label=label,
+    )
 
 
 # --------------------------------------------------------------------------------------------
