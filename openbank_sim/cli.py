@@ -192,8 +192,8 @@ def _check_run_options(args: argparse.Namespace, *counts: str) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .experiments import StoreError, sweep
     from .experiments.executors import ExecutorError
-    from .experiments.experiment import StoreError, sweep
 
     scenario = _load(args.scenario, args.set)
     vary = None
@@ -246,8 +246,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from .experiments import compare
     from .experiments.executors import ExecutorError
-    from .experiments.experiment import compare
 
     a = _load(args.a, args.set)
     b = _load(args.b, args.set)
@@ -291,7 +291,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     d = Path(args.dir)
     figures = d / "figures"
     if (d / "manifest.json").exists() and (d / "runs").is_dir():
-        from .experiments.experiment import SweepResult
+        from .experiments import SweepResult
 
         manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
         definition = manifest["definition"]
