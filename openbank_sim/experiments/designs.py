@@ -136,7 +136,8 @@ def salib_problem(ranges: list[ParameterRange]) -> dict[str, Any]:
     }
 
 
-def _qmc_unit_scaled(ranges: list[ParameterRange], unit: np.ndarray) -> np.ndarray:
+def _scaled_to(ranges: list[ParameterRange], unit: np.ndarray) -> np.ndarray:
+    """Points of the unit cube scaled to ``ranges`` (one column per range)."""
     import numpy as np
     from scipy.stats import qmc
 
@@ -148,14 +149,14 @@ def _qmc_unit_scaled(ranges: list[ParameterRange], unit: np.ndarray) -> np.ndarr
 def _lhs(ranges: list[ParameterRange], n: int, seed: int) -> np.ndarray:
     from scipy.stats import qmc
 
-    return _qmc_unit_scaled(ranges, qmc.LatinHypercube(len(ranges), seed=seed).random(n))
+    return _scaled_to(ranges, qmc.LatinHypercube(len(ranges), seed=seed).random(n))
 
 
 def _sobol(ranges: list[ParameterRange], n: int, seed: int) -> np.ndarray:
     from scipy.stats import qmc
 
     unit = qmc.Sobol(len(ranges), scramble=True, seed=seed).random(n)
-    return _qmc_unit_scaled(ranges, unit)
+    return _scaled_to(ranges, unit)
 
 
 def _saltelli(ranges: list[ParameterRange], n: int, seed: int) -> np.ndarray:
