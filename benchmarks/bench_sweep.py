@@ -3,7 +3,7 @@
 One grid sweep of 8 points x 2 replications (16 runs) of a one-pool scenario sized to take
 about 1-2 s per run (one hour at about 40 calls per second, about 140 000 calls), run once with
 ``executor="serial"`` and once with ``executor="processes"`` on ``--workers`` workers (default
-2). Each wall time is the whole :func:`openbank_sim.experiments.experiment.sweep` call, worker start-up
+2). Each wall time is the whole :func:`openbank_sim.experiments.sweep` call, worker start-up
 included. Both tables must be identical to the last bit. Target: speed-up >= 1.7 with 2
 workers; the verdict is printed as PASS or FAIL, and the exit status is 0 unless ``--strict``
 is given and the target is missed. The speed-up depends on free cores: the machine's load
@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from openbank_sim import Scenario
-from openbank_sim.experiments.experiment import SweepResult, sweep
+from openbank_sim.experiments import SweepResult, sweep
 
 POINTS = [5, 6, 7, 8, 9, 10, 11, 12]  # bank.pools.core.servers: offered load 4 Erlang
 REPLICATIONS = 2

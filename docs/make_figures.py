@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from openbank_sim import load_scenario, plots, simulate
-from openbank_sim.experiments.experiment import sweep
+from openbank_sim.experiments import sweep
 from openbank_sim.experiments.sensitivity import sensitivity
 
 OUT = Path(__file__).resolve().parent

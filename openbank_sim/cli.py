@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .analysis.kpis import KPI_GROUPS
 from .errors import ScenarioError
+from .experiments.designs import DESIGNS, ParameterRange
 from .spec.scenario import Scenario, load_scenario, parse_override_value, shipped_scenarios
 
 __all__ = ["main"]
@@ -150,22 +151,7 @@ def _parse_vary(items: Sequence[str]) -> tuple[dict[str, object], bool]:
         if not sep or not key or not spec:
             raise ScenarioError("expected KEY=V1,V2,... or KEY=LO:HI", path="--vary", value=item)
         if ":" in spec and "," not in spec and not spec.startswith(("{", "[", '"')):
-            lo_text, _, hi_text = spec.partition(":")
-            lo, hi = parse_override_value(lo_text), parse_override_value(hi_text)
-            for v in (lo, hi):
-                if isinstance(v, bool) or not isinstance(v, int | float):
-                    raise ScenarioError(
-                        "a range needs numbers LO:HI", path=f"--vary {key}", value=spec
-                    )
-            if not lo < hi:
-                raise ScenarioError(
-                    "empty range: LO must be below HI", path=f"--vary {key}", value=spec
-                )
-            vary[key] = {
-                "low": lo,
-                "high": hi,
-                "integer": isinstance(lo, int) and isinstance(hi, int),
-            }
+            vary[key] = ParameterRange.from_text(key, spec).as_spec()
             kinds.add("range")
         else:
             values = [parse_override_value(v.strip()) for v in spec.split(",") if v.strip()]
@@ -192,8 +178,8 @@ def _check_run_options(args: argparse.Namespace, *counts: str) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .experiments import StoreError, sweep
     from .experiments.executors import ExecutorError
-    from .experiments.experiment import StoreError, sweep
 
     scenario = _load(args.scenario, args.set)
     vary = None
@@ -246,8 +232,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from .experiments import compare
     from .experiments.executors import ExecutorError
-    from .experiments.experiment import compare
 
     a = _load(args.a, args.set)
     b = _load(args.b, args.set)
@@ -291,7 +277,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     d = Path(args.dir)
     figures = d / "figures"
     if (d / "manifest.json").exists() and (d / "runs").is_dir():
-        from .experiments.experiment import SweepResult
+        from .experiments import SweepResult
+        from .experiments.sensitivity import SENSITIVITY_DESIGNS, sensitivity
 
         manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
         definition = manifest["definition"]
@@ -310,9 +297,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         figures.mkdir(exist_ok=True)
         if len(params) <= 3:
             sweep_effects(summary, params, kpis).savefig(figures / "sweep_effects.png", dpi=100)
-        if definition["design"] in ("saltelli", "morris"):
+        if definition["design"] in SENSITIVITY_DESIGNS:
             try:
-                from .experiments.sensitivity import sensitivity
                 from .plots import sensitivity_bars
 
                 for kpi in ("latency_p95_s", "success_rate"):
@@ -379,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=V1,V2,...|KEY=LO:HI",
         help="a parameter to vary (replaces the file's [sweep] table)",
     )
-    sw.add_argument("--design", choices=("grid", "lhs", "sobol", "saltelli", "morris"))
+    sw.add_argument("--design", choices=tuple(DESIGNS))
     sw.add_argument("--n", type=int, help="points (sampling designs) or SALib's base sample N")
     sw.add_argument("--replications", type=int, help="runs per point (default: [sweep] or 1)")
     sw.add_argument("--seed", type=int, help="base seed (default: the scenario's run.seed)")

@@ -1,7 +1,67 @@
 """Many runs: replications, paired comparisons, sweeps with a resumable store, executors and
-sensitivity indices. Statistics over runs live here; one run is :func:`openbank_sim.simulate`."""
+sensitivity indices. Statistics over runs live here; one run is :func:`openbank_sim.simulate`.
 
-from . import experiment as _experiment
-from .experiment import *  # noqa: F403
+The modules, one job each:
 
-__all__ = list(_experiment.__all__)
+* ``stats``: Student-t intervals, summaries of replications, how many more are needed;
+* ``designs``: the registry of designs (grid, lhs, sobol, saltelli, morris) and
+  ``ParameterRange``, the one validated range type;
+* ``runs``: one simulation per picklable task, on an executor;
+* ``replication``: ``replicate`` and ``ReplicationResult``;
+* ``comparison``: ``compare`` (paired, common random numbers) and ``CompareResult``;
+* ``store``: the resumable result store of a sweep;
+* ``sweeps``: ``sweep`` and ``SweepResult``;
+* ``executors``: serial | processes | dask behind one interface;
+* ``sensitivity``: Sobol / Morris indices of a sweep.
+
+The names below are imported on first use, so importing one module of this package (the
+command line reads :data:`~openbank_sim.experiments.designs.DESIGNS`) loads no pandas.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .comparison import CompareResult, compare
+    from .designs import sweep_points
+    from .replication import ReplicationResult, replicate
+    from .stats import t_interval
+    from .store import StoreError
+    from .sweeps import SweepResult, sweep
+
+__all__ = [
+    "CompareResult",
+    "ReplicationResult",
+    "StoreError",
+    "SweepResult",
+    "compare",
+    "replicate",
+    "sweep",
+    "sweep_points",
+    "t_interval",
+]
+
+_WHERE = {
+    "CompareResult": ".comparison",
+    "ReplicationResult": ".replication",
+    "StoreError": ".store",
+    "SweepResult": ".sweeps",
+    "compare": ".comparison",
+    "replicate": ".replication",
+    "sweep": ".sweeps",
+    "sweep_points": ".designs",
+    "t_interval": ".stats",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'openbank_sim.experiments' has no attribute {name!r}")
+    value = getattr(import_module(where, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

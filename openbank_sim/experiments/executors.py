@@ -84,7 +84,7 @@ class ProcessExecutor:
         ctx = mp.get_context(method)
         if method == "forkserver":
             # workers fork from a server that has imported the engine once
-            ctx.set_forkserver_preload(["openbank_sim.simulation", "openbank_sim.experiment"])
+            ctx.set_forkserver_preload(["openbank_sim.simulation", "openbank_sim.experiments.runs"])
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
 
     def imap_unordered(self, fn, tasks):

@@ -3,14 +3,17 @@ effects (``morris`` design), computed with SALib (extra ``analysis``) for any KP
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
-from .experiment import SweepResult, _check_range
+from .designs import ParameterRange, salib_problem
+from .sweeps import SweepResult
 
-__all__ = ["sensitivity"]
+__all__ = ["SENSITIVITY_DESIGNS", "sensitivity"]
+
+SENSITIVITY_DESIGNS = ("saltelli", "morris")
+"""The designs (see :data:`~openbank_sim.experiments.designs.DESIGNS`) whose points indices can
+be computed from: Sobol indices from ``saltelli``, elementary effects from ``morris``."""
 
 
 def sensitivity(result: SweepResult, kpi: str, *, seed: int = 0) -> pd.DataFrame:
@@ -25,17 +28,12 @@ def sensitivity(result: SweepResult, kpi: str, *, seed: int = 0) -> pd.DataFrame
     """
     d = result.definition
     design = d.get("design")
-    if design not in ("saltelli", "morris"):
+    if design not in SENSITIVITY_DESIGNS:
         raise ValueError(f"sensitivity needs a 'saltelli' or 'morris' sweep, not {design!r}")
     if kpi not in result.table.columns:
         raise KeyError(f"no KPI {kpi!r} in the sweep table")
     paths = list(d["vary"])
-    ranges = [_check_range(p, d["vary"][p]) for p in paths]
-    problem: dict[str, Any] = {
-        "num_vars": len(paths),
-        "names": paths,
-        "bounds": [[lo, hi] for lo, hi, _ in ranges],
-    }
+    problem = salib_problem([ParameterRange.from_spec(p, d["vary"][p]) for p in paths])
     points = d["points"]
     means = result.table.groupby("point")[kpi].mean()
     if len(means) != len(points):

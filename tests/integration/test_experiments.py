@@ -39,9 +39,8 @@ from scipy import stats
 from openbank_sim import Scenario, ScenarioError, simulate
 from openbank_sim.analysis.results import KPI_NAMES
 from openbank_sim.cli import main
-from openbank_sim.experiments import experiment as experiment_module
-from openbank_sim.experiments.executors import ExecutorError
-from openbank_sim.experiments.experiment import (
+from openbank_sim.experiments import (
+    ReplicationResult,
     StoreError,
     SweepResult,
     compare,
@@ -50,6 +49,8 @@ from openbank_sim.experiments.experiment import (
     sweep_points,
     t_interval,
 )
+from openbank_sim.experiments import runs as experiment_module
+from openbank_sim.experiments.executors import ExecutorError
 from openbank_sim.experiments.sensitivity import sensitivity
 from openbank_sim.rng import replication_seed
 
@@ -151,13 +152,13 @@ REP_N = 5
 
 
 @pytest.fixture(scope="module")
-def replicated() -> experiment_module.ReplicationResult:
+def replicated() -> ReplicationResult:
     """Five serial replications of the base scenario."""
     return replicate(base_scenario(), n=REP_N, seed=REP_SEED, executor="serial", quiet=True)
 
 
 def test_replicate_runs_use_replication_seeds(
-    replicated: experiment_module.ReplicationResult,
+    replicated: ReplicationResult,
 ) -> None:
     """Replication ``r`` is exactly ``simulate(scenario, seed=replication_seed(seed, r))``."""
     runs = replicated.runs
@@ -170,7 +171,7 @@ def test_replicate_runs_use_replication_seeds(
 
 
 def test_replicate_summary_is_the_student_t_interval(
-    replicated: experiment_module.ReplicationResult,
+    replicated: ReplicationResult,
 ) -> None:
     """Mean, std (ddof 1) and the 95 % interval agree with a hand computation per KPI."""
     summary = replicated.summary

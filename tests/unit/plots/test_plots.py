@@ -12,7 +12,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from openbank_sim import Results, Scenario, plots, simulate
-from openbank_sim.experiments.experiment import sweep
+from openbank_sim.experiments import sweep
 
 CALLS: dict[str, Any] = {
     "name": "tiny_calls",

@@ -1,0 +1,83 @@
+"""Runs as tasks: one simulation per picklable task, executed on an executor with a progress bar.
+
+A task is ``(run_id, scenario_json, source, overrides, seed)``; :func:`run_task` is module
+level, so every executor (see :mod:`openbank_sim.experiments.executors`) runs exactly this code
+on exactly these inputs, and the numbers do not depend on where or in which order runs finish.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..spec.scenario import Scenario, load_scenario
+from .executors import Executor, make_executor
+
+__all__ = ["as_scenario", "execute", "open_executor", "run_task", "scenario_json"]
+
+
+def run_task(task: tuple) -> dict[str, Any]:
+    """Run one simulation: ``(run_id, scenario_json, source, overrides, seed)`` -> ``run_id``,
+    ``kpis`` and ``wall_s`` (wall-clock seconds of the run)."""
+    from ..simulation import simulate
+
+    run_id, scenario_json, source, overrides, seed = task
+    scenario = Scenario(json.loads(scenario_json), source)
+    if overrides:
+        scenario = scenario.with_overrides(overrides)
+    t0 = time.perf_counter()
+    results = simulate(scenario, seed=seed)
+    return {"run_id": run_id, "kpis": results.kpis, "wall_s": time.perf_counter() - t0}
+
+
+def as_scenario(s: Scenario | str | Path) -> Scenario:
+    """A Scenario as given, or loaded from a file or a shipped name."""
+    return s if isinstance(s, Scenario) else load_scenario(s)
+
+
+def scenario_json(s: Scenario) -> str:
+    """The scenario as canonical JSON (sorted keys): how a task carries it to a worker."""
+    return json.dumps(s.as_dict(), default=str, sort_keys=True)
+
+
+def _progress(total: int, desc: str, quiet: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=quiet, unit="run", leave=False)
+
+
+@contextmanager
+def open_executor(
+    executor: str | Executor, workers: int | None, address: str | None
+) -> Iterator[Executor]:
+    """The executor to use, closed afterwards if it was made here (from its name)."""
+    ex = make_executor(executor, workers, address)
+    try:
+        yield ex
+    finally:
+        if isinstance(executor, str):
+            ex.close()
+
+
+def execute(
+    tasks: list[tuple],
+    ex: Executor,
+    desc: str,
+    quiet: bool,
+    fail_fast: bool = True,
+) -> Iterable[tuple[tuple, dict | None, BaseException | None]]:
+    """``(task, result, error)`` for every task as it finishes, with a progress bar; the first
+    error is raised when ``fail_fast``."""
+    bar = _progress(len(tasks), desc, quiet)
+    try:
+        for task, result, err in ex.imap_unordered(run_task, tasks):
+            bar.update(1)
+            if err is not None and fail_fast:
+                raise err
+            yield task, result, err
+    finally:
+        bar.close()

@@ -1,0 +1,245 @@
+"""Sweeps: a design over dotted-path parameters, ``replications`` runs per point, optionally
+into a resumable result store (:mod:`openbank_sim.experiments.store`).
+
+Run ``run_id = point x replications + replication``; replication ``r`` uses the seed derived
+from ``(seed, r)`` at every point (common random numbers across points). A failing run is
+recorded and never stops the others unless ``fail_fast``.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ScenarioError
+from ..rng import replication_seed
+from ..spec.scenario import Scenario
+from .designs import sweep_points
+from .executors import Executor
+from .runs import as_scenario, execute, open_executor, scenario_json
+from .stats import t_interval
+from .store import (
+    append_failure,
+    check_store,
+    open_store,
+    read_runs,
+    write_results,
+    write_run,
+)
+
+__all__ = ["SweepResult", "sweep"]
+
+
+@dataclass
+class SweepResult:
+    """A finished (or partly failed) sweep.
+
+    Attributes:
+        table: one row per finished run: ``run_id``, ``point``, ``replication``, ``seed``, the
+            varied parameters and every KPI, sorted by ``run_id``.
+        failures: one row per failed run (``run_id``, ``error``).
+        store: the result store directory, if any.
+        definition: what was swept (scenario, vary, design, n, replications, seed, points).
+    """
+
+    table: pd.DataFrame
+    failures: pd.DataFrame
+    store: Path | None
+    definition: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self, kpis: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
+        """Per point: the varied parameters and each KPI's mean with its t-interval."""
+        params = list(self.definition.get("vary", {}))
+        kpis = (
+            list(kpis)
+            if kpis
+            else [
+                c
+                for c in self.table.columns
+                if c not in ("run_id", "point", "replication", "seed", *params)
+            ]
+        )
+        rows = []
+        for point, g in self.table.groupby("point", sort=True):
+            row: dict[str, Any] = {
+                "point": point,
+                **{p: g[p].iloc[0] for p in params},
+                "replications": len(g),
+            }
+            for k in kpis:
+                values = g[k].to_numpy(dtype=float)
+                mean, _std, lo, hi = t_interval(values, level)
+                row[k] = mean
+                row[f"{k}_n"] = int(np.count_nonzero(~np.isnan(values)))
+                row[f"{k}_ci_low"] = lo
+                row[f"{k}_ci_high"] = hi
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def _table(rows: list[dict], params: list[str]) -> pd.DataFrame:
+    flat = []
+    for r in rows:
+        flat.append(
+            {
+                "run_id": r["run_id"],
+                "point": r["point"],
+                "replication": r["replication"],
+                "seed": r["seed"],
+                **{p: r["params"][p] for p in params},
+                **r["kpis"],
+            }
+        )
+    df = pd.DataFrame(flat)
+    return df.sort_values("run_id", ignore_index=True) if len(df) else df
+
+
+def sweep(
+    scenario: Scenario | str | Path,
+    vary: Mapping[str, Any] | None = None,
+    design: str | None = None,
+    n: int | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    *,
+    executor: str | Executor = "processes",
+    workers: int | None = None,
+    address: str | None = None,
+    store: str | Path | None = None,
+    resume: bool = False,
+    fail_fast: bool = False,
+    quiet: bool = False,
+) -> SweepResult:
+    """Run a design over dotted-path parameters, ``replications`` runs per point.
+
+    Arguments left as None come from the scenario's ``[sweep]`` table (``vary``, ``design``,
+    ``n``, ``replications``), else defaults (grid, 16, 1). Replication ``r`` uses the seed
+    derived from ``(seed, r)`` at every point. With ``store``, every finished run is written
+    atomically to ``store/runs/``, failures (with tracebacks) to ``store/failures.jsonl``,
+    and ``results.csv`` (plus ``results.parquet`` with pyarrow) when the sweep completes;
+    ``resume=True`` skips runs already there. A failing run never stops the others unless
+    ``fail_fast``.
+    """
+    s = as_scenario(scenario)
+    table = s.spec.sweep if getattr(s.spec, "sweep", None) is not None else None
+    vary = dict(vary) if vary is not None else dict(getattr(table, "vary", {}) or {})
+    design = design or getattr(table, "design", None) or "grid"
+    n = n if n is not None else getattr(table, "n", None) or 16
+    replications = (
+        replications if replications is not None else getattr(table, "replications", None) or 1
+    )
+    if not isinstance(replications, int) or isinstance(replications, bool) or replications < 1:
+        raise ScenarioError(
+            "must be an integer >= 1", path="sweep.replications", value=replications
+        )
+    seed = s.spec.run.seed if seed is None else int(seed)
+    points = sweep_points(vary, design, n, seed)
+    # validate every point before anything runs: a bad path or value fails here, not mid-sweep
+    for pt in points:
+        s.with_overrides(pt)
+    params = list(vary)
+    base = json.loads(scenario_json(s))
+    definition = {
+        "scenario": base,
+        "vary": vary,
+        "design": design,
+        "n": None if design == "grid" else n,
+        "replications": replications,
+        "seed": seed,
+        "points": points,
+    }
+    width = len(str(len(points) * replications))
+    store_path = Path(store) if store is not None else None
+    digest = ""
+    if store_path is not None:
+        digest = check_store(store_path, definition, resume)  # refuse before anything starts
+    with open_executor(executor, workers, address) as ex:
+        done = open_store(store_path, definition, digest) if store_path is not None else set()
+        rows, failures = _run_sweep(
+            s, ex, points, replications, seed, done, store_path, width, quiet, fail_fast
+        )
+    if store_path is not None:
+        rows = read_runs(store_path)
+    return _finish_sweep(rows, failures, params, points, replications, store_path, definition)
+
+
+def _run_sweep(
+    s: Scenario,
+    ex: Executor,
+    points: list[dict],
+    replications: int,
+    seed: int,
+    done: set[int],
+    store_path: Path | None,
+    width: int,
+    quiet: bool,
+    fail_fast: bool,
+) -> tuple[list[dict], list[dict]]:
+    js = scenario_json(s)
+    tasks = []
+    for p, pt in enumerate(points):
+        for r in range(replications):
+            run_id = p * replications + r
+            if run_id not in done:
+                tasks.append((run_id, js, s.source, pt, replication_seed(seed, r)))
+    rows: list[dict] = []
+    failures: list[dict] = []
+    for task, result, err in execute(tasks, ex, f"sweep {s.name}", quiet, fail_fast=False):
+        run_id, _js, _src, pt, run_seed = task
+        point, rep = divmod(run_id, replications)
+        if err is not None:
+            tb = "".join(traceback.format_exception(err))
+            rec = {
+                "run_id": run_id,
+                "point": point,
+                "replication": rep,
+                "seed": run_seed,
+                "params": pt,
+                "error": repr(err),
+                "traceback": tb,
+            }
+            failures.append(rec)
+            if store_path is not None:
+                append_failure(store_path, rec)
+            if fail_fast:
+                raise err
+            continue
+        rec = {
+            "run_id": run_id,
+            "point": point,
+            "replication": rep,
+            "seed": run_seed,
+            "params": pt,
+            "kpis": result["kpis"],
+            "wall_s": result["wall_s"],
+        }
+        if store_path is not None:
+            write_run(store_path, rec, width)
+        rows.append(rec)
+    return rows, failures
+
+
+def _finish_sweep(
+    rows: list[dict],
+    failures: list[dict],
+    params: list[str],
+    points: list[dict],
+    replications: int,
+    store_path: Path | None,
+    definition: dict[str, Any],
+) -> SweepResult:
+    df = _table(rows, params)
+    fail_df = pd.DataFrame(
+        [{k: f[k] for k in ("run_id", "point", "replication", "error")} for f in failures],
+        columns=["run_id", "point", "replication", "error"],
+    )
+    if store_path is not None and not failures and len(df) == len(points) * replications:
+        write_results(store_path, df)
+    return SweepResult(df, fail_df, store_path, definition)
