@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .analysis.kpis import KPI_GROUPS
 from .errors import ScenarioError
-from .experiments.designs import DESIGNS, ParameterRange
+from .spec.ranges import DESIGN_NAMES, ParameterRange
 from .spec.scenario import Scenario, load_scenario, parse_override_value, shipped_scenarios
 
 __all__ = ["main"]
@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=V1,V2,...|KEY=LO:HI",
         help="a parameter to vary (replaces the file's [sweep] table)",
     )
-    sw.add_argument("--design", choices=tuple(DESIGNS))
+    sw.add_argument("--design", choices=DESIGN_NAMES)
     sw.add_argument("--n", type=int, help="points (sampling designs) or SALib's base sample N")
     sw.add_argument("--replications", type=int, help="runs per point (default: [sweep] or 1)")
     sw.add_argument("--seed", type=int, help="base seed (default: the scenario's run.seed)")

@@ -4,8 +4,9 @@ sensitivity indices. Statistics over runs live here; one run is :func:`openbank_
 The modules, one job each:
 
 * ``stats``: Student-t intervals, summaries of replications, how many more are needed;
-* ``designs``: the registry of designs (grid, lhs, sobol, saltelli, morris) and
-  ``ParameterRange``, the one validated range type;
+* ``designs``: the points of each design (grid, lhs, sobol, saltelli, morris), by the names
+  and over the ranges of :mod:`openbank_sim.spec.ranges` (the one registry of design names
+  and the one validated range type, which the scenario's ``[sweep]`` table reads too);
 * ``runs``: one simulation per picklable task, on an executor;
 * ``replication``: ``replicate`` and ``ReplicationResult``;
 * ``comparison``: ``compare`` (paired, common random numbers) and ``CompareResult``;
@@ -14,8 +15,8 @@ The modules, one job each:
 * ``executors``: serial | processes | dask behind one interface;
 * ``sensitivity``: Sobol / Morris indices of a sweep.
 
-The names below are imported on first use, so importing one module of this package (the
-command line reads :data:`~openbank_sim.experiments.designs.DESIGNS`) loads no pandas.
+The names below are imported on first use, so importing one module of this package loads no
+pandas.
 """
 
 from importlib import import_module

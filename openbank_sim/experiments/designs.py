@@ -1,5 +1,5 @@
-"""Designs of experiments: the one registry of design names, and the one type of a parameter's
-range, validated once.
+"""Designs of experiments: the points each design draws, keyed by the one registry of design
+names and over the one range type (:mod:`openbank_sim.spec.ranges`).
 
 A design turns ``vary`` (dotted scenario path -> values or range) into parameter points, each a
 ``{dotted path: value}`` dict, in the design's order:
@@ -10,104 +10,25 @@ A design turns ``vary`` (dotted scenario path -> values or range) into parameter
   computed from (``n`` is SALib's base sample size N).
 
 A range's bounds are in the unit of the value at its path (a pool's ``servers`` is a count,
-``sessions_per_user_day`` is per user per day, ...). This module imports nothing heavy, so the
-command line can offer :data:`DESIGNS` as its ``--design`` choices cheaply; numpy, scipy and
-SALib load when a design draws points.
+``sessions_per_user_day`` is per user per day, ...). numpy, scipy and SALib load when a design
+draws points.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ScenarioError
+from ..spec.ranges import DESIGN_NAMES, ParameterRange
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["DESIGNS", "Design", "ParameterRange", "salib_problem", "sweep_points"]
-
-
-class _Words(NamedTuple):
-    """How a notation of ranges words its two refusals of bad bounds."""
-
-    numbers: str
-    empty: str
-
-
-_TABLE = _Words("low and high must be numbers", "empty range: low must be below high")
-_TEXT = _Words("a range needs numbers LO:HI", "empty range: LO must be below HI")
-
-
-def _check_bounds(low: Any, high: Any, words: _Words, where: str, value: Any) -> None:
-    """Both bounds numbers (not booleans) and ``low < high``, or a ScenarioError at ``where``."""
-    for v in (low, high):
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ScenarioError(words.numbers, path=where, value=value)
-    if not low < high:
-        raise ScenarioError(words.empty, path=where, value=value)
-
-
-@dataclass(frozen=True, slots=True)
-class ParameterRange:
-    """The range a sampling design draws one parameter from; build it with :meth:`from_spec`
-    or :meth:`from_text`, which validate it.
-
-    Attributes:
-        path: the dotted scenario path of the parameter (``bank.pools.core.servers``).
-        low, high: the bounds, ``low < high``, in the unit of the value at ``path``; kept as
-            written (an int stays an int), so a sweep's definition reads as its user wrote it.
-        integer: points are rounded to the nearest integer and clipped to ``[low, high]``.
-    """
-
-    path: str
-    low: float
-    high: float
-    integer: bool = False
-
-    @classmethod
-    def from_spec(cls, path: str, spec: Any) -> ParameterRange:
-        """The range a ``sweep.vary`` entry gives as ``{low, high[, integer]}``."""
-        where = f"sweep.vary.{path}"
-        if not isinstance(spec, Mapping) or "low" not in spec or "high" not in spec:
-            raise ScenarioError(
-                "a sampling design needs {low, high[, integer]}", path=where, value=spec
-            )
-        extra = set(spec) - {"low", "high", "integer"}
-        if extra:
-            raise ScenarioError(
-                f"unknown key {sorted(extra)[0]!r} (expected low, high, integer)",
-                path=where,
-                value=dict(spec),
-            )
-        _check_bounds(spec["low"], spec["high"], _TABLE, where, dict(spec))
-        integer = spec.get("integer", False)
-        if not isinstance(integer, bool):
-            raise ScenarioError("integer must be true or false", path=where, value=dict(spec))
-        return cls(path, spec["low"], spec["high"], integer)
-
-    @classmethod
-    def from_text(cls, path: str, text: str) -> ParameterRange:
-        """The range ``LO:HI`` of ``--vary PATH=LO:HI``; integer when both bounds are."""
-        from ..spec.scenario import parse_override_value
-
-        lo_text, _, hi_text = text.partition(":")
-        low, high = parse_override_value(lo_text), parse_override_value(hi_text)
-        _check_bounds(low, high, _TEXT, f"--vary {path}", text)
-        return cls(path, low, high, isinstance(low, int) and isinstance(high, int))
-
-    def as_spec(self) -> dict[str, Any]:
-        """``{low, high, integer}``, the form :meth:`from_spec` reads."""
-        return {"low": self.low, "high": self.high, "integer": self.integer}
-
-    def value(self, x: float) -> int | float:
-        """A drawn coordinate as this parameter's value: rounded and clipped when integer."""
-        lo, hi = float(self.low), float(self.high)
-        return int(min(hi, max(lo, round(x)))) if self.integer else float(x)
 
 
 Design = Callable[[Mapping[str, Any], int, int], list[dict[str, Any]]]
@@ -188,16 +109,11 @@ def _sampled(
     ]
 
 
+_DRAWS = {"lhs": _lhs, "sobol": _sobol, "saltelli": _saltelli, "morris": _morris}
 DESIGNS: Mapping[str, Design] = MappingProxyType(
-    {
-        "grid": _grid,
-        "lhs": partial(_sampled, _lhs),
-        "sobol": partial(_sampled, _sobol),
-        "saltelli": partial(_sampled, _saltelli),
-        "morris": partial(_sampled, _morris),
-    }
+    {name: _grid if name == "grid" else partial(_sampled, _DRAWS[name]) for name in DESIGN_NAMES}
 )
-"""Every design by name, in the order the documentation lists them."""
+"""Every design by name (:data:`~openbank_sim.spec.ranges.DESIGN_NAMES`, in that order)."""
 
 
 def sweep_points(

@@ -4,6 +4,7 @@ the dotted key path, the value and the reason."""
 from __future__ import annotations
 
 import math
+import tomllib
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal, overload
@@ -222,3 +223,15 @@ def array_of_tables(parent: Mapping[str, Any], key: str, path: str) -> list[dict
 
 def frozen_mapping(d: dict) -> Mapping:
     return MappingProxyType(dict(d))
+
+
+def parse_override_value(text: str) -> Any:
+    """A ``--set`` value: a TOML literal (``64``, ``0.5``, ``true``, ``[1, 2]``,
+    ``{dist = "constant", value = "5ms"}``); a bare word is a string (``2d``, ``api``)."""
+    if "\n" in text or "\r" in text:
+        return text
+    try:
+        parsed = tomllib.loads(f"v = {text}")
+    except tomllib.TOMLDecodeError:
+        return text
+    return parsed["v"] if list(parsed) == ["v"] else text

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ScenarioError, did_you_mean
+from .readers import parse_override_value
 from .schema import Spec, build
 
 __all__ = ["Scenario", "load_scenario", "parse_override_value", "shipped_scenarios"]
@@ -171,18 +172,6 @@ def _entities(raw: Mapping[str, Any]) -> set[tuple[str, str]]:
             if key == "partners":
                 out.update((kind, str(p.get("name"))) for p in items if isinstance(p, Mapping))
     return out
-
-
-def parse_override_value(text: str) -> Any:
-    """A ``--set`` value: a TOML literal (``64``, ``0.5``, ``true``, ``[1, 2]``,
-    ``{dist = "constant", value = "5ms"}``); a bare word is a string (``2d``, ``api``)."""
-    if "\n" in text or "\r" in text:
-        return text
-    try:
-        parsed = tomllib.loads(f"v = {text}")
-    except tomllib.TOMLDecodeError:
-        return text
-    return parsed["v"] if list(parsed) == ["v"] else text
 
 
 def set_path(raw: dict[str, Any], path: str, value: Any) -> None:

@@ -19,6 +19,7 @@ from .distributions import parse_distribution
 from .limits import LimitSpec
 from .money import parse_economics, parse_onboarding
 from .profiles import Profile, builtin_profiles, parse_profile
+from .ranges import DESIGN_NAMES, ParameterRange
 from .readers import (
     array_of_tables,
     boolean,
@@ -89,7 +90,6 @@ _TOP_KEYS = (
     "economics",
 )
 _TOP_LATER = ("extends",)
-SWEEP_DESIGNS = ("grid", "lhs", "sobol", "saltelli", "morris")
 
 
 def _sweep(raw: Mapping[str, Any]) -> SweepSpec | None:
@@ -97,7 +97,7 @@ def _sweep(raw: Mapping[str, Any]) -> SweepSpec | None:
         return None
     t = table_at(raw, "sweep", "")
     check_keys(t, ("design", "n", "replications", "vary"), "sweep")
-    design = text(t, "design", "sweep", "grid", SWEEP_DESIGNS)
+    design = text(t, "design", "sweep", "grid", DESIGN_NAMES)
     vary = table_at(t, "vary", "sweep", required=True)
     if not vary:
         raise ScenarioError("nothing to vary", path="sweep.vary")
@@ -106,19 +106,8 @@ def _sweep(raw: Mapping[str, Any]) -> SweepSpec | None:
         if design == "grid":
             if not isinstance(value, list) or not value:
                 raise ScenarioError("a grid needs a non-empty list of values", path=p, value=value)
-        elif (
-            not isinstance(value, dict)
-            or set(value) - {"low", "high", "integer"}
-            or "low" not in value
-            or "high" not in value
-        ):
-            raise ScenarioError(
-                f"a {design} design needs {{low, high[, integer]}}", path=p, value=value
-            )
-        elif not (
-            is_number(value["low"]) and is_number(value["high"]) and value["low"] < value["high"]
-        ):
-            raise ScenarioError("needs numbers with low < high", path=p, value=value)
+        else:
+            ParameterRange.from_spec(key, value, design)
     return SweepSpec(
         design,
         count(t, "n", "sweep", 16),
