@@ -188,9 +188,6 @@ def money_kpis(
 # --------------------------------------------------------------------------------------------
 
 
-LEDGER_COLUMNS = ["month", "t_s", "time", "category", "partner", "amount", "cumulative_profit"]
-
-
 def _by_month(
     money: MoneyCells, horizon_s: float, partners: Sequence[str], category: str, sign: float
 ) -> list[LedgerRow]:

@@ -142,7 +142,6 @@ class Recorder:
         self._lc_t: list[float] = []
         self._lc_lat: list[float] = []
         self._journeys: dict[tuple[int, int, int], int] = defaultdict(int)
-        self.sessions = 0
         self.attempts = 0
         self.call_log = layout.call_log
         # published-style availability (C-UK-8): runs of consecutive failed requests

@@ -21,6 +21,11 @@ rate integral are *booked*, priced by what the windows measured:
    per-session rates of partners with the same journey. Latency histograms merge weighted by
    booked sessions.
 
+:func:`run_windowed` runs these as four named steps: :func:`plan_run` (placement),
+:func:`simulate_windows` (measurement), :func:`book_hours` (booking) and
+:func:`merge_windows` (histograms and waits merged, weighted by the sessions each window
+priced); the result is the same :class:`~openbank_sim.model.record.RunRecord` a full run gives.
+
 Booked counts are expected values (floats). Pool statistics describe the windows. Unattended
 refreshes are booked per session like the rest of the partner's traffic, and SLOs and
 published availability are not evaluated on booked hours.
