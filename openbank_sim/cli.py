@@ -110,6 +110,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if breaches is not None and len(breaches):
             print(format_breaches(breaches))
         say(f"{int(results.kpis['calls_total']):,} calls in {wall:.2f} s wall time")
+    if not args.quiet:
+        for warning in results.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     if args.out:
         out = results.save(args.out)
         fig = latency_throughput(results)

@@ -36,6 +36,7 @@ from ..outcomes import JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES, JourneyEnding
 from .kpis import KPI_GROUPS, KPI_NAMES
 from .money import build_ledger, onboarding_kpis, partners_table
 from .slo import evaluate_slo, union_length
+from .storms import storm_kpis, storm_warnings
 
 __all__ = ["KPI_GROUPS", "KPI_NAMES", "Results", "build_results"]
 
@@ -113,6 +114,12 @@ class Results:
             f"Results({self.manifest.get('scenario_name')!r}, seed={self.manifest.get('seed')}, "
             f"calls_total={k.get('calls_total')}, success_rate={k.get('success_rate'):.4f})"
         )
+
+    @property
+    def warnings(self) -> list[str]:
+        """Plain-words warnings about the run (retry storms, queue waits past the client
+        timeout, unsettled windows; see :mod:`openbank_sim.analysis.storms`); empty when none."""
+        return list(self.manifest.get("warnings") or [])
 
     def kpi_table(self) -> pd.DataFrame:
         """The KPIs as a two-column DataFrame (``kpi``, ``value``)."""
@@ -297,6 +304,7 @@ def build_results(
         "journeys_completed": completed,
         "journeys_abandoned": started - completed,
         "conversion_rate": _ratio(completed, started),
+        **storm_kpis(record),
         **money,
         **onboarding,
     }
@@ -339,6 +347,7 @@ def build_results(
         "attempts_simulated": calls_rec.attempts,
         "sim_end_s": record.sim_end_s,
         "windows_s": [list(w) for w in record.windows] if record.windows is not None else None,
+        "warnings": storm_warnings(record),
         "numpy_version": np.__version__,
         "pandas_version": pd.__version__,
     }
@@ -387,6 +396,14 @@ def _timeseries(calls: CallAggregates, partners, products, run) -> pd.DataFrame:
         row[o] += v
     revenue = _money_cells(calls.revenue)
     cost = _money_cells(calls.cost)
+    f = calls.first_attempts
+    first = dict(
+        zip(
+            zip(f.bin.tolist(), f.partner.tolist(), f.product.tolist(), strict=True),
+            f.count.tolist(),
+            strict=True,
+        )
+    )
     rows = sorted({*key_counts, *revenue, *cost})
     cols = [f"calls_{o}" for o in OUTCOME_NAMES]
     if not rows:
@@ -399,6 +416,7 @@ def _timeseries(calls: CallAggregates, partners, products, run) -> pd.DataFrame:
                 "product",
                 *cols,
                 "calls_total",
+                "first_attempts",
                 "revenue",
                 "cost",
             ]
@@ -418,6 +436,7 @@ def _timeseries(calls: CallAggregates, partners, products, run) -> pd.DataFrame:
     for i, col in enumerate(cols):
         df[col] = counts[:, i]
     df["calls_total"] = counts.sum(axis=1)
+    df["first_attempts"] = np.array([first.get(r, 0) for r in rows], dtype=f.count.dtype)
     df["revenue"] = [revenue.get(r, 0.0) for r in rows]
     df["cost"] = [cost.get(r, 0.0) for r in rows]
     return df
@@ -549,6 +568,7 @@ def _by_pool(record: RunRecord, measured_s: float) -> pd.DataFrame:
                 "mean_busy_servers": pool.busy_s / measured_s,
                 "mean_queue_length": pool.queue_s / measured_s,
                 "wait_mean_s": float(calls.wait_sum_s[i]) / n if n else NAN,
+                "wait_max_s": _pool_wait_max(calls, i),
                 "admitted": n,
                 "rejected": int(rejected[i]),
                 "rejected_while_down": pool.rejected_down,
@@ -566,6 +586,7 @@ def _by_pool(record: RunRecord, measured_s: float) -> pd.DataFrame:
                 "mean_busy_servers": tp.busy_s / measured_s,
                 "mean_queue_length": tp.queue_s / measured_s,
                 "wait_mean_s": NAN,
+                "wait_max_s": NAN,
                 "admitted": record.token_requests,
                 "rejected": 0,
                 "rejected_while_down": 0,
@@ -573,6 +594,11 @@ def _by_pool(record: RunRecord, measured_s: float) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _pool_wait_max(calls: CallAggregates, pool: int) -> float:
+    waits = calls.wait_max.wait_max_s[calls.wait_max.pool == pool]
+    return float(waits.max()) if waits.size else NAN
 
 
 def _call_table(log: Mapping[str, np.ndarray], partners, products) -> pd.DataFrame:

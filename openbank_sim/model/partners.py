@@ -577,7 +577,7 @@ class PartnerRuntime:
         att.client_end = att.t0 + latency
         st = att.step
         self.rec.attempt(
-            att.t0, st.pp, outcome, latency, wait, att.revenue if outcome == OK else 0.0
+            att.t0, st.pp, outcome, latency, wait, att.revenue if outcome == OK else 0.0, att.k
         )
         if att.logged:
             self.rec.log(

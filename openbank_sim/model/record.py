@@ -22,11 +22,14 @@ __all__ = [
     "BinLatency",
     "CallAggregates",
     "CallCounts",
+    "FirstAttempts",
     "JourneyCounts",
     "MoneyCells",
     "PoolRecord",
+    "PoolWaitMax",
     "RunRecord",
     "SloAggregates",
+    "WindowEnd",
 ]
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -77,6 +80,53 @@ class CallCounts:
         if np.all(count == np.floor(count)):  # simulated counts; booked ones are expected values
             count = count.astype(np.int64)
         return cls(bin_s, b, partner, product, outcome, count)
+
+
+@dataclass(frozen=True)
+class FirstAttempts:
+    """First attempts of logical calls arriving in the call-KPI window, by (time bin, partner,
+    product): with :class:`CallCounts` (every attempt) they give the retry amplification.
+
+    Attributes:
+        bin_s: width of a time bin (seconds).
+        bin, partner, product: the axes (int64 arrays of equal length).
+        count: first attempts in the cell (float64 when booked).
+    """
+
+    bin_s: float
+    bin: np.ndarray
+    partner: np.ndarray
+    product: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def from_cells(cls, bin_s: float, cells: Mapping[tuple[int, int, int], float]) -> FirstAttempts:
+        """From ``{(bin, partner, product): count}`` (order kept)."""
+        b, partner, product = _axes(cells.keys(), 3)
+        return cls(bin_s, b, partner, product, _floats(list(cells.values())))
+
+
+@dataclass(frozen=True)
+class PoolWaitMax:
+    """The longest backend queue wait of an admitted attempt, by (time bin, pool), sorted.
+
+    Attributes:
+        bin_s: width of a time bin (seconds).
+        bin, pool: the axes (int64 arrays of equal length).
+        wait_max_s: the longest wait in the cell (seconds).
+    """
+
+    bin_s: float
+    bin: np.ndarray
+    pool: np.ndarray
+    wait_max_s: np.ndarray
+
+    @classmethod
+    def from_cells(cls, bin_s: float, cells: Mapping[tuple[int, int], float]) -> PoolWaitMax:
+        """From ``{(bin, pool): seconds}`` (sorted here)."""
+        keys = sorted(cells)
+        b, pool = _axes(keys, 2)
+        return cls(bin_s, b, pool, _floats([cells[k] for k in keys]))
 
 
 @dataclass(frozen=True)
@@ -178,6 +228,8 @@ class CallAggregates:
 
     Attributes:
         counts: attempts by (bin, partner, product, outcome), call-KPI window.
+        first_attempts: first attempts of logical calls by (bin, partner, product).
+        wait_max: the longest queue wait by (bin, pool).
         revenue, cost: the bank's revenue and per-attempt cost (currency) by (bin, partner,
             product), money window.
         journeys: finished journeys by (journey, partner, ending).
@@ -192,6 +244,8 @@ class CallAggregates:
     """
 
     counts: CallCounts
+    first_attempts: FirstAttempts
+    wait_max: PoolWaitMax
     revenue: MoneyCells
     cost: MoneyCells
     journeys: JourneyCounts
@@ -232,6 +286,20 @@ class PoolRecord:
 
 
 @dataclass(frozen=True)
+class WindowEnd:
+    """How an observation window of windowed traffic ended: its last time bin.
+
+    Attributes:
+        attempts, first_attempts: attempts and first attempts arriving in the bin.
+        wait_max_s: the longest queue wait per pool in the bin (seconds; 0 when none).
+    """
+
+    attempts: float
+    first_attempts: float
+    wait_max_s: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One run of a scenario, as the model saw it: the typed hand-off to the analysis.
 
@@ -250,6 +318,7 @@ class RunRecord:
         sim_end_s: simulated time at the end (the run drains past the horizon).
         wall_s: wall-clock time of the run (s).
         windows: windowed traffic: the measured windows ``(start_s, end_s)``; None otherwise.
+        window_ends: windowed traffic: how each window ended; None otherwise.
     """
 
     spec: Spec
@@ -271,3 +340,4 @@ class RunRecord:
     sim_end_s: float
     wall_s: float
     windows: tuple[tuple[float, float], ...] | None = None
+    window_ends: tuple[WindowEnd, ...] | None = None

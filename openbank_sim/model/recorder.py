@@ -39,8 +39,10 @@ from .record import (
     BinLatency,
     CallAggregates,
     CallCounts,
+    FirstAttempts,
     JourneyCounts,
     MoneyCells,
+    PoolWaitMax,
     SloAggregates,
 )
 
@@ -129,10 +131,13 @@ class Recorder:
         self._lat: list[float] = []
         self._wait: list[float] = []
         self._rev: list[float] = []
+        self._k: list[int] = []
         # aggregates, keyed by packed integers (private to this class)
         self._counts: dict[int, int] = defaultdict(int)  # ((bin*PP + pp)*6 + outcome)
         self._revenue: dict[int, float] = defaultdict(float)  # bin*PP + pp, money window
         self._cost: dict[int, float] = defaultdict(float)  # bin*PP + pp, money window
+        self._first: dict[int, int] = defaultdict(int)  # bin*PP + pp: first attempts
+        self._wait_max: dict[int, float] = {}  # bin*n_pools + pool: longest queue wait (s)
         self.latency_by_product = [LatencyHistogram() for _ in range(self.n_products)]
         self.latency_by_partner = [LatencyHistogram() for _ in range(self.n_partners)]
         self._latency_by_bin: dict[int, LatencyHistogram] = {}  # bin*P + product
@@ -157,16 +162,25 @@ class Recorder:
 
     # -- hot path --------------------------------------------------------------------------
     def attempt(
-        self, t0: float, pp: int, outcome: int, latency: float, wait: float, revenue: float
+        self,
+        t0: float,
+        pp: int,
+        outcome: int,
+        latency: float,
+        wait: float,
+        revenue: float,
+        k: int = 1,
     ) -> None:
         """One finished attempt: arrival time (s), partner*P + product, outcome code, latency
-        (s), backend queue wait (s; negative when it never entered a pool), revenue if ok."""
+        (s), backend queue wait (s; negative when it never entered a pool), revenue if ok, and
+        which attempt of its logical call it is (1 = the first)."""
         self._t.append(t0)
         self._pp.append(pp)
         self._out.append(outcome)
         self._lat.append(latency)
         self._wait.append(wait)
         self._rev.append(revenue)
+        self._k.append(k)
         if len(self._t) >= self.flush_every:
             self.flush()
 
@@ -222,7 +236,9 @@ class Recorder:
         lat = np.asarray(self._lat)
         wait = np.asarray(self._wait)
         rev = np.asarray(self._rev)
+        first = np.asarray(self._k, dtype=np.int64) == 1
         self._t, self._pp, self._out, self._lat, self._wait, self._rev = [], [], [], [], [], []
+        self._k = []
         self.attempts += t.size
 
         P = self.n_products
@@ -241,12 +257,18 @@ class Recorder:
         keys, n = np.unique((bins * PP + pp) * N_OUTCOMES + out, return_counts=True)
         for k, c in zip(keys.tolist(), n.tolist(), strict=True):
             self._counts[k] += c
+        first = first[m]
+        if first.any():
+            keys, n = np.unique(bins[first] * PP + pp[first], return_counts=True)
+            for k, c in zip(keys.tolist(), n.tolist(), strict=True):
+                self._first[k] += c
 
         admitted = wait >= 0.0
         if admitted.any():
             pool = self._product_pool[pp[admitted] % P]
             self.wait_sum += np.bincount(pool, weights=wait[admitted], minlength=self.n_pools)
             self.wait_count += np.bincount(pool, minlength=self.n_pools)
+            self._longest_waits(bins[admitted] * self.n_pools + pool, wait[admitted])
 
         self._published(t, out, lat)
         if self.slo_period_s is not None:
@@ -290,6 +312,19 @@ class Recorder:
             outcome,
             np.fromiter(self._counts.values(), dtype=np.int64, count=len(self._counts)),
         )
+        fbin, fpp = np.divmod(_keys(self._first), PP)
+        first = FirstAttempts(
+            bin_s,
+            fbin,
+            fpp // P,
+            fpp % P,
+            np.fromiter(self._first.values(), dtype=np.int64, count=len(self._first)),
+        )
+        wkeys = sorted(self._wait_max)
+        wbin, wpool = np.divmod(np.asarray(wkeys, dtype=np.int64), max(1, self.n_pools))
+        wait_max = PoolWaitMax(
+            bin_s, wbin, wpool, np.asarray([self._wait_max[k] for k in wkeys], dtype=float)
+        )
         lat_keys = sorted(self._latency_by_bin)
         lat_bin, lat_product = np.divmod(np.asarray(lat_keys, dtype=np.int64), P)
         slo = None
@@ -302,6 +337,8 @@ class Recorder:
             )
         return CallAggregates(
             counts=counts,
+            first_attempts=first,
+            wait_max=wait_max,
             revenue=self._money(self._revenue, PP),
             cost=self._money(self._cost, PP),
             journeys=JourneyCounts.from_cells(self._journeys),
@@ -318,6 +355,17 @@ class Recorder:
             attempts=self.attempts,
             call_log=self.call_log_columns() if self.call_log else None,
         )
+
+    def _longest_waits(self, keys: np.ndarray, wait: np.ndarray) -> None:
+        """Keep the longest queue wait per (bin, pool) key."""
+        order = np.argsort(keys, kind="stable")
+        keys, wait = keys[order], wait[order]
+        uniq, starts = np.unique(keys, return_index=True)
+        longest = np.maximum.reduceat(wait, starts)
+        waits = self._wait_max
+        for k, w in zip(uniq.tolist(), longest.tolist(), strict=True):
+            if w > waits.get(k, -1.0):
+                waits[k] = w
 
     def _money(self, cells: dict[int, float], PP: int) -> MoneyCells:
         mbin, pp = np.divmod(_keys(cells), PP)

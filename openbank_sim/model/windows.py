@@ -50,11 +50,14 @@ from .record import (
     BinLatency,
     CallAggregates,
     CallCounts,
+    FirstAttempts,
     JourneyCounts,
     MoneyCells,
     PoolRecord,
+    PoolWaitMax,
     RunRecord,
     SloAggregates,
+    WindowEnd,
 )
 from .span import run_span
 
@@ -185,7 +188,7 @@ class WindowPlan:
 @dataclass(frozen=True)
 class MetricLayout:
     """Columns of a per-session rate vector: counts by (product, outcome), then revenue and
-    cost by product, then journey endings."""
+    cost by product, then journey endings, then first attempts by product."""
 
     n_products: int
     n_endings: int
@@ -210,8 +213,12 @@ class MetricLayout:
         return slice(c, c + self.n_endings)
 
     @property
+    def first(self) -> slice:
+        return slice(self.endings.stop, self.endings.stop + self.n_products)
+
+    @property
     def width(self) -> int:
-        return self.endings.stop
+        return self.first.stop
 
 
 @dataclass
@@ -243,6 +250,7 @@ class Booking:
     window prices (call-KPI hours), for merging the windows' histograms."""
 
     counts: CallCounts
+    first_attempts: FirstAttempts
     revenue: MoneyCells
     cost: MoneyCells
     journeys: JourneyCounts
@@ -288,9 +296,28 @@ def _measure(
             money.partner.tolist(), money.product.tolist(), money.amount.tolist(), strict=True
         ):
             rates[live[pl], col.start + product] += v
+    f = calls.first_attempts
+    for pl, product, c in zip(
+        f.partner.tolist(), f.product.tolist(), f.count.tolist(), strict=True
+    ):
+        rates[live[pl], layout.first.start + product] += c
     with np.errstate(invalid="ignore", divide="ignore"):
         per = np.where(sessions[:, None] > 0, rates / np.maximum(sessions, 1)[:, None], 0.0)
     return sessions, per
+
+
+def _window_end(calls: CallAggregates, win: Window, n_pools: int) -> WindowEnd:
+    """The traffic and queue waits of the window's last time bin."""
+    last = math.ceil(win.end_s / calls.counts.bin_s) - 1
+    c, f, wm = calls.counts, calls.first_attempts, calls.wait_max
+    return WindowEnd(
+        float(c.count[c.bin == last].sum()),
+        float(f.count[f.bin == last].sum()),
+        tuple(
+            float(wm.wait_max_s[(wm.bin == last) & (wm.pool == i)].max(initial=0.0))
+            for i in range(n_pools)
+        ),
+    )
 
 
 def simulate_windows(
@@ -299,13 +326,14 @@ def simulate_windows(
     partners: tuple[PartnerSpec, ...],
     plan: WindowPlan,
     layout: MetricLayout,
-) -> tuple[list[Measured], dict[str, _PoolTotals], int]:
+) -> tuple[list[Measured], dict[str, _PoolTotals], int, list[WindowEnd]]:
     """Step 2: simulate every window; returns what each measured, the pool totals over the
-    windows and the SimPy events processed."""
+    windows, the SimPy events processed and how each window ended."""
     n = len(partners)
     measured: list[Measured] = []
     events = 0
     pools = {name: _PoolTotals() for name in spec.bank.pools}
+    ends: list[WindowEnd] = []
     for win in plan.windows:
         live = [i for i, p in enumerate(partners) if p.live_from_s < win.end_s]
         sp = run_span(
@@ -318,6 +346,7 @@ def simulate_windows(
         )
         events += sp.events
         calls = sp.calls
+        ends.append(_window_end(calls, win, len(pools)))
         sessions, per = _measure(calls, live, n, layout)
         hours = plan.load_h[int(win.start_s // HOUR_S) : math.ceil(win.end_s / HOUR_S)]
         measured.append(
@@ -337,7 +366,7 @@ def simulate_windows(
             s.capacity_s += pool.capacity_seconds()
             s.admitted += pool.admitted
             s.rejected_down += pool.rejected_down
-    return measured, pools, events
+    return measured, pools, events, ends
 
 
 def _interpolation(
@@ -412,6 +441,7 @@ def book_hours(
     starts = np.flatnonzero(np.diff(np.concatenate(([-1], hour_bin))))
     bins_present = np.unique(hour_bin).tolist()
     counts: dict[tuple[int, int, int, int], float] = {}
+    first: dict[tuple[int, int, int], float] = {}
     revenue: dict[tuple[int, int, int], float] = {}
     cost: dict[tuple[int, int, int], float] = {}
     journeys_acc = np.zeros((n, layout.n_endings))
@@ -437,6 +467,9 @@ def book_hours(
                     v = float(crow[k * N_OUTCOMES + o])
                     if v:
                         counts[b, p, k, o] = v
+                v = float(crow[layout.first.start + k])
+                if v:
+                    first[b, p, k] = v
         journeys_acc[p] = (x * calls_hours[:, None])[:, layout.endings].sum(axis=0)
         ec = e * calls_hours
         np.add.at(weight[:, p], lo, ec * a)
@@ -449,6 +482,7 @@ def book_hours(
     }
     return Booking(
         CallCounts.from_cells(bin_s, counts),
+        FirstAttempts.from_cells(bin_s, first),
         MoneyCells.from_cells(bin_s, revenue),
         MoneyCells.from_cells(bin_s, cost),
         JourneyCounts.from_cells(endings),
@@ -472,6 +506,7 @@ def merge_windows(
     wait_count = np.zeros(n_pools)
     token_requests = 0.0
     by_bin: dict[tuple[int, int], LatencyHistogram] = {}
+    wait_max: dict[tuple[int, int], float] = {}
     bin_s = spec.run.time_bin_s
     for w, m in enumerate(measured):
         total = m.sessions.sum()
@@ -489,6 +524,11 @@ def merge_windows(
             client.merge(m.calls.client_latency, scale_w)
             wait_sum += m.calls.wait_sum_s * scale_w
             wait_count = wait_count + m.calls.wait_count * scale_w
+        wm = m.calls.wait_max
+        for key, v in zip(
+            zip(wm.bin.tolist(), wm.pool.tolist(), strict=True), wm.wait_max_s.tolist(), strict=True
+        ):
+            wait_max[key] = max(v, wait_max.get(key, v))
         lb = m.calls.latency_by_bin
         bin_s = lb.bin_s
         by_bin.update(
@@ -497,6 +537,8 @@ def merge_windows(
     slo = SloAggregates(spec.slo.period_s, {}, {}) if spec.slo is not None else None
     calls = CallAggregates(
         counts=booking.counts,
+        first_attempts=booking.first_attempts,
+        wait_max=PoolWaitMax.from_cells(bin_s, wait_max),
         revenue=booking.revenue,
         cost=booking.cost,
         journeys=booking.journeys,
@@ -526,7 +568,7 @@ def run_windowed(
     H = run.horizon_s
     layout = MetricLayout(len(spec.bank.products), len(JOURNEY_ENDINGS))
     plan = plan_run(spec, partners)
-    measured, totals, events = simulate_windows(spec, seed, partners, plan, layout)
+    measured, totals, events, ends = simulate_windows(spec, seed, partners, plan, layout)
     bin_s = run.time_bin_s if H <= 60 * 86400.0 else max(run.time_bin_s, 86400.0)
     booking = book_hours(spec, partners, plan, measured, layout, bin_s)
     calls, token_requests = merge_windows(spec, len(partners), measured, booking)
@@ -565,4 +607,5 @@ def run_windowed(
         sim_end_s=H,
         wall_s=time.perf_counter() - wall0,
         windows=tuple((w.start_s, w.end_s) for w in plan.windows),
+        window_ends=tuple(ends),
     )
