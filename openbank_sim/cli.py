@@ -7,7 +7,6 @@ traceback; nothing is written to ``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -226,6 +225,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         "revenue_total",
     ]
     print(summary[cols].to_string(index=False))
+    for note in result.set_aside:
+        print(f"warning: {note}", file=sys.stderr)
     n_fail = len(result.failures)
     msg = f"{len(result.table)} runs finished"
     if n_fail:
@@ -282,17 +283,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if (d / "manifest.json").exists() and (d / "runs").is_dir():
         from .experiments import SweepResult
         from .experiments.sensitivity import SENSITIVITY_DESIGNS, sensitivity
+        from .experiments.store import StoreError, read_complete_store
 
-        manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-        definition = manifest["definition"]
-        table_path = d / "results.csv"
-        if not table_path.exists():
-            raise ScenarioError(
-                "the sweep is not complete (no results.csv); finish it with "
-                "openbank-sim sweep ... --resume",
-                file=str(d),
-            )
-        result = SweepResult(pd.read_csv(table_path), pd.DataFrame(), d, definition)
+        try:
+            definition, table = read_complete_store(d)  # every run file and results.csv checked
+        except StoreError as err:
+            print(f"openbank-sim: error: {err}", file=sys.stderr)
+            return 2
+        result = SweepResult(table, pd.DataFrame(), d, definition)
         params = list(definition["vary"])
         kpis = ["success_rate", "latency_p95_s", "calls_rate_limited", "throughput_ok_per_s"]
         summary = result.summary(kpis)

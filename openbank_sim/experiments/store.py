@@ -3,7 +3,9 @@
 Layout::
 
     manifest.json     kind, format, the sweep's definition and its SHA-256
-    runs/rNNN.json    one finished run each (point, replication, seed, params, kpis, wall_s)
+    runs/rNNN.json    one finished run each (run id, point, replication, seed, params, kpis,
+                      wall_s) and the SHA-256 of all of that
+    runs/corrupt/     run files that failed their checks, set aside (never counted)
     failures.jsonl    one line per failed run, with its traceback
     results.csv       the whole table at full float precision, once every run has finished
     results.parquet   the same, when pyarrow is installed
@@ -11,6 +13,12 @@ Layout::
 Every file is written atomically (a temporary file, fsync, rename), so an interrupted sweep
 leaves only whole runs behind and resuming never loses or repeats one. A store is refused,
 untouched, when it holds another sweep or is not a store at all.
+
+A run file is trusted only when it proves itself: valid JSON, its checksum matches its content,
+its run id is the one in its name and exists in the sweep, and its point, replication, seed and
+parameters are the ones the definition gives that run id. Resuming sets every other run file
+aside in ``runs/corrupt/`` (saying so) and runs it again; ``report`` refuses a store holding
+one.
 """
 
 from __future__ import annotations
@@ -18,24 +26,38 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ..rng import replication_seed
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "STORE_FORMAT",
     "StoreError",
     "append_failure",
     "atomic_write",
     "canonical",
+    "check_runs",
     "check_store",
     "open_store",
+    "read_complete_store",
     "read_runs",
+    "set_aside",
     "write_results",
     "write_run",
 ]
+
+STORE_KIND = "openbank_sim.sweep"
+# 2: run files carry the SHA-256 of their content (files of format 1 have none and are rerun)
+STORE_FORMAT = 2
+CORRUPT_DIR = "corrupt"
+_RUN_FILE = re.compile(r"r(\d+)\.json")
+_RUN_KEYS = ("run_id", "point", "replication", "seed", "params", "kpis", "sha256")
 
 
 class StoreError(RuntimeError):
@@ -69,17 +91,44 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def _read_manifest(store: Path) -> dict[str, Any]:
+    """The store's manifest as a JSON object (a StoreError naming the file otherwise)."""
+    path = store / "manifest.json"
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise StoreError(
+            f"{path}: not valid JSON ({type(err).__name__}); the store cannot be used. "
+            "Nothing was changed."
+        ) from None
+    except OSError as err:
+        raise StoreError(f"{path}: cannot be read ({err.strerror or err})") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"{path}: not a JSON object; the store cannot be used")
+    return data
+
+
 def check_store(store: Path, definition: dict[str, Any], resume: bool) -> str:
     """Refuse a store that cannot take this sweep (touching nothing); returns the digest."""
     manifest = store / "manifest.json"
     digest = hashlib.sha256(canonical(definition).encode()).hexdigest()
+    if store.exists() and not store.is_dir():
+        raise StoreError(f"{store} exists and is not a directory. Nothing was changed.")
     if manifest.exists():
-        old = json.loads(manifest.read_text(encoding="utf-8"))
+        old = _read_manifest(store)
+        if old.get("kind") != STORE_KIND:
+            raise StoreError(
+                f"{store} is not a sweep store (its manifest.json is not a sweep's); choose "
+                "another --out directory. Nothing was changed."
+            )
         if old.get("definition_sha256") != digest:
+            old_definition = old.get("definition")
+            if not isinstance(old_definition, dict):
+                old_definition = {}
             diff = [
                 k
                 for k in definition
-                if canonical(definition[k]) != canonical(old.get("definition", {}).get(k))
+                if canonical(definition[k]) != canonical(old_definition.get(k))
             ]
             raise StoreError(
                 f"{store} holds a different sweep (differs in: {', '.join(diff) or 'format'}); "
@@ -104,9 +153,9 @@ def check_store(store: Path, definition: dict[str, Any], resume: bool) -> str:
     return digest
 
 
-def open_store(store: Path, definition: dict[str, Any], digest: str) -> set[int]:
+def open_store(store: Path, definition: dict[str, Any], digest: str) -> tuple[set[int], list[str]]:
     """Prepare ``store`` (already checked, see :func:`check_store`); returns the run ids
-    already finished there."""
+    already finished there and a note for each run file set aside (see :func:`set_aside`)."""
     manifest = store / "manifest.json"
     (store / "runs").mkdir(parents=True, exist_ok=True)
     if not manifest.exists():
@@ -114,8 +163,8 @@ def open_store(store: Path, definition: dict[str, Any], digest: str) -> set[int]
             manifest,
             json.dumps(
                 {
-                    "kind": "openbank_sim.sweep",
-                    "format": 1,
+                    "kind": STORE_KIND,
+                    "format": STORE_FORMAT,
                     "definition_sha256": digest,
                     "definition": definition,
                 },
@@ -123,19 +172,120 @@ def open_store(store: Path, definition: dict[str, Any], digest: str) -> set[int]
                 default=str,
             ),
         )
-    done = set()
-    for f in (store / "runs").glob("r*.json"):
-        try:
-            done.add(int(f.stem[1:]))
-        except ValueError:
+    valid, bad = check_runs(store, definition)
+    return set(valid), set_aside(store, bad)
+
+
+def run_checksum(rec: dict[str, Any]) -> str:
+    """The SHA-256 of a run record's canonical JSON, its own ``sha256`` key left out."""
+    body = {k: v for k, v in rec.items() if k != "sha256"}
+    return hashlib.sha256(canonical(body).encode()).hexdigest()
+
+
+def _run_problem(
+    rec: Any, file_id: int, name: str, definition: dict[str, Any], width: int
+) -> str | None:
+    """What is wrong with the run record ``rec`` read from the file ``name``, or None."""
+    if not isinstance(rec, dict):
+        return f"not a JSON object but {type(rec).__name__}"
+    if "sha256" not in rec:
+        return "no checksum (written before run files carried one, or edited)"
+    missing = [k for k in _RUN_KEYS if k not in rec]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if rec["sha256"] != run_checksum(rec):
+        return "checksum mismatch: the file was changed after it was written"
+    points = definition["points"]
+    replications = definition["replications"]
+    run_id = rec["run_id"]
+    if not isinstance(run_id, int) or isinstance(run_id, bool):
+        return f"run id {run_id!r} is not an integer"
+    if run_id != file_id:
+        return f"claims run id {run_id} but is named {name}"
+    if name != f"r{run_id:0{width}d}.json":
+        return f"run {run_id}'s file is r{run_id:0{width}d}.json, not {name}"
+    total = len(points) * replications
+    if not 0 <= run_id < total:
+        return f"run id {run_id} does not exist in this sweep ({total} runs)"
+    point, rep = divmod(run_id, replications)
+    if (rec["point"], rec["replication"]) != (point, rep):
+        return (
+            f"claims point {rec['point']!r}, replication {rec['replication']!r}; run {run_id} "
+            f"is point {point}, replication {rep}"
+        )
+    expected_seed = replication_seed(definition["seed"], rep)
+    if rec["seed"] != expected_seed:
+        return f"seed {rec['seed']!r} is not run {run_id}'s seed {expected_seed}"
+    if canonical(rec["params"]) != canonical(points[point]):
+        return f"params {canonical(rec['params'])} are not point {point}'s"
+    kpis = rec["kpis"]
+    if not isinstance(kpis, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in kpis.values()
+    ):
+        return "kpis: not a JSON object of numbers"
+    return None
+
+
+def check_runs(
+    store: Path, definition: dict[str, Any]
+) -> tuple[dict[int, dict[str, Any]], list[tuple[Path, str]]]:
+    """Every run file of ``store`` checked against the sweep's ``definition``: the valid ones
+    by run id (without their checksum) and ``(file, what is wrong)`` for the others. Files in
+    ``runs/`` whose names are not ``rNNN.json`` are not the store's and are left alone."""
+    total = len(definition["points"]) * definition["replications"]
+    width = len(str(total))
+    valid: dict[int, dict[str, Any]] = {}
+    bad: list[tuple[Path, str]] = []
+    for f in sorted((store / "runs").glob("r*.json")):
+        m = _RUN_FILE.fullmatch(f.name)
+        if m is None or not f.is_file() or f.is_symlink():
             continue
-    return done
+        try:
+            rec = json.loads(f.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            bad.append((f, "not valid JSON (truncated or damaged)"))
+            continue
+        problem = _run_problem(rec, int(m.group(1)), f.name, definition, width)
+        if problem is not None:
+            bad.append((f, problem))
+            continue
+        valid[rec["run_id"]] = {k: v for k, v in rec.items() if k != "sha256"}
+    return valid, bad
+
+
+def set_aside(store: Path, bad: list[tuple[Path, str]]) -> list[str]:
+    """Move each bad run file to ``runs/corrupt/`` (never counted again, kept for a look) and,
+    when there was one, remove ``results.*`` (the store is no longer complete); returns one
+    note per file."""
+    if not bad:
+        return []
+    corrupt = store / "runs" / CORRUPT_DIR
+    corrupt.mkdir(exist_ok=True)
+    notes = []
+    for f, problem in bad:
+        dest = corrupt / f.name
+        n = 0
+        while dest.exists():
+            n += 1
+            dest = corrupt / f"{f.name}.{n}"
+        os.replace(f, dest)
+        notes.append(
+            f"{f.relative_to(store)}: {problem}; set aside as {dest.relative_to(store)}, "
+            "the run is done again"
+        )
+    for name in ("results.csv", "results.parquet"):
+        (store / name).unlink(missing_ok=True)
+    return notes
 
 
 def write_run(store: Path, rec: dict[str, Any], width: int) -> None:
     """Record one finished run as ``runs/r<run_id>.json`` (``run_id`` zero-padded to
-    ``width`` digits, so the files sort in run order)."""
-    atomic_write(store / "runs" / f"r{rec['run_id']:0{width}d}.json", json.dumps(rec, default=str))
+    ``width`` digits, so the files sort in run order), with the checksum of its content."""
+    body = {k: v for k, v in rec.items() if k != "sha256"}
+    # the checksum is of the record as it reads back from JSON (tuples become lists, ...)
+    body = json.loads(json.dumps(body, default=str))
+    body["sha256"] = run_checksum(body)
+    atomic_write(store / "runs" / f"r{rec['run_id']:0{width}d}.json", json.dumps(body))
 
 
 def append_failure(store: Path, rec: dict[str, Any]) -> None:
@@ -144,12 +294,95 @@ def append_failure(store: Path, rec: dict[str, Any]) -> None:
         fh.write(json.dumps(rec, default=str) + "\n")
 
 
-def read_runs(store: Path) -> list[dict]:
-    """Every finished run of the store, in run order."""
-    rows = []
-    for f in sorted((store / "runs").glob("r*.json")):
-        rows.append(json.loads(f.read_text(encoding="utf-8")))
-    return rows
+def read_runs(store: Path, definition: dict[str, Any]) -> tuple[list[dict], list[str]]:
+    """Every valid finished run of the store, in run order, and a note for each run file set
+    aside (see :func:`check_runs` and :func:`set_aside`)."""
+    valid, bad = check_runs(store, definition)
+    return [valid[k] for k in sorted(valid)], set_aside(store, bad)
+
+
+def _check_definition(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    definition = manifest.get("definition")
+    if manifest.get("kind") != STORE_KIND or not isinstance(definition, dict):
+        raise StoreError(f"{path}: not the manifest of a sweep store")
+    if (
+        manifest.get("definition_sha256")
+        != hashlib.sha256(canonical(definition).encode()).hexdigest()
+    ):
+        raise StoreError(f"{path}: the definition does not match its checksum (edited?)")
+    points, reps, seed = (definition.get(k) for k in ("points", "replications", "seed"))
+    if (
+        not isinstance(points, list)
+        or not all(isinstance(p, dict) for p in points)
+        or not isinstance(reps, int)
+        or reps < 1
+        or not isinstance(seed, int)
+        or seed < 0
+        or not isinstance(definition.get("vary"), dict)
+        or not isinstance(definition.get("design"), str)
+    ):
+        raise StoreError(f"{path}: the definition lacks points, replications, seed or vary")
+    return definition
+
+
+def read_complete_store(store: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The definition and ``results.csv`` of a finished sweep, for ``report``: the manifest,
+    every run file and the table are checked, and nothing in the store is changed.
+
+    Raises:
+        StoreError: the store is not complete, or a file of it is missing or damaged (the
+            error names it, and how to repair the store: ``--resume``).
+    """
+    import pandas as pd
+
+    path = store / "manifest.json"
+    if not path.is_file():
+        raise StoreError(f"{path}: missing; {store} is not a sweep store")
+    definition = _check_definition(path, _read_manifest(store))
+    if not (store / "runs").is_dir():
+        raise StoreError(f"{store / 'runs'}: missing; the store has lost its run files")
+    valid, bad = check_runs(store, definition)
+    if bad:
+        listed = "; ".join(f"{f.relative_to(store)}: {why}" for f, why in bad[:3])
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise StoreError(
+            f"{store}: {len(bad)} damaged run file(s) ({listed}{more}); openbank-sim sweep ... "
+            "--resume sets them aside and runs them again"
+        )
+    table_path = store / "results.csv"
+    if not table_path.exists():
+        raise StoreError(
+            f"{store}: the sweep is not complete (no results.csv); finish it with "
+            "openbank-sim sweep ... --resume"
+        )
+    total = len(definition["points"]) * definition["replications"]
+    missing = sorted(set(range(total)) - set(valid))
+    if missing:
+        raise StoreError(
+            f"{store}: run(s) {', '.join(map(str, missing[:5]))} have no run file although "
+            "results.csv exists; openbank-sim sweep ... --resume runs them again"
+        )
+    try:
+        table = pd.read_csv(table_path)
+    except Exception as err:  # every reader error is a damaged file here
+        raise StoreError(f"{table_path}: not a readable CSV file ({type(err).__name__})") from None
+    expected = [valid[i]["seed"] for i in range(total)]
+    if (
+        "run_id" not in table.columns
+        or "seed" not in table.columns
+        or table["run_id"].tolist() != list(range(total))
+        or table["seed"].tolist() != expected
+    ):
+        raise StoreError(
+            f"{table_path}: its run ids and seeds are not those of the run files (edited or "
+            "damaged); delete it and run openbank-sim sweep ... --resume to write it again"
+        )
+    for col in table.columns:
+        if col in definition["vary"]:
+            continue
+        if table[col].dtype.kind not in "iufb" and not table[col].isna().all():
+            raise StoreError(f"{table_path}: column {col!r} is not numeric (edited or damaged)")
+    return definition, table
 
 
 def write_results(store: Path, table: pd.DataFrame) -> None:

@@ -47,12 +47,15 @@ class SweepResult:
         failures: one row per failed run (``run_id``, ``error``).
         store: the result store directory, if any.
         definition: what was swept (scenario, vary, design, n, replications, seed, points).
+        set_aside: one note per damaged or mislabeled run file found in the store, moved to
+            ``runs/corrupt/`` and run again (empty when there was none).
     """
 
     table: pd.DataFrame
     failures: pd.DataFrame
     store: Path | None
     definition: dict[str, Any] = field(default_factory=dict)
+    set_aside: list[str] = field(default_factory=list)
 
     def summary(self, kpis: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
         """Per point: the varied parameters and each KPI's mean with its t-interval."""
@@ -124,7 +127,9 @@ def sweep(
     derived from ``(seed, r)`` at every point. With ``store``, every finished run is written
     atomically to ``store/runs/``, failures (with tracebacks) to ``store/failures.jsonl``,
     and ``results.csv`` (plus ``results.parquet`` with pyarrow) when the sweep completes;
-    ``resume=True`` skips runs already there. A failing run never stops the others unless
+    ``resume=True`` skips runs already there; a run file that fails its checks (damaged,
+    edited, mislabeled) is set aside in ``store/runs/corrupt/`` and run again
+    (:attr:`SweepResult.set_aside` says which). A failing run never stops the others unless
     ``fail_fast``.
     """
     s = as_scenario(scenario)
@@ -160,14 +165,20 @@ def sweep(
     digest = ""
     if store_path is not None:
         digest = check_store(store_path, definition, resume)  # refuse before anything starts
+    notes: list[str] = []
     with open_executor(executor, workers, address) as ex:
-        done = open_store(store_path, definition, digest) if store_path is not None else set()
+        done: set[int] = set()
+        if store_path is not None:
+            done, notes = open_store(store_path, definition, digest)
         rows, failures = _run_sweep(
             s, ex, points, replications, seed, done, store_path, width, quiet, fail_fast
         )
     if store_path is not None:
-        rows = read_runs(store_path)
-    return _finish_sweep(rows, failures, params, points, replications, store_path, definition)
+        rows, late = read_runs(store_path, definition)
+        notes += late
+    result = _finish_sweep(rows, failures, params, points, replications, store_path, definition)
+    result.set_aside = notes
+    return result
 
 
 def _run_sweep(

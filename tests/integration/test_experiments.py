@@ -52,6 +52,7 @@ from openbank_sim.experiments import (
 from openbank_sim.experiments import runs as experiment_module
 from openbank_sim.experiments.executors import ExecutorError
 from openbank_sim.experiments.sensitivity import sensitivity
+from openbank_sim.experiments.store import run_checksum
 from openbank_sim.rng import replication_seed
 
 SERVERS = "bank.pools.core.servers"
@@ -698,6 +699,173 @@ def test_resume_on_a_missing_or_empty_store_starts_fresh(
     res = store_sweep(store, resume=True)
     assert len(res.table) == 6
     assert (store / "results.csv").read_bytes() == (stored.store / "results.csv").read_bytes()
+
+
+# --------------------------------------------------------------------------------------------
+# 4b. Run files that prove themselves
+# --------------------------------------------------------------------------------------------
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _rewrite(path: Path, edit: Any, checksum: bool) -> None:
+    """Edit the run record in ``path``; with ``checksum``, recompute its checksum (a careful
+    edit), else leave the old one."""
+    rec = _read(path)
+    edit(rec)
+    if checksum:
+        rec["sha256"] = run_checksum(rec)
+    path.write_text(json.dumps(rec), encoding="utf-8")
+
+
+def _truncate(store: Path) -> None:
+    path = store / "runs" / "r2.json"
+    path.write_bytes(path.read_bytes()[:40])
+
+
+def _run_id(checksum: bool) -> Any:
+    def tamper(store: Path) -> None:
+        _rewrite(store / "runs" / "r2.json", lambda r: r.update(run_id=3), checksum)
+
+    return tamper
+
+
+def _seed(store: Path) -> None:
+    _rewrite(store / "runs" / "r2.json", lambda r: r.update(seed=r["seed"] + 1), True)
+
+
+def _params(store: Path) -> None:
+    _rewrite(store / "runs" / "r2.json", lambda r: r.update(params={SERVERS: 9}), True)
+
+
+def _kpi(store: Path) -> None:
+    _rewrite(store / "runs" / "r2.json", lambda r: r["kpis"].update(calls_total=1.0), False)
+
+
+def _no_checksum(store: Path) -> None:
+    _rewrite(store / "runs" / "r2.json", lambda r: r.pop("sha256"), False)
+
+
+def _copied(store: Path) -> None:
+    """r3.json replaced by a copy of r2.json: one run twice, one missing (before checksums,
+    results.csv then had a duplicate and a gap)."""
+    (store / "runs" / "r2.json").replace(store / "runs" / "r9.json")
+    (store / "runs" / "r3.json").write_bytes((store / "runs" / "r1.json").read_bytes())
+
+
+# case -> (damage, the files named and set aside, the runs done again, a fragment of the note)
+DAMAGE: dict[str, tuple[Any, list[str], list[int], str]] = {
+    "truncated": (_truncate, ["r2.json"], [2], "not valid JSON"),
+    "garbage": (
+        lambda st: (st / "runs" / "r2.json").write_bytes(b"\x00\xff\x10"),
+        ["r2.json"],
+        [2],
+        "not valid JSON",
+    ),
+    "run-id-edited": (_run_id(False), ["r2.json"], [2], "checksum mismatch"),
+    "run-id-edited-with-checksum": (_run_id(True), ["r2.json"], [2], "claims run id 3"),
+    "seed-edited-with-checksum": (_seed, ["r2.json"], [2], "seed"),
+    "params-edited-with-checksum": (_params, ["r2.json"], [2], "params"),
+    "kpi-edited": (_kpi, ["r2.json"], [2], "checksum mismatch"),
+    "no-checksum": (_no_checksum, ["r2.json"], [2], "no checksum"),
+    "renamed-and-copied": (_copied, ["r3.json", "r9.json"], [2, 3], "claims run id"),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_a_damaged_run_file_is_reported_set_aside_and_run_again(
+    stored: SweepResult,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    case: str,
+) -> None:
+    """``report`` refuses the store naming the file (changing nothing); ``resume`` moves the
+    file to runs/corrupt/, says so, runs that run again and writes the very same results.csv;
+    the damaged file is never counted."""
+    damage, names, rerun, fragment = DAMAGE[case]
+    store = tmp_path / "store"
+    store_sweep(store)
+    reference = (store / "results.csv").read_bytes()
+    damage(store)
+    before = snapshot(store)
+    code, out, err = run_cli(capsys, "report", str(store))
+    assert code == 2 and out == ""
+    assert_one_line_error(err)
+    assert f"runs/{names[0]}" in err and "--resume" in err
+    assert snapshot(store) == before
+
+    ran: list[int] = []
+    original = experiment_module.run_task
+
+    def counting(task: tuple) -> dict[str, Any]:
+        ran.append(task[0])
+        return original(task)
+
+    monkeypatch.setattr(experiment_module, "run_task", counting)
+    res = store_sweep(store, resume=True)
+    assert sorted(ran) == rerun
+    assert len(res.set_aside) == len(names)
+    for name, note in zip(names, res.set_aside, strict=True):
+        assert note.startswith(f"runs/{name}: ")
+        assert (store / "runs" / "corrupt" / name).exists()
+    assert fragment in " ".join(res.set_aside)
+    assert (store / "results.csv").read_bytes() == reference
+    assert res.table["run_id"].tolist() == list(range(6))
+    code, _out, err = run_cli(capsys, "report", str(store))
+    assert code == 0, err
+
+
+def test_run_files_carry_their_id_seed_and_checksum(stored: SweepResult) -> None:
+    store = stored.store
+    assert store is not None
+    for i in range(6):
+        rec = _read(store / "runs" / f"r{i}.json")
+        assert rec["run_id"] == i
+        assert rec["seed"] == replication_seed(2, i % STORE_REPS)
+        assert rec["sha256"] == run_checksum(rec)
+
+
+def test_cli_resume_warns_about_a_set_aside_run_file(
+    cli_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    store = tmp_path / "store"
+    args = ("sweep", str(cli_file), "--vary", f"{SERVERS}=1,2", "--out", str(store))
+    args += ("--executor", "serial", "--quiet")
+    assert run_cli(capsys, *args)[0] == 0
+    _truncate_first = store / "runs" / "r1.json"
+    _truncate_first.write_text("{", encoding="utf-8")
+    code, _out, err = run_cli(capsys, *args, "--resume")
+    assert code == 0, err
+    assert "warning: runs/r1.json: not valid JSON" in err
+    assert "runs/corrupt/r1.json" in err
+    assert "2 runs finished" in err
+
+
+def test_a_corrupt_store_manifest_is_a_store_error(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store_sweep(store)
+    (store / "manifest.json").write_text("{", encoding="utf-8")
+    before = snapshot(store)
+    with pytest.raises(StoreError, match=r"manifest\.json: not valid JSON"):
+        store_sweep(store, resume=True)
+    assert snapshot(store) == before
+
+
+def test_an_edited_results_csv_is_refused_by_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    store = tmp_path / "store"
+    store_sweep(store)
+    table = pd.read_csv(store / "results.csv")
+    table.loc[3, "run_id"] = 2
+    table.to_csv(store / "results.csv", index=False)
+    code, out, err = run_cli(capsys, "report", str(store))
+    assert code == 2 and out == ""
+    assert_one_line_error(err)
+    assert "results.csv" in err
 
 
 # --------------------------------------------------------------------------------------------
