@@ -17,8 +17,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 __all__ = [
@@ -74,6 +76,11 @@ class SerialExecutor:
 class ProcessExecutor:
     """A pool of worker processes on this machine.
 
+    A worker that dies (killed, out of memory, a crash in native code) breaks the whole pool:
+    every task in flight then fails with ``BrokenProcessPool``. The executor replaces the pool
+    and runs those tasks again one at a time, so the one whose worker dies again alone fails
+    (with ``BrokenProcessPool``) and every other task gets its result.
+
     Args:
         workers: processes (default: all cores, ``os.cpu_count()``).
     """
@@ -81,30 +88,77 @@ class ProcessExecutor:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
         method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-        ctx = mp.get_context(method)
+        self._ctx = mp.get_context(method)
         if method == "forkserver":
             # workers fork from a server that has imported the engine once
-            ctx.set_forkserver_preload(["openbank_sim.simulation", "openbank_sim.experiments.runs"])
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            self._ctx.set_forkserver_preload(
+                ["openbank_sim.simulation", "openbank_sim.experiments.runs"]
+            )
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=self._ctx)
+
+    def _replace_pool(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = self._new_pool()
 
     def imap_unordered(self, fn, tasks):
-        pending: dict[Future, Any] = {}
         it = iter(tasks)
         # keep a bounded number of tasks in flight, so huge sweeps do not pickle everything
         limit = 4 * self.workers
-        for task in it:
-            pending[self._pool.submit(fn, task)] = task
-            if len(pending) >= limit:
-                break
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                task = pending.pop(fut)
-                err = fut.exception()
-                yield task, (None if err else fut.result()), err
-                nxt = next(it, None)
-                if nxt is not None:
-                    pending[self._pool.submit(fn, nxt)] = nxt
+        pending: dict[Future, Any] = {}
+        suspects: deque[Any] = deque()  # in flight when a worker died: rerun one at a time
+        alone = False  # whether the one task in flight is a suspect running alone
+        exhausted = False
+        while True:
+            broken = False
+            if suspects and not pending:
+                task = suspects.popleft()
+                alone = True
+                try:
+                    pending[self._pool.submit(fn, task)] = task
+                except BrokenProcessPool:
+                    suspects.appendleft(task)
+                    broken = True
+            elif not suspects:
+                alone = False
+                while not exhausted and len(pending) < limit:
+                    task = next(it, _END)
+                    if task is _END:
+                        exhausted = True
+                        break
+                    try:
+                        pending[self._pool.submit(fn, task)] = task
+                    except BrokenProcessPool:
+                        suspects.append(task)
+                        broken = True
+                        break
+            if not pending and not suspects and not broken:
+                return
+            if pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    task = pending.pop(fut)
+                    err = fut.exception()
+                    if isinstance(err, BrokenProcessPool):
+                        broken = True
+                        if alone:
+                            yield task, None, _worker_died(err)
+                        else:
+                            suspects.append(task)
+                    else:
+                        yield task, (None if err else fut.result()), err
+            if broken:
+                # every other task in flight fails with the pool (or finished just before)
+                for fut in wait(pending).done:
+                    task = pending.pop(fut)
+                    err = fut.exception()
+                    if isinstance(err, BrokenProcessPool):
+                        suspects.append(task)
+                    else:
+                        yield task, (None if err else fut.result()), err
+                self._replace_pool()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -114,6 +168,18 @@ class ProcessExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_END = object()
+
+
+def _worker_died(cause: BaseException) -> BrokenProcessPool:
+    err = BrokenProcessPool(
+        "the worker process running this task died (killed, out of memory, or it exited) "
+        "while it ran alone; the other tasks went on in a new pool"
+    )
+    err.__cause__ = cause
+    return err
 
 
 class DaskExecutor:

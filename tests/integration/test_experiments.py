@@ -30,6 +30,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import dying_task
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,7 +51,7 @@ from openbank_sim.experiments import (
     t_interval,
 )
 from openbank_sim.experiments import runs as experiment_module
-from openbank_sim.experiments.executors import ExecutorError
+from openbank_sim.experiments.executors import ExecutorError, ProcessExecutor
 from openbank_sim.experiments.sensitivity import sensitivity
 from openbank_sim.experiments.store import run_checksum
 from openbank_sim.rng import replication_seed
@@ -702,7 +703,7 @@ def test_resume_on_a_missing_or_empty_store_starts_fresh(
 
 
 # --------------------------------------------------------------------------------------------
-# 4b. Run files that prove themselves
+# 4b. Run files that prove themselves; workers that die
 # --------------------------------------------------------------------------------------------
 
 
@@ -866,6 +867,44 @@ def test_an_edited_results_csv_is_refused_by_report(
     assert code == 2 and out == ""
     assert_one_line_error(err)
     assert "results.csv" in err
+
+
+def test_a_worker_that_dies_fails_only_its_own_task() -> None:
+    """Two tasks kill their worker; every other task gets its result from a new pool."""
+    with ProcessExecutor(workers=2) as ex:
+        out = {
+            task: (res, err)
+            for task, res, err in ex.imap_unordered(dying_task.square_or_die, range(12))
+        }
+    assert sorted(out) == list(range(12))
+    for x, (res, err) in out.items():
+        if x in dying_task.DYING_NUMBERS:
+            assert res is None
+            assert type(err).__name__ == "BrokenProcessPool"
+        else:
+            assert (res, err) == (x * x, None)
+
+
+def test_a_killed_worker_fails_its_run_and_the_sweep_goes_on(
+    stored: SweepResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run 3's worker exits: run 3 is in failures.jsonl (BrokenProcessPool), the five others
+    finish; resuming runs 3 and writes the same results.csv as an undisturbed sweep."""
+    store = tmp_path / "store"
+    kwargs: dict[str, Any] = dict(replications=STORE_REPS, seed=2, store=store, quiet=True)
+    monkeypatch.setattr(experiment_module, "run_task", dying_task.run_or_die)
+    res = sweep(base_scenario(), STORE_VARY, executor="processes", workers=2, **kwargs)
+    assert res.failures["run_id"].tolist() == [dying_task.DYING_RUN]
+    assert "BrokenProcessPool" in res.failures["error"].iloc[0]
+    assert res.table["run_id"].tolist() == [0, 1, 2, 4, 5]
+    lines = (store / "failures.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["run_id"] for line in lines] == [dying_task.DYING_RUN]
+    assert not (store / "results.csv").exists()
+
+    monkeypatch.undo()
+    again = sweep(base_scenario(), STORE_VARY, executor="serial", resume=True, **kwargs)
+    assert again.failures.empty
+    assert (store / "results.csv").read_bytes() == (stored.store / "results.csv").read_bytes()
 
 
 # --------------------------------------------------------------------------------------------
