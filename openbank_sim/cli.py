@@ -13,7 +13,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .analysis.folders import check_output_folder, folder_kind
 from .analysis.kpis import KPI_GROUPS
+from .analysis.readback import ResultsFolderError
 from .errors import ScenarioError
 from .spec.ranges import DESIGN_NAMES, ParameterRange
 from .spec.scenario import Scenario, load_scenario, parse_override_value, shipped_scenarios
@@ -93,6 +95,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ScenarioError(
             "exists and is not a directory; results need a directory", path="--out", value=args.out
         )
+    if args.out:
+        check_output_folder(args.out, args.force, "--force")  # refused before the run
     seed = args.seed if args.seed is not None else scenario.spec.run.seed
     say(
         f"running {scenario.name} (seed {seed}, horizon "
@@ -113,9 +117,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for warning in results.warnings:
             print(f"warning: {warning}", file=sys.stderr)
     if args.out:
-        out = results.save(args.out)
         fig = latency_throughput(results)
-        fig.savefig(out / "latency_throughput.png", dpi=110)
+        out = results.save(
+            args.out,
+            overwrite=args.force,
+            extra_files={"latency_throughput.png": lambda path: fig.savefig(path, dpi=110)},
+        )
         say(f"results written to {out}/")
     return 0
 
@@ -280,7 +287,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     d = Path(args.dir)
     figures = d / "figures"
-    if (d / "manifest.json").exists() and (d / "runs").is_dir():
+    kind = folder_kind(d)
+    if kind == "sweep" or (kind is None and (d / "runs").is_dir()):
         from .experiments import SweepResult
         from .experiments.sensitivity import SENSITIVITY_DESIGNS, sensitivity
         from .experiments.store import StoreError, read_complete_store
@@ -309,8 +317,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
                     sensitivity_bars(idx, kpi).savefig(figures / f"sensitivity_{kpi}.png", dpi=100)
             except ImportError:
                 print("(install the 'analysis' extra for sensitivity indices)", file=sys.stderr)
-    elif (d / "summary.csv").exists():
-        results = Results.load(d)
+    elif kind == "run" or (d / "manifest.json").exists() or (d / "summary.csv").exists():
+        results = Results.load(d)  # every file checked: a damaged one is a ResultsFolderError
         print(format_kpis(results.kpis))
         figures.mkdir(exist_ok=True)
         latency_throughput(results).savefig(figures / "latency_throughput.png", dpi=100)
@@ -351,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print only the KPI dict as JSON on stdout (NaN as null)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress messages")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an --out folder that holds other files (only this program's own "
+        "files are replaced; the others are left untouched)",
+    )
     run.set_defaults(func=_cmd_run)
 
     val = sub.add_parser("validate", help="check a scenario file without running it")
@@ -415,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except ScenarioError as err:
+    except (ScenarioError, ResultsFolderError) as err:
         print(f"openbank-sim: error: {err}", file=sys.stderr)
         return 2
     except (OSError, ValueError) as err:

@@ -11,11 +11,8 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
-import shutil
 import subprocess
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +30,10 @@ from ..model.record import (
 )
 from ..model.recorder import CALL_LOG_COLUMNS
 from ..outcomes import JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES, JourneyEnding, Outcome
+from .folders import RUN_FORMAT, RUN_KIND, write_folder
 from .kpis import KPI_GROUPS, KPI_NAMES
 from .money import build_ledger, onboarding_kpis, partners_table
+from .readback import read_folder, table_shape
 from .slo import evaluate_slo, union_length
 from .storms import storm_kpis, storm_warnings
 
@@ -134,27 +133,35 @@ class Results:
         return json.dumps(clean, indent=2)
 
     # -- persistence -----------------------------------------------------------------------
-    def save(self, directory: str | Path) -> Path:
-        """Write the run to ``directory`` atomically (a complete directory or none).
+    def save(
+        self,
+        directory: str | Path,
+        overwrite: bool = False,
+        *,
+        extra_files: Mapping[str, Callable[[Path], object]] | None = None,
+    ) -> Path:
+        """Write the run to ``directory`` atomically (a complete folder or none) and return it.
 
         Tables go to Parquet when pyarrow is installed, CSV otherwise; ``summary.csv``
-        (``kpi,value``, floats at full precision) and ``manifest.json`` always.
+        (``kpi,value``, floats at full precision), ``histograms.json`` and ``manifest.json``
+        (``kind = "openbank_sim.run"``, with the rows and columns of every table) always.
+        ``extra_files`` maps more file names (e.g. ``"latency_throughput.png"``) to writers
+        called with the path to write, inside the same atomic step.
+
+        A folder holding anything that is not this project's own output (see
+        :mod:`openbank_sim.analysis.folders`) is refused with
+        :class:`~openbank_sim.analysis.folders.OutputFolderError` unless ``overwrite``; even
+        then only this project's files are replaced and every other file stays untouched.
         """
-        target = Path(directory)
-        if target.exists() and not target.is_dir():
-            raise FileExistsError(f"{target} exists and is not a directory")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)
-        try:
+
+        def write(tmp: Path) -> None:
             fmt = "parquet" if _has_pyarrow() else "csv"
             with (tmp / "summary.csv").open("w", encoding="utf-8") as fh:
                 fh.write("kpi,value\n")
                 for k, v in self.kpis.items():
                     fh.write(f"{k},{float(v)!r}\n")
             written = {}
+            shapes = {}
             for name, df in self.tables.items():
                 path = tmp / f"{name}.{fmt}"
                 if fmt == "parquet":
@@ -162,42 +169,37 @@ class Results:
                 else:
                     df.to_csv(path, index=False, float_format=_repr_float)
                 written[name] = path.name
-            manifest = dict(self.manifest)
-            manifest["tables"] = written
-            (tmp / "manifest.json").write_text(
-                json.dumps(manifest, indent=2, default=str, allow_nan=True), encoding="utf-8"
-            )
+                shapes[name] = table_shape(df)
             (tmp / "histograms.json").write_text(
                 json.dumps({k: h.to_dict() for k, h in self.histograms.items()}), encoding="utf-8"
             )
-            if target.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-                os.replace(target, old / "x")
-                os.replace(tmp, target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+            for file_name, writer in (extra_files or {}).items():
+                writer(tmp / file_name)
+            manifest: dict[str, Any] = {"kind": RUN_KIND, "format": RUN_FORMAT}
+            manifest.update((k, v) for k, v in self.manifest.items() if k not in manifest)
+            manifest.update(
+                tables=written,
+                table_shapes=shapes,
+                summary_kpis=len(self.kpis),
+            )
+            (tmp / "manifest.json").write_text(
+                json.dumps(manifest, indent=2, default=str, allow_nan=True), encoding="utf-8"
+            )
+
+        return write_folder(directory, write, overwrite)
 
     @classmethod
     def load(cls, directory: str | Path) -> Results:
-        """Read a directory written by :meth:`save`."""
-        d = Path(directory)
-        manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-        summary = pd.read_csv(d / "summary.csv", dtype={"kpi": str, "value": str})
-        kpis = {k: float(v) for k, v in zip(summary["kpi"], summary["value"], strict=True)}
-        tables = {}
-        for name, file in manifest.get("tables", {}).items():
-            path = d / file
-            tables[name] = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-        hist_path = d / "histograms.json"
-        hists = {}
-        if hist_path.exists():
-            raw = json.loads(hist_path.read_text(encoding="utf-8"))
-            hists = {k: LatencyHistogram.from_dict(v) for k, v in raw.items()}
+        """Read a folder written by :meth:`save`, checking every file of it.
+
+        Only this project's files are read, by their own names, inside the folder; a manifest
+        whose table paths are absolute or leave the folder is refused.
+
+        Raises:
+            ResultsFolderError: a missing or malformed piece (the error names the file and what
+                is wrong).
+        """
+        kpis, tables, manifest, hists = read_folder(directory)
         return cls(kpis, tables, manifest, hists)
 
 

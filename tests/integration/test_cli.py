@@ -289,6 +289,57 @@ def test_out_directory(
     )
 
 
+def test_out_folder_of_the_users_is_refused_unless_forced(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, scenario_file: Path
+) -> None:
+    """``--out`` into a folder holding the user's files: exit 2 naming the folder and the files,
+    nothing changed; with ``--force`` the results go beside them and the user's files keep every
+    byte and time stamp. A folder holding an earlier run (and ``report``'s figures) takes a new
+    run without ``--force``."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me", encoding="utf-8")
+    (out / "old_store").mkdir()
+    (out / "old_store" / "results.csv").write_text("run_id\n0\n", encoding="utf-8")
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+
+    code, stdout, stderr = run_main(capsys, "run", str(scenario_file), "--out", str(out))
+    assert_short_error(code, stdout, stderr)
+    assert str(out) in stderr and "notes.txt" in stderr and "old_store" in stderr
+    assert "--force" in stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "old_store"]
+
+    code, _stdout, stderr = run_main(
+        capsys, "run", str(scenario_file), "--out", str(out), "--force", "--quiet"
+    )
+    assert code == 0, stderr
+    for path, (data, mtime) in before.items():
+        assert (path.read_bytes(), path.stat().st_mtime_ns) == (data, mtime)
+    assert (out / "latency_throughput.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert Results.load(out).manifest["seed"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary leftovers
+
+    again = tmp_path / "again"
+    assert run_main(capsys, "run", str(scenario_file), "--out", str(again), "--quiet")[0] == 0
+    assert run_main(capsys, "report", str(again))[0] == 0  # adds figures/
+    code, _stdout, stderr = run_main(
+        capsys, "run", str(scenario_file), "--seed", "4", "--out", str(again), "--quiet"
+    )
+    assert code == 0, stderr
+    assert Results.load(again).manifest["seed"] == 4
+    assert not (again / "figures").exists()  # the earlier run's figures went with it
+
+
+def test_out_naming_a_file_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, scenario_file: Path
+) -> None:
+    path = tmp_path / "results.txt"
+    path.write_text("mine", encoding="utf-8")
+    code, stdout, stderr = run_main(capsys, "run", str(scenario_file), "--out", str(path))
+    assert_short_error(code, stdout, stderr)
+    assert path.read_text(encoding="utf-8") == "mine"
+
+
 @pytest.mark.parametrize(
     "case",
     [

@@ -1,0 +1,304 @@
+"""Results folders on disk: which files are this project's, and how they are replaced without
+touching anyone else's.
+
+**What counts as this project's own output.** A folder is a *results folder* when its
+``manifest.json`` is a JSON object with ``"kind": "openbank_sim.run"`` (folders written before
+that marker are recognised by the provenance keys ``tables``, ``scenario`` and
+``package_version`` without a ``kind``). Inside a results folder these names are the project's:
+
+* ``manifest.json``, ``summary.csv``, ``histograms.json``;
+* the table files the manifest lists, each named ``NAME.parquet`` or ``NAME.csv`` after its
+  table;
+* ``latency_throughput.png`` (``openbank-sim run --out``);
+* ``figures/``, holding only the PNGs ``openbank-sim report`` draws (``latency_throughput.png``,
+  ``sweep_effects.png``, ``sensitivity_KPI.png``).
+
+Everything else, and everything in a folder that is not a results folder, is the user's.
+
+**Writing.** :func:`write_folder` writes every file into a temporary sibling folder first; only
+when all of them are written does it touch the target. A target that does not exist, is empty
+or holds nothing but this project's files is swapped for the new folder by renames (the old
+one is then removed: it held only this project's files). A target that holds anything else is
+refused with :class:`OutputFolderError` (nothing changed) unless ``overwrite``; then this
+project's old files are moved out (``manifest.json`` first), the new ones moved in
+(``manifest.json`` last) and the user's files stay where they are. A file of the user's with a
+name the new results need is refused even with ``overwrite``. A crash while writing leaves the
+target as it was; a crash during the renames leaves a folder without ``manifest.json``, which
+reading refuses: no half-written folder ever looks complete.
+
+Reading a folder back, every file checked, is :mod:`openbank_sim.analysis.readback`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "RUN_FORMAT",
+    "RUN_KIND",
+    "OutputFolderError",
+    "check_output_folder",
+    "folder_kind",
+    "write_folder",
+]
+
+RUN_KIND = "openbank_sim.run"
+RUN_FORMAT = 1
+SWEEP_KIND = "openbank_sim.sweep"
+
+MANIFEST = "manifest.json"
+SUMMARY = "summary.csv"
+HISTOGRAMS = "histograms.json"
+FIGURE = "latency_throughput.png"
+FIGURES_DIR = "figures"
+# the files of a results folder whose names never change (tables are named after themselves)
+FIXED_NAMES = (MANIFEST, SUMMARY, HISTOGRAMS, FIGURE, FIGURES_DIR)
+
+TABLE_NAME = re.compile(r"[A-Za-z0-9_]+")
+TABLE_SUFFIXES = (".parquet", ".csv")
+_REPORT_FIGURE = re.compile(r"(latency_throughput|sweep_effects|sensitivity_[A-Za-z0-9_]+)\.png")
+_LISTED = 6  # foreign entries named in a refusal
+
+
+class OutputFolderError(FileExistsError):
+    """An output folder that holds files this project did not write; nothing was changed.
+
+    Attributes:
+        folder: the folder.
+        foreign: the entries in it that are not this project's (``figures/x`` for one inside
+            ``figures/``), sorted.
+    """
+
+    def __init__(self, folder: Path, foreign: list[str], reason: str) -> None:
+        self.folder = folder
+        self.foreign = foreign
+        super().__init__(reason)
+
+
+# --------------------------------------------------------------------------------------------
+# Which files are ours
+# --------------------------------------------------------------------------------------------
+
+
+def _read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or None when it is missing or not a JSON object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_run_manifest(manifest: Mapping[str, Any] | None) -> bool:
+    """Whether ``manifest`` (a parsed ``manifest.json``) is that of a results folder."""
+    if manifest is None:
+        return False
+    if "kind" in manifest:
+        return manifest["kind"] == RUN_KIND
+    # written before the marker: the provenance keys every such manifest has
+    return isinstance(manifest.get("tables"), dict) and {"scenario", "package_version"} <= set(
+        manifest
+    )
+
+
+def table_file_ok(name: object, file: object) -> bool:
+    """Whether ``file`` is the name this project gives table ``name`` (``NAME.parquet`` or
+    ``NAME.csv``, a plain name inside the folder)."""
+    return (
+        isinstance(name, str)
+        and isinstance(file, str)
+        and TABLE_NAME.fullmatch(name) is not None
+        and file in (name + s for s in TABLE_SUFFIXES)
+    )
+
+
+def folder_kind(folder: Path) -> str | None:
+    """``"run"`` for a results folder, ``"sweep"`` for a sweep store (by the kind in its
+    ``manifest.json``), else None."""
+    manifest = _read_json_object(folder / MANIFEST)
+    if is_run_manifest(manifest):
+        return "run"
+    if manifest is not None and manifest.get("kind") == SWEEP_KIND:
+        return "sweep"
+    return None
+
+
+def _own_and_foreign(folder: Path) -> tuple[list[str], list[str]]:
+    """The top-level entries of ``folder`` that are this project's and the others (a foreign
+    file inside ``figures/`` makes ``figures`` foreign and is listed as ``figures/NAME``)."""
+    entries = sorted(p.name for p in folder.iterdir())
+    manifest = _read_json_object(folder / MANIFEST)
+    if not is_run_manifest(manifest):
+        return [], entries
+    assert manifest is not None
+    tables = manifest.get("tables")
+    own_names = set(FIXED_NAMES)
+    if isinstance(tables, dict):
+        own_names.update(f for n, f in tables.items() if table_file_ok(n, f))
+    own, foreign = [], []
+    for name in entries:
+        path = folder / name
+        if name not in own_names or path.is_symlink():
+            foreign.append(name)
+        elif name == FIGURES_DIR:
+            if not path.is_dir():
+                foreign.append(name)
+                continue
+            odd = sorted(
+                p.name
+                for p in path.iterdir()
+                if _REPORT_FIGURE.fullmatch(p.name) is None or not p.is_file() or p.is_symlink()
+            )
+            if odd:
+                foreign.extend(f"{FIGURES_DIR}/{n}" for n in odd)
+            else:
+                own.append(name)
+        elif path.is_file():
+            own.append(name)
+        else:
+            foreign.append(name)
+    return own, foreign
+
+
+def listing(names: list[str]) -> str:
+    """The first few ``names``, comma-separated, and how many more there are."""
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+
+
+def check_output_folder(
+    folder: str | Path, overwrite: bool = False, option: str = "overwrite=True"
+) -> None:
+    """Refuse ``folder`` as a results folder before anything is computed for it (``option``
+    is how the refusal names the way to write anyway, e.g. ``--force``).
+
+    Raises:
+        OutputFolderError: it exists and is not a folder, or it holds files that are not this
+            project's (unless ``overwrite``), or, even with ``overwrite``, a file of the user's
+            named like one this project writes.
+    """
+    target = _real(Path(folder))
+    if not target.exists() and not target.is_symlink():
+        return
+    if not target.is_dir():
+        raise OutputFolderError(
+            target, [], f"{target} exists and is not a folder; results need a folder"
+        )
+    _own, foreign = _own_and_foreign(target)
+    if not foreign:
+        return
+    clash = sorted(n for n in foreign if n.split("/")[0] in FIXED_NAMES)
+    if not overwrite:
+        what = (
+            "is a sweep store"
+            if folder_kind(target) == "sweep"
+            else f"holds files this project did not write ({listing(foreign)})"
+        )
+        raise OutputFolderError(
+            target,
+            foreign,
+            f"{target} {what}; choose another folder, or pass {option} to write the results "
+            "beside them (they are left untouched). Nothing was changed.",
+        )
+    if clash:
+        raise OutputFolderError(
+            target,
+            foreign,
+            f"{target} holds files this project did not write under names its results use "
+            f"({listing(clash)}); move them away or choose another folder. Nothing was changed.",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def _make_temp_dir(target: Path, tag: str) -> Path:
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{tag}", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    return tmp
+
+
+def write_folder(
+    folder: str | Path, write: Callable[[Path], None], overwrite: bool = False
+) -> Path:
+    """Write a results folder: ``write(tmp)`` fills a temporary sibling folder, which then
+    replaces this project's files in ``folder`` (see the module docstring); returns the folder.
+
+    Raises:
+        OutputFolderError: as :func:`check_output_folder`, and when a table file of the new
+            results would replace a file of the user's. Nothing was changed.
+    """
+    given = Path(folder)
+    target = _real(given)  # a link to a folder: write in the folder, keep the link
+    check_output_folder(target, overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _make_temp_dir(target, "")
+    try:
+        write(tmp)
+        if not target.exists():
+            os.replace(tmp, target)
+            return given
+        own, foreign = _own_and_foreign(target)
+        if not foreign:
+            old = _make_temp_dir(target, "old.")
+            os.replace(target, old / "x")
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+            return given
+        if not overwrite:
+            check_output_folder(target)  # raises: the folder changed since it was checked
+        new = sorted(p.name for p in tmp.iterdir())
+        clash = sorted(set(new) & set(foreign))
+        if clash:
+            raise OutputFolderError(
+                target,
+                foreign,
+                f"{target} holds files this project did not write under names its results use "
+                f"({listing(clash)}); move them away or choose another folder. "
+                "Nothing was changed.",
+            )
+        _replace_own_files(target, tmp, own, new)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
+    return given
+
+
+def _real(path: Path) -> Path:
+    """``path`` with a link in its last part followed (the folder it points to)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _replace_own_files(target: Path, tmp: Path, own: list[str], new: list[str]) -> None:
+    """Move this project's ``own`` files out of ``target`` (the manifest first) and the ``new``
+    ones in from ``tmp`` (the manifest last); on an error, put everything back."""
+    old = _make_temp_dir(target, "old.")
+    moved_out: list[str] = []
+    moved_in: list[str] = []
+    try:
+        for name in sorted(own, key=lambda n: n != MANIFEST):
+            os.replace(target / name, old / name)
+            moved_out.append(name)
+        for name in sorted(new, key=lambda n: n == MANIFEST):
+            os.replace(tmp / name, target / name)
+            moved_in.append(name)
+    except BaseException:
+        for name in reversed(moved_in):
+            os.replace(target / name, tmp / name)
+        for name in reversed(moved_out):
+            os.replace(old / name, target / name)
+        shutil.rmtree(old, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
