@@ -268,11 +268,19 @@ def _display(path: Path) -> str:
     return os.path.normpath(path)
 
 
-def _resolve_base(target: object, here: Path) -> Path:
+def _within(path: Path, root: Path) -> bool:
+    """Whether ``path``, links resolved, lies in the folder tree of ``root``."""
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _resolve_base(target: object, here: Path, root: Path) -> Path:
     """The file that ``extends = target`` in the file ``here`` names.
 
-    A path relative to ``here``'s directory (or absolute) wins when that file exists; otherwise a
-    bare name (no directory part) is a shipped scenario, with or without ``.toml``.
+    A path relative to ``here``'s directory wins when that file exists; otherwise a bare name
+    (no directory part) is a shipped scenario, with or without ``.toml``. A path must stay in
+    the folder tree of ``root`` (links resolved): an absolute path, or one that climbs out of
+    the tree, is refused before anything outside is looked at.
     """
 
     def bad(reason: str) -> ScenarioError:
@@ -285,7 +293,21 @@ def _resolve_base(target: object, here: Path) -> Path:
         )
     if not target.strip():
         raise bad("must name a shipped scenario or a file relative to this one, not be empty")
+    if "\0" in target:
+        raise bad("is not a path: it holds a NUL character")
+    if os.path.isabs(target):
+        raise bad(
+            "must be a shipped scenario's name or a path relative to this file, not an "
+            "absolute path: a scenario reads files only inside its own folder tree "
+            f"({_display(root)})"
+        )
     candidate = here.parent / target
+    if not _within(candidate, root):
+        raise bad(
+            f"{_display(candidate)} is outside this scenario's folder tree ({_display(root)}); "
+            "extends reads only files inside the folder of the scenario that was loaded (or a "
+            "shipped scenario by name)"
+        )
     if candidate.is_file():
         return candidate
     if candidate.is_dir():
@@ -331,16 +353,22 @@ def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_with_bases(path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
+def _read_with_bases(
+    path: Path, root: str | Path | None = None
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The table of the file ``path`` merged over its ``extends`` chain, without ``extends``,
-    and the chain of base files (the nearest first)."""
+    and the chain of base files (the nearest first). Bases are read only from the folder tree
+    of ``root`` (default: ``path``'s folder); a shipped scenario's own bases only from the
+    shipped folder."""
     files = [path]
     tables = [_read_toml(path)]
     seen = {os.path.realpath(path)}
+    tree = Path(root) if root is not None else path.parent
+    shipped_dir = _shipped_dir()
     while _EXTENDS in tables[-1]:
         here = files[-1]
         target = tables[-1][_EXTENDS]
-        base_path = _resolve_base(target, here)
+        base_path = _resolve_base(target, here, shipped_dir if _within(here, shipped_dir) else tree)
         if os.path.realpath(base_path) in seen:
             raise ScenarioError(
                 f"inheritance cycle: {_cycle_text([*files, base_path])}",
@@ -358,12 +386,22 @@ def _read_with_bases(path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
     return merged, tuple(_display(p) for p in files[1:])
 
 
-def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+def load_scenario(
+    name_or_path: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    root: str | Path | None = None,
+) -> Scenario:
     """Load and validate a scenario file (or a shipped scenario by name), then apply overrides.
 
     Inheritance: a file may say ``extends = "ecommerce"`` (a shipped scenario's name) or
-    ``extends = "base.toml"`` / ``"../common/base.toml"`` (a path relative to the directory of
-    the file that says it; a file there wins over a shipped name). The base is loaded first
+    ``extends = "base.toml"`` / ``"common/base.toml"`` (a path relative to the directory of
+    the file that says it; a file there wins over a shipped name). Paths stay inside the
+    scenario's folder tree: the folder of the file loaded here and everything below it, or the
+    folder ``root`` when given (so that ``"../common/base.toml"`` can reach a sibling folder
+    under it); an absolute path, or one that climbs out of the tree (links resolved), is a
+    :class:`ScenarioError` at ``extends``. A file is data: it is parsed by ``tomllib`` and
+    nothing in it is evaluated. The base is loaded first
     (bases may extend others in turn), then this file is merged over it: tables merge key by key,
     recursively; arrays (``[[partners]]``, ``[[gateway.limits]]``, journey ``steps``, ...),
     scalars and distributions (inline tables with ``dist``) replace the base's value whole. The
@@ -374,6 +412,10 @@ def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None 
     lists the base files.
     """
     path = resolve_path(name_or_path)
-    raw, chain = _read_with_bases(path)
+    if root is not None and not _within(path, Path(root)):
+        raise ScenarioError(
+            f"is outside the folder tree given as root ({_display(Path(root))})", file=str(path)
+        )
+    raw, chain = _read_with_bases(path, root)
     scenario = Scenario(raw, path, chain)
     return scenario.with_overrides(overrides) if overrides else scenario

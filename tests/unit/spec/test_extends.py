@@ -74,10 +74,10 @@ def base_file(tmp_path: Path) -> Path:
     return write(tmp_path / "base.toml", BASE)
 
 
-def load_error(path: Path | str) -> ScenarioError:
-    """The one error :func:`load_scenario` raises for ``path``."""
+def load_error(path: Path | str, root: Path | None = None) -> ScenarioError:
+    """The one error :func:`load_scenario` raises for ``path`` (with ``root``, if given)."""
     with pytest.raises(ScenarioError) as info:
-        load_scenario(path)
+        load_scenario(path, root=root)
     err = info.value
     assert type(err) is ScenarioError
     assert err.__cause__ is None
@@ -262,8 +262,9 @@ def test_relative_path_from_another_working_directory(
     elsewhere = tmp_path / "somewhere" / "else"
     elsewhere.mkdir(parents=True)
     monkeypatch.chdir(elsewhere)
+    # ../common is outside project/, the folder tree of child.toml: root widens the tree
     for given in (child, Path("../../project/child.toml"), str(child)):
-        scenario = load_scenario(given)
+        scenario = load_scenario(given, root=tmp_path)
         assert scenario.spec.bank.pools["core"].servers == 5
         assert scenario.spec.bank.pools["core"].queue_limit == 50
         chain = [Path(p).resolve() for p in scenario.extends_chain]
@@ -280,7 +281,7 @@ def test_a_chain_of_three_files(tmp_path: Path, base_file: Path) -> None:
         tmp_path / "top" / "top.toml",
         'extends = "../mid/middle.toml"\n\n[bank.pools.core]\nservers = 7\n',
     )
-    scenario = load_scenario(top)
+    scenario = load_scenario(top, root=tmp_path)  # mid/ and base.toml are outside top/
     pools = scenario.spec.bank.pools
     assert pools["core"].servers == 7  # the top file wins
     assert pools["risk"].servers == 3  # the middle file wins over the base
@@ -391,7 +392,7 @@ def test_missing_shipped_name(tmp_path: Path) -> None:
 def test_missing_relative_file_suggests_a_neighbour(tmp_path: Path) -> None:
     write(tmp_path / "common" / "base.toml", BASE)
     child = write(tmp_path / "project" / "child.toml", 'extends = "../common/bse.toml"\n')
-    err = load_error(child)
+    err = load_error(child, root=tmp_path)
     assert err.path == "extends"
     assert err.file == str(child)
     assert "no such file" in err.reason
