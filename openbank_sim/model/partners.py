@@ -3,9 +3,13 @@
 Each live partner runs one arrival process; each session is a SimPy process that walks its
 journey. Everything a session will need is drawn from the partner's own streams the moment it
 starts (user id, value, and for every step the optional-step coin, think time, approval, the
-first attempt's service time and error, the redirect coin and time), whether or not the step
-runs or the attempt is admitted: two scenarios that differ only in limits or capacity see the
-same users doing the same things (common random numbers). Retries draw from separate streams.
+redirect coin and time, and every draw of the step's first attempt: backend service time and
+error, the gateway's or direct line's overhead, the 401 coin and the token service time),
+whether or not the step runs, the attempt is admitted or it needs a token: two scenarios that
+differ only in limits or capacity see the same users doing the same things, and each first
+attempt gets the same draws in both (common random numbers). A retry draws all of its own from
+the step's retry streams; an unattended refresh draws its first attempt's when it starts, from
+the background step's streams. The gateway draws nothing itself.
 
 An attempt's server side (token fetch, limits, overhead, backend pool) runs inline in the
 session process as long as the client is still waiting; when the client's timeout or the
@@ -41,6 +45,7 @@ COMPLETED = JourneyEnding.COMPLETED.value
 ABANDONED_PATIENCE = JourneyEnding.PATIENCE.value
 ABANDONED_REDIRECT = JourneyEnding.REDIRECT.value
 _SKIPPED, _DONE, _APPROVED, _DECLINED = 0, 1, 2, 3
+NAN = math.nan
 
 
 def _mean_growth(growth_per_year: float, edges: np.ndarray) -> np.ndarray:
@@ -69,7 +74,15 @@ def partner_rate(
 
 
 class _Step:
-    """One journey step as the runtime sees it (samplers bound to the partner's streams)."""
+    """One journey step as the runtime sees it (samplers bound to the partner's streams).
+
+    Every draw of an attempt has a first-attempt stream and a retry stream of the step: the
+    backend service time (``service``, ``retry_service``) and error coin (``u_err``,
+    ``retry_err``), the gateway's or direct line's overhead (``overhead``,
+    ``retry_overhead``; None when the partner's line has none), and for API partners behind
+    auth the 401 coin (``u_auth``, ``retry_auth``) and the token service time
+    (``token_service``, ``retry_token_service``; None without auth).
+    """
 
     __slots__ = (
         "approval",
@@ -78,19 +91,25 @@ class _Step:
         "error_rate",
         "fee",
         "kind_installment",
+        "overhead",
         "pool",
         "pp",
         "prob",
         "product",
         "redirect",
         "redirect_time",
+        "retry_auth",
         "retry_err",
+        "retry_overhead",
         "retry_service",
+        "retry_token_service",
         "route",
         "service",
         "take_rate",
         "think",
+        "token_service",
         "u_appr",
+        "u_auth",
         "u_drop",
         "u_err",
         "u_prob",
@@ -135,6 +154,28 @@ class _Step:
         self.u_err = streams.uniforms(*key, "error") if product.error_rate > 0 else None
         self.retry_service = streams.sampler(product.service_time.sample, *key, "retry_service")
         self.retry_err = streams.uniforms(*key, "retry_error") if product.error_rate > 0 else None
+        overhead = rt.overhead_time
+        self.overhead = (
+            streams.sampler(overhead.sample, *key, "overhead") if overhead is not None else None
+        )
+        self.retry_overhead = (
+            streams.sampler(overhead.sample, *key, "retry_overhead")
+            if overhead is not None
+            else None
+        )
+        auth = ctx.spec.gateway.auth if rt.api else None
+        self.u_auth = streams.uniforms(*key, "auth_failure") if auth is not None else None
+        self.retry_auth = streams.uniforms(*key, "retry_auth_failure") if auth is not None else None
+        self.token_service = (
+            streams.sampler(auth.service_time.sample, *key, "token_service")
+            if auth is not None
+            else None
+        )
+        self.retry_token_service = (
+            streams.sampler(auth.service_time.sample, *key, "retry_token_service")
+            if auth is not None
+            else None
+        )
         self.redirect = traditional and product.kind == "payment" and journey is not None
         self.u_drop = (
             streams.uniforms(*key, "redirect_dropoff")
@@ -150,8 +191,32 @@ class _Step:
         self.route = gateway.route(partner, pk, background) if gateway is not None else None
         self.background = background
 
+    def first_draws(self) -> tuple[float, bool, float, float, float]:
+        """The draws of the step's first attempt: service time (s), error, overhead (s), 401
+        coin and token service time (s) (NaN without auth), from the first-attempt streams."""
+        return (
+            self.service(),
+            self.u_err() < self.error_rate if self.u_err is not None else False,
+            self.overhead() if self.overhead is not None else 0.0,
+            self.u_auth() if self.u_auth is not None else NAN,
+            self.token_service() if self.token_service is not None else NAN,
+        )
+
+    def retry_draws(self) -> tuple[float, bool, float, float, float]:
+        """The draws of a retry, as :meth:`first_draws`, from the retry streams."""
+        return (
+            self.retry_service(),
+            self.retry_err() < self.error_rate if self.retry_err is not None else False,
+            self.retry_overhead() if self.retry_overhead is not None else 0.0,
+            self.retry_auth() if self.retry_auth is not None else NAN,
+            self.retry_token_service() if self.retry_token_service is not None else NAN,
+        )
+
 
 class _Attempt:
+    """One attempt and its draws: backend service time (s), error, overhead (s), 401 coin
+    (a uniform; NaN without auth) and token service time (s; NaN without auth)."""
+
     __slots__ = (
         "client_end",
         "client_outcome",
@@ -159,12 +224,15 @@ class _Attempt:
         "is_error",
         "k",
         "logged",
+        "overhead",
         "retry_after",
         "revenue",
         "service",
         "sid",
         "step",
         "t0",
+        "token_service",
+        "u_auth",
         "user",
     )
 
@@ -173,8 +241,7 @@ class _Attempt:
         t0: float,
         step: _Step,
         user: int,
-        service: float,
-        is_error: bool,
+        draws: tuple[float, bool, float, float, float],
         revenue: float,
         k: int,
         sid: int,
@@ -183,8 +250,7 @@ class _Attempt:
         self.t0 = t0
         self.step = step
         self.user = user
-        self.service = service
-        self.is_error = is_error
+        self.service, self.is_error, self.overhead, self.u_auth, self.token_service = draws
         self.revenue = revenue
         self.k = k
         self.sid = sid
@@ -275,10 +341,7 @@ class PartnerRuntime:
             if journey.value is not None
             else None
         )
-        self.u_auth = streams.uniforms(*key, "auth_failure")
-        self.overhead = (
-            streams.sampler(overhead.sample, *key, "overhead") if overhead is not None else None
-        )
+        self.overhead_time = overhead  # drawn per step and attempt (see _Step)
         self.log_share = run.record_calls
         self.u_log = streams.uniforms(*key, "call_log")
         self.tokens: dict[int, float] = {}
@@ -377,10 +440,9 @@ class PartnerRuntime:
         """One unattended refresh: a logical call with no user waiting (no patience)."""
         st = self.bg_step
         assert st is not None  # started only for partners with unattended traffic
-        service = st.service()
-        is_error = st.u_err() < st.error_rate if st.u_err is not None else False
+        draws = st.first_draws()
         logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
-        yield from self._call(st, user, -1 - rid, service, is_error, st.fee, logged, math.inf)
+        yield from self._call(st, user, -1 - rid, draws, st.fee, logged, math.inf)
 
     # -- a session -----------------------------------------------------------------------------
     def session(self, sid: int) -> Generator[simpy.Event, Any, None]:
@@ -400,15 +462,14 @@ class PartnerRuntime:
                     st.u_prob() if st.u_prob is not None else 0.0,
                     st.think() if st.think is not None else 0.0,
                     st.u_appr() if st.u_appr is not None else 0.0,
-                    st.service(),
-                    st.u_err() < st.error_rate if st.u_err is not None else False,
+                    st.first_draws(),
                     st.u_drop() if st.u_drop is not None else 1.0,
                     st.redirect_time() if st.redirect_time is not None else 0.0,
                 )
             )
         ending = COMPLETED
         prev = _DONE
-        for st, (u_prob, think, u_appr, service, is_error, u_drop, r_time) in zip(
+        for st, (u_prob, think, u_appr, first, u_drop, r_time) in zip(
             self.steps, draws, strict=True
         ):
             when = st.when
@@ -433,9 +494,7 @@ class PartnerRuntime:
             revenue = st.fee + st.take_rate * value
             if st.kind_installment:
                 revenue += self.installment_rate * value
-            outcome = yield from self._call(
-                st, user, sid, service, is_error, revenue, logged, self.patience
-            )
+            outcome = yield from self._call(st, user, sid, first, revenue, logged, self.patience)
             if outcome != OK:
                 ending = (
                     ABANDONED_PATIENCE if outcome == PATIENCE else (JOURNEY_FAILED_OFFSET + outcome)
@@ -452,14 +511,14 @@ class PartnerRuntime:
         st: _Step,
         user: int,
         sid: int,
-        service: float,
-        is_error: bool,
+        draws: tuple[float, bool, float, float, float],
         revenue: float,
         logged: bool,
         patience: float,
     ) -> Generator[simpy.Event, Any, int]:
         """A logical call: attempts with backoff until ok, a final outcome, or the user leaves
-        (after ``patience`` seconds; inf for unattended refreshes).
+        (after ``patience`` seconds; inf for unattended refreshes). ``draws`` are the first
+        attempt's (:meth:`_Step.first_draws`); each retry draws its own from the retry streams.
 
         Each attempt's server side runs inline while the client waits; when the client's
         timeout or the user's patience comes first, the rest continues detached.
@@ -469,7 +528,7 @@ class PartnerRuntime:
         user_deadline = t_first + patience
         k = 1
         while True:
-            att = _Attempt(env.now, st, user, service, is_error, revenue, k, sid, logged)
+            att = _Attempt(env.now, st, user, draws, revenue, k, sid, logged)
             client_deadline = att.t0 + self.timeout
             wake = client_deadline if client_deadline <= user_deadline else user_deadline
             server = self._serve(att)
@@ -511,8 +570,7 @@ class PartnerRuntime:
             if delay > 0.0:
                 yield env.timeout(delay)
             k += 1
-            service = st.retry_service()
-            is_error = st.retry_err() < st.error_rate if st.retry_err is not None else False
+            draws = st.retry_draws()
 
     def _detached(
         self, server: Generator[float, None, None], t_next: float
@@ -535,12 +593,11 @@ class PartnerRuntime:
             if gw.has_auth:
                 expiry = self.tokens.get(att.user)
                 if expiry is None or expiry <= now:
-                    t_token = gw.fetch_token(now)
-                    failed = self.u_auth() < gw.failure_rate
+                    t_token = gw.fetch_token(now, att.token_service)
                     if t_token > now:
                         yield t_token
                         now = t_token
-                    if failed:
+                    if att.u_auth < gw.failure_rate:
                         self._finish(att, now, AUTH_FAILED, -1.0)
                         return
                     self.tokens[att.user] = now + gw.token_ttl_s
@@ -551,11 +608,10 @@ class PartnerRuntime:
                     att.retry_after = retry_after
                     self._finish(att, now, RATE_LIMITED, -1.0)
                     return
-        if self.overhead is not None:
-            d = self.overhead()
-            if d > 0.0:
-                now += d
-                yield now
+        d = att.overhead
+        if d > 0.0:
+            now += d
+            yield now
         wait = st.pool.admit(now, att.service)
         if wait < 0.0:
             for h in held:
