@@ -648,5 +648,8 @@ class PartnerRuntime:
                     outcome,
                     latency,
                     wait,
+                    att.overhead,
+                    att.u_auth,
+                    att.token_service,
                 )
             )
