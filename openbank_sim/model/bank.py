@@ -284,3 +284,7 @@ class BackendPool:
             hi = start if start < t1 else t1
             if hi > lo:
                 self.queue_s += hi - lo
+
+    def queue_length(self, now: float) -> int:
+        """Attempts waiting (not in service) at ``now``."""
+        return sum(1 for s in self._queued if s > now)
