@@ -19,8 +19,9 @@ backend never recalls work) while the session moves on.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +30,9 @@ import simpy
 
 from ..outcomes import JOURNEY_FAILED_OFFSET, OUTCOME_NAMES, JourneyEnding, Outcome
 from ..rng import Streams
+from ..spec.distributions import Distribution
 from ..spec.profiles import Profile, rate_pieces, sample_nhpp_blocks
-from ..spec.types import JourneySpec, PartnerSpec, ProductSpec, Spec, StepSpec
+from ..spec.types import AuthSpec, JourneySpec, PartnerSpec, ProductSpec, Spec, StepSpec
 from ..spec.units import SECONDS_PER_YEAR
 from .bank import BackendPool
 from .gateway import Gateway
@@ -73,45 +75,124 @@ def partner_rate(
     return edges, factors
 
 
+# an attempt's draws: (service_s, is_error, overhead_s, auth_coin, token_service_s)
+AttemptDraws = tuple[float, bool, float, float, float]
+_Column = Callable[[int], Iterable[Any]]  # n -> the next n values of one draw
+
+
+def _constant(value: Any) -> _Column:
+    """A draw that is always ``value`` (no stream)."""
+    return lambda n: itertools.repeat(value, n)
+
+
+def _sampled(
+    gen: np.random.Generator, sample: Callable[[np.random.Generator, int], Any]
+) -> _Column:
+    """``sample(gen, n)`` as Python floats."""
+    return lambda n: sample(gen, n).tolist()
+
+
+def _coin(gen: np.random.Generator, p: float) -> _Column:
+    """Coins that come up True with probability ``p`` (a uniform below ``p``)."""
+    return lambda n: (gen.random(n) < p).tolist()
+
+
+class _AttemptDraws:
+    """Every draw of a step's attempts (its first attempts, or its retries), one tuple each.
+
+    An attempt's tuple is :data:`AttemptDraws`, ``(service_s, is_error, overhead_s, auth_coin,
+    token_service_s)``: the backend service time, the error coin's outcome, the gateway's or
+    direct line's overhead (0.0 when the line has none), the 401 coin (a uniform; NaN without
+    auth) and the token service time (NaN without auth). Each draw has a stream of its own,
+    ``(*key, prefix + purpose)`` with purposes ``service``, ``error``, ``overhead``,
+    ``auth_failure`` and ``token_service``. Blocks of all five are drawn together on demand, 64
+    doubling up to 4096 as in :class:`~openbank_sim.rng.BlockSampler`, so each stream gives
+    the values a BlockSampler over it would give, for one call per attempt.
+    """
+
+    __slots__ = ("_auth", "_block", "_buf", "_error", "_i", "_n", "_overhead", "_service", "_token")
+
+    def __init__(
+        self,
+        streams: Streams,
+        key: tuple[str, ...],
+        prefix: str,
+        product: ProductSpec,
+        overhead: Distribution | None,
+        auth: AuthSpec | None,
+    ) -> None:
+        def gen(purpose: str) -> np.random.Generator:
+            return streams.generator(*key, prefix + purpose)
+
+        self._service = _sampled(gen("service"), product.service_time.sample)
+        rate = product.error_rate
+        self._error = _coin(gen("error"), rate) if rate > 0 else _constant(False)
+        self._overhead = (
+            _sampled(gen("overhead"), overhead.sample) if overhead is not None else _constant(0.0)
+        )
+        if auth is not None:
+            self._auth = _sampled(gen("auth_failure"), lambda g, n: g.random(n))
+            self._token = _sampled(gen("token_service"), auth.service_time.sample)
+        else:
+            self._auth = self._token = _constant(NAN)
+        self._block = 64
+        self._buf: list[AttemptDraws] = []
+        self._i = 0
+        self._n = 0
+
+    def _refill(self) -> None:
+        n = self._block
+        self._buf = list(
+            zip(
+                self._service(n),
+                self._error(n),
+                self._overhead(n),
+                self._auth(n),
+                self._token(n),
+                strict=True,
+            )
+        )
+        self._n = n
+        self._i = 0
+        if n < 4096:
+            self._block = 2 * n
+
+    def __call__(self) -> AttemptDraws:
+        """The next attempt's draws."""
+        if self._i >= self._n:
+            self._refill()
+        i = self._i
+        self._i = i + 1
+        return self._buf[i]
+
+
 class _Step:
     """One journey step as the runtime sees it (samplers bound to the partner's streams).
 
-    Every draw of an attempt has a first-attempt stream and a retry stream of the step: the
-    backend service time (``service``, ``retry_service``) and error coin (``u_err``,
-    ``retry_err``), the gateway's or direct line's overhead (``overhead``,
-    ``retry_overhead``; None when the partner's line has none), and for API partners behind
-    auth the 401 coin (``u_auth``, ``retry_auth``) and the token service time
-    (``token_service``, ``retry_token_service``; None without auth).
+    ``first`` and ``retry`` hand out every draw of an attempt (:class:`_AttemptDraws`): the
+    step's first attempts draw from its first-attempt streams, its retries from its retry
+    streams (``retry_service``, ``retry_error``, ...).
     """
 
     __slots__ = (
         "approval",
         "background",
         "credit",
-        "error_rate",
         "fee",
+        "first",
         "kind_installment",
-        "overhead",
         "pool",
         "pp",
         "prob",
         "product",
         "redirect",
         "redirect_time",
-        "retry_auth",
-        "retry_err",
-        "retry_overhead",
-        "retry_service",
-        "retry_token_service",
+        "retry",
         "route",
-        "service",
         "take_rate",
         "think",
-        "token_service",
         "u_appr",
-        "u_auth",
         "u_drop",
-        "u_err",
         "u_prob",
         "when",
     )
@@ -139,7 +220,6 @@ class _Step:
         self.when = step.when
         self.credit = product.kind == "credit_assessment"
         self.approval = step.approval_rate
-        self.error_rate = product.error_rate
         self.fee = product.fee
         self.take_rate = product.take_rate if product.kind == "payment" else 0.0
         self.kind_installment = product.kind == "installment"
@@ -150,32 +230,9 @@ class _Step:
             else None
         )
         self.u_appr = streams.uniforms(*key, "approval") if self.credit else None
-        self.service = streams.sampler(product.service_time.sample, *key, "service")
-        self.u_err = streams.uniforms(*key, "error") if product.error_rate > 0 else None
-        self.retry_service = streams.sampler(product.service_time.sample, *key, "retry_service")
-        self.retry_err = streams.uniforms(*key, "retry_error") if product.error_rate > 0 else None
-        overhead = rt.overhead_time
-        self.overhead = (
-            streams.sampler(overhead.sample, *key, "overhead") if overhead is not None else None
-        )
-        self.retry_overhead = (
-            streams.sampler(overhead.sample, *key, "retry_overhead")
-            if overhead is not None
-            else None
-        )
         auth = ctx.spec.gateway.auth if rt.api else None
-        self.u_auth = streams.uniforms(*key, "auth_failure") if auth is not None else None
-        self.retry_auth = streams.uniforms(*key, "retry_auth_failure") if auth is not None else None
-        self.token_service = (
-            streams.sampler(auth.service_time.sample, *key, "token_service")
-            if auth is not None
-            else None
-        )
-        self.retry_token_service = (
-            streams.sampler(auth.service_time.sample, *key, "retry_token_service")
-            if auth is not None
-            else None
-        )
+        self.first = _AttemptDraws(streams, key, "", product, rt.overhead_time, auth)
+        self.retry = _AttemptDraws(streams, key, "retry_", product, rt.overhead_time, auth)
         self.redirect = traditional and product.kind == "payment" and journey is not None
         self.u_drop = (
             streams.uniforms(*key, "redirect_dropoff")
@@ -190,27 +247,6 @@ class _Step:
         gateway = rt.gateway
         self.route = gateway.route(partner, pk, background) if gateway is not None else None
         self.background = background
-
-    def first_draws(self) -> tuple[float, bool, float, float, float]:
-        """The draws of the step's first attempt: service time (s), error, overhead (s), 401
-        coin and token service time (s) (NaN without auth), from the first-attempt streams."""
-        return (
-            self.service(),
-            self.u_err() < self.error_rate if self.u_err is not None else False,
-            self.overhead() if self.overhead is not None else 0.0,
-            self.u_auth() if self.u_auth is not None else NAN,
-            self.token_service() if self.token_service is not None else NAN,
-        )
-
-    def retry_draws(self) -> tuple[float, bool, float, float, float]:
-        """The draws of a retry, as :meth:`first_draws`, from the retry streams."""
-        return (
-            self.retry_service(),
-            self.retry_err() < self.error_rate if self.retry_err is not None else False,
-            self.retry_overhead() if self.retry_overhead is not None else 0.0,
-            self.retry_auth() if self.retry_auth is not None else NAN,
-            self.retry_token_service() if self.retry_token_service is not None else NAN,
-        )
 
 
 class _Attempt:
@@ -241,7 +277,7 @@ class _Attempt:
         t0: float,
         step: _Step,
         user: int,
-        draws: tuple[float, bool, float, float, float],
+        draws: AttemptDraws,
         revenue: float,
         k: int,
         sid: int,
@@ -440,7 +476,7 @@ class PartnerRuntime:
         """One unattended refresh: a logical call with no user waiting (no patience)."""
         st = self.bg_step
         assert st is not None  # started only for partners with unattended traffic
-        draws = st.first_draws()
+        draws = st.first()
         logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
         yield from self._call(st, user, -1 - rid, draws, st.fee, logged, math.inf)
 
@@ -462,7 +498,7 @@ class PartnerRuntime:
                     st.u_prob() if st.u_prob is not None else 0.0,
                     st.think() if st.think is not None else 0.0,
                     st.u_appr() if st.u_appr is not None else 0.0,
-                    st.first_draws(),
+                    st.first(),
                     st.u_drop() if st.u_drop is not None else 1.0,
                     st.redirect_time() if st.redirect_time is not None else 0.0,
                 )
@@ -511,14 +547,14 @@ class PartnerRuntime:
         st: _Step,
         user: int,
         sid: int,
-        draws: tuple[float, bool, float, float, float],
+        draws: AttemptDraws,
         revenue: float,
         logged: bool,
         patience: float,
     ) -> Generator[simpy.Event, Any, int]:
         """A logical call: attempts with backoff until ok, a final outcome, or the user leaves
         (after ``patience`` seconds; inf for unattended refreshes). ``draws`` are the first
-        attempt's (:meth:`_Step.first_draws`); each retry draws its own from the retry streams.
+        attempt's (``st.first()``); each retry takes its own from ``st.retry``.
 
         Each attempt's server side runs inline while the client waits; when the client's
         timeout or the user's patience comes first, the rest continues detached.
@@ -570,7 +606,7 @@ class PartnerRuntime:
             if delay > 0.0:
                 yield env.timeout(delay)
             k += 1
-            draws = st.retry_draws()
+            draws = st.retry()
 
     def _detached(
         self, server: Generator[float, None, None], t_next: float
