@@ -620,5 +620,8 @@ def _call_table(log: Mapping[str, np.ndarray], partners, products) -> pd.DataFra
             ),
             "latency_s": log["latency_s"].astype(float),
             "wait_s": np.where(log["wait_s"] < 0, np.nan, log["wait_s"]).astype(float),
+            "overhead_s": log["overhead_s"].astype(float),
+            "auth_coin": log["auth_coin"].astype(float),
+            "token_service_s": log["token_service_s"].astype(float),
         }
     )

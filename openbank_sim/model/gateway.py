@@ -5,6 +5,10 @@ API partners' attempts pass through it in order: auth (a per-user token cached f
 share of which fail with 401), limits (every applicable limiter is checked and only if all
 admit does each consume; a rejection is a 429 carrying the longest Retry-After), then the
 overhead of TLS and routing. Traditional partners never come here.
+
+The gateway draws nothing: an attempt brings its own token service time, 401 coin and overhead,
+drawn with the attempt from its partner's per-step streams (``model/partners.py``), so that
+two scenarios that differ only in limits or capacity give every attempt the same draws.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from ..rng import BlockSampler, Streams
 from ..spec.schema import GatewaySpec, LimitRule, PartnerSpec, ProductSpec
 from .bank import BackendPool
 from .limits import Concurrency, new_state
@@ -56,7 +59,6 @@ class Gateway:
     Args:
         spec: the validated gateway section.
         partners, products: in index order (partner index, product index).
-        streams: the run's random streams.
         window: the call-KPI window ``(warmup_s, horizon_s)``.
     """
 
@@ -67,7 +69,6 @@ class Gateway:
         "has_limits",
         "token_pool",
         "token_requests",
-        "token_service",
         "token_ttl_s",
         "window",
     )
@@ -77,22 +78,17 @@ class Gateway:
         spec: GatewaySpec,
         partners: tuple[PartnerSpec, ...],
         products: tuple[ProductSpec, ...],
-        streams: Streams,
         window: tuple[float, float],
     ) -> None:
         self.window = window
         self.has_auth = spec.auth is not None
         self.token_requests = 0
         self.token_pool: BackendPool | None = None
-        self.token_service: BlockSampler | None = None
         self.token_ttl_s = 0.0
         self.failure_rate = 0.0
         if spec.auth is not None:
             auth = spec.auth
             self.token_pool = BackendPool("token_service", auth.servers, None, window)
-            self.token_service = streams.sampler(
-                auth.service_time.sample, "pool", "token_service", "service"
-            )
             self.token_ttl_s = auth.token_ttl_s
             self.failure_rate = auth.failure_rate
         self.has_limits = bool(spec.limits)
@@ -129,14 +125,14 @@ class Gateway:
         """The limiters for attempts of ``partner`` on ``product`` (unattended or not)."""
         return self._routes[partner, product, background]
 
-    def fetch_token(self, now: float) -> float:
-        """Send a token request at ``now``; returns when the token service answers (s)."""
-        assert self.token_service is not None and self.token_pool is not None  # has_auth
-        service = self.token_service()
-        wait = self.token_pool.admit(now, service)
+    def fetch_token(self, now: float, service_s: float) -> float:
+        """Send a token request at ``now`` needing ``service_s`` seconds of the token service
+        (drawn with the attempt); returns when the token service answers (s)."""
+        assert self.token_pool is not None  # has_auth
+        wait = self.token_pool.admit(now, service_s)
         if self.window[0] <= now < self.window[1]:
             self.token_requests += 1
-        return now + wait + service
+        return now + wait + service_s
 
     def admit(self, now: float, route: Route, user: int) -> tuple[float, tuple]:
         """Check every limiter of ``route`` at ``now``; consume from each only if all admit.

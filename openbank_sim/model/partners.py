@@ -3,9 +3,13 @@
 Each live partner runs one arrival process; each session is a SimPy process that walks its
 journey. Everything a session will need is drawn from the partner's own streams the moment it
 starts (user id, value, and for every step the optional-step coin, think time, approval, the
-first attempt's service time and error, the redirect coin and time), whether or not the step
-runs or the attempt is admitted: two scenarios that differ only in limits or capacity see the
-same users doing the same things (common random numbers). Retries draw from separate streams.
+redirect coin and time, and every draw of the step's first attempt: backend service time and
+error, the gateway's or direct line's overhead, the 401 coin and the token service time),
+whether or not the step runs, the attempt is admitted or it needs a token: two scenarios that
+differ only in limits or capacity see the same users doing the same things, and each first
+attempt gets the same draws in both (common random numbers). A retry draws all of its own from
+the step's retry streams; an unattended refresh draws its first attempt's when it starts, from
+the background step's streams. The gateway draws nothing itself.
 
 An attempt's server side (token fetch, limits, overhead, backend pool) runs inline in the
 session process as long as the client is still waiting; when the client's timeout or the
@@ -15,8 +19,9 @@ backend never recalls work) while the session moves on.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +30,9 @@ import simpy
 
 from ..outcomes import JOURNEY_FAILED_OFFSET, OUTCOME_NAMES, JourneyEnding, Outcome
 from ..rng import Streams
+from ..spec.distributions import Distribution
 from ..spec.profiles import Profile, rate_pieces, sample_nhpp_blocks
-from ..spec.types import JourneySpec, PartnerSpec, ProductSpec, Spec, StepSpec
+from ..spec.types import AuthSpec, JourneySpec, PartnerSpec, ProductSpec, Spec, StepSpec
 from ..spec.units import SECONDS_PER_YEAR
 from .bank import BackendPool
 from .gateway import Gateway
@@ -41,6 +47,7 @@ COMPLETED = JourneyEnding.COMPLETED.value
 ABANDONED_PATIENCE = JourneyEnding.PATIENCE.value
 ABANDONED_REDIRECT = JourneyEnding.REDIRECT.value
 _SKIPPED, _DONE, _APPROVED, _DECLINED = 0, 1, 2, 3
+NAN = math.nan
 
 
 def _mean_growth(growth_per_year: float, edges: np.ndarray) -> np.ndarray:
@@ -68,15 +75,111 @@ def partner_rate(
     return edges, factors
 
 
+# an attempt's draws: (service_s, is_error, overhead_s, auth_coin, token_service_s)
+AttemptDraws = tuple[float, bool, float, float, float]
+_Column = Callable[[int], Iterable[Any]]  # n -> the next n values of one draw
+
+
+def _constant(value: Any) -> _Column:
+    """A draw that is always ``value`` (no stream)."""
+    return lambda n: itertools.repeat(value, n)
+
+
+def _sampled(
+    gen: np.random.Generator, sample: Callable[[np.random.Generator, int], Any]
+) -> _Column:
+    """``sample(gen, n)`` as Python floats."""
+    return lambda n: sample(gen, n).tolist()
+
+
+def _coin(gen: np.random.Generator, p: float) -> _Column:
+    """Coins that come up True with probability ``p`` (a uniform below ``p``)."""
+    return lambda n: (gen.random(n) < p).tolist()
+
+
+class _AttemptDraws:
+    """Every draw of a step's attempts (its first attempts, or its retries), one tuple each.
+
+    An attempt's tuple is :data:`AttemptDraws`, ``(service_s, is_error, overhead_s, auth_coin,
+    token_service_s)``: the backend service time, the error coin's outcome, the gateway's or
+    direct line's overhead (0.0 when the line has none), the 401 coin (a uniform; NaN without
+    auth) and the token service time (NaN without auth). Each draw has a stream of its own,
+    ``(*key, prefix + purpose)`` with purposes ``service``, ``error``, ``overhead``,
+    ``auth_failure`` and ``token_service``. Blocks of all five are drawn together on demand, 64
+    doubling up to 4096 as in :class:`~openbank_sim.rng.BlockSampler`, so each stream gives
+    the values a BlockSampler over it would give, for one call per attempt.
+    """
+
+    __slots__ = ("_auth", "_block", "_buf", "_error", "_i", "_n", "_overhead", "_service", "_token")
+
+    def __init__(
+        self,
+        streams: Streams,
+        key: tuple[str, ...],
+        prefix: str,
+        product: ProductSpec,
+        overhead: Distribution | None,
+        auth: AuthSpec | None,
+    ) -> None:
+        def gen(purpose: str) -> np.random.Generator:
+            return streams.generator(*key, prefix + purpose)
+
+        self._service = _sampled(gen("service"), product.service_time.sample)
+        rate = product.error_rate
+        self._error = _coin(gen("error"), rate) if rate > 0 else _constant(False)
+        self._overhead = (
+            _sampled(gen("overhead"), overhead.sample) if overhead is not None else _constant(0.0)
+        )
+        if auth is not None:
+            self._auth = _sampled(gen("auth_failure"), lambda g, n: g.random(n))
+            self._token = _sampled(gen("token_service"), auth.service_time.sample)
+        else:
+            self._auth = self._token = _constant(NAN)
+        self._block = 64
+        self._buf: list[AttemptDraws] = []
+        self._i = 0
+        self._n = 0
+
+    def _refill(self) -> None:
+        n = self._block
+        self._buf = list(
+            zip(
+                self._service(n),
+                self._error(n),
+                self._overhead(n),
+                self._auth(n),
+                self._token(n),
+                strict=True,
+            )
+        )
+        self._n = n
+        self._i = 0
+        if n < 4096:
+            self._block = 2 * n
+
+    def __call__(self) -> AttemptDraws:
+        """The next attempt's draws."""
+        if self._i >= self._n:
+            self._refill()
+        i = self._i
+        self._i = i + 1
+        return self._buf[i]
+
+
 class _Step:
-    """One journey step as the runtime sees it (samplers bound to the partner's streams)."""
+    """One journey step as the runtime sees it (samplers bound to the partner's streams).
+
+    ``first`` and ``retry`` hand out every draw of an attempt (:class:`_AttemptDraws`): the
+    step's first attempts draw from its first-attempt streams, its retries from its retry
+    streams (``retry_service``, ``retry_error``, ...).
+    """
 
     __slots__ = (
         "approval",
         "background",
         "credit",
-        "error_rate",
         "fee",
+        "first",
         "kind_installment",
         "pool",
         "pp",
@@ -84,15 +187,12 @@ class _Step:
         "product",
         "redirect",
         "redirect_time",
-        "retry_err",
-        "retry_service",
+        "retry",
         "route",
-        "service",
         "take_rate",
         "think",
         "u_appr",
         "u_drop",
-        "u_err",
         "u_prob",
         "when",
     )
@@ -120,7 +220,6 @@ class _Step:
         self.when = step.when
         self.credit = product.kind == "credit_assessment"
         self.approval = step.approval_rate
-        self.error_rate = product.error_rate
         self.fee = product.fee
         self.take_rate = product.take_rate if product.kind == "payment" else 0.0
         self.kind_installment = product.kind == "installment"
@@ -131,10 +230,9 @@ class _Step:
             else None
         )
         self.u_appr = streams.uniforms(*key, "approval") if self.credit else None
-        self.service = streams.sampler(product.service_time.sample, *key, "service")
-        self.u_err = streams.uniforms(*key, "error") if product.error_rate > 0 else None
-        self.retry_service = streams.sampler(product.service_time.sample, *key, "retry_service")
-        self.retry_err = streams.uniforms(*key, "retry_error") if product.error_rate > 0 else None
+        auth = ctx.spec.gateway.auth if rt.api else None
+        self.first = _AttemptDraws(streams, key, "", product, rt.overhead_time, auth)
+        self.retry = _AttemptDraws(streams, key, "retry_", product, rt.overhead_time, auth)
         self.redirect = traditional and product.kind == "payment" and journey is not None
         self.u_drop = (
             streams.uniforms(*key, "redirect_dropoff")
@@ -152,6 +250,9 @@ class _Step:
 
 
 class _Attempt:
+    """One attempt and its draws: backend service time (s), error, overhead (s), 401 coin
+    (a uniform; NaN without auth) and token service time (s; NaN without auth)."""
+
     __slots__ = (
         "client_end",
         "client_outcome",
@@ -159,12 +260,15 @@ class _Attempt:
         "is_error",
         "k",
         "logged",
+        "overhead",
         "retry_after",
         "revenue",
         "service",
         "sid",
         "step",
         "t0",
+        "token_service",
+        "u_auth",
         "user",
     )
 
@@ -173,8 +277,7 @@ class _Attempt:
         t0: float,
         step: _Step,
         user: int,
-        service: float,
-        is_error: bool,
+        draws: AttemptDraws,
         revenue: float,
         k: int,
         sid: int,
@@ -183,8 +286,7 @@ class _Attempt:
         self.t0 = t0
         self.step = step
         self.user = user
-        self.service = service
-        self.is_error = is_error
+        self.service, self.is_error, self.overhead, self.u_auth, self.token_service = draws
         self.revenue = revenue
         self.k = k
         self.sid = sid
@@ -275,10 +377,7 @@ class PartnerRuntime:
             if journey.value is not None
             else None
         )
-        self.u_auth = streams.uniforms(*key, "auth_failure")
-        self.overhead = (
-            streams.sampler(overhead.sample, *key, "overhead") if overhead is not None else None
-        )
+        self.overhead_time = overhead  # drawn per step and attempt (see _Step)
         self.log_share = run.record_calls
         self.u_log = streams.uniforms(*key, "call_log")
         self.tokens: dict[int, float] = {}
@@ -377,10 +476,9 @@ class PartnerRuntime:
         """One unattended refresh: a logical call with no user waiting (no patience)."""
         st = self.bg_step
         assert st is not None  # started only for partners with unattended traffic
-        service = st.service()
-        is_error = st.u_err() < st.error_rate if st.u_err is not None else False
+        draws = st.first()
         logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
-        yield from self._call(st, user, -1 - rid, service, is_error, st.fee, logged, math.inf)
+        yield from self._call(st, user, -1 - rid, draws, st.fee, logged, math.inf)
 
     # -- a session -----------------------------------------------------------------------------
     def session(self, sid: int) -> Generator[simpy.Event, Any, None]:
@@ -400,15 +498,14 @@ class PartnerRuntime:
                     st.u_prob() if st.u_prob is not None else 0.0,
                     st.think() if st.think is not None else 0.0,
                     st.u_appr() if st.u_appr is not None else 0.0,
-                    st.service(),
-                    st.u_err() < st.error_rate if st.u_err is not None else False,
+                    st.first(),
                     st.u_drop() if st.u_drop is not None else 1.0,
                     st.redirect_time() if st.redirect_time is not None else 0.0,
                 )
             )
         ending = COMPLETED
         prev = _DONE
-        for st, (u_prob, think, u_appr, service, is_error, u_drop, r_time) in zip(
+        for st, (u_prob, think, u_appr, first, u_drop, r_time) in zip(
             self.steps, draws, strict=True
         ):
             when = st.when
@@ -433,9 +530,7 @@ class PartnerRuntime:
             revenue = st.fee + st.take_rate * value
             if st.kind_installment:
                 revenue += self.installment_rate * value
-            outcome = yield from self._call(
-                st, user, sid, service, is_error, revenue, logged, self.patience
-            )
+            outcome = yield from self._call(st, user, sid, first, revenue, logged, self.patience)
             if outcome != OK:
                 ending = (
                     ABANDONED_PATIENCE if outcome == PATIENCE else (JOURNEY_FAILED_OFFSET + outcome)
@@ -452,14 +547,14 @@ class PartnerRuntime:
         st: _Step,
         user: int,
         sid: int,
-        service: float,
-        is_error: bool,
+        draws: AttemptDraws,
         revenue: float,
         logged: bool,
         patience: float,
     ) -> Generator[simpy.Event, Any, int]:
         """A logical call: attempts with backoff until ok, a final outcome, or the user leaves
-        (after ``patience`` seconds; inf for unattended refreshes).
+        (after ``patience`` seconds; inf for unattended refreshes). ``draws`` are the first
+        attempt's (``st.first()``); each retry takes its own from ``st.retry``.
 
         Each attempt's server side runs inline while the client waits; when the client's
         timeout or the user's patience comes first, the rest continues detached.
@@ -469,7 +564,7 @@ class PartnerRuntime:
         user_deadline = t_first + patience
         k = 1
         while True:
-            att = _Attempt(env.now, st, user, service, is_error, revenue, k, sid, logged)
+            att = _Attempt(env.now, st, user, draws, revenue, k, sid, logged)
             client_deadline = att.t0 + self.timeout
             wake = client_deadline if client_deadline <= user_deadline else user_deadline
             server = self._serve(att)
@@ -511,8 +606,7 @@ class PartnerRuntime:
             if delay > 0.0:
                 yield env.timeout(delay)
             k += 1
-            service = st.retry_service()
-            is_error = st.retry_err() < st.error_rate if st.retry_err is not None else False
+            draws = st.retry()
 
     def _detached(
         self, server: Generator[float, None, None], t_next: float
@@ -535,12 +629,11 @@ class PartnerRuntime:
             if gw.has_auth:
                 expiry = self.tokens.get(att.user)
                 if expiry is None or expiry <= now:
-                    t_token = gw.fetch_token(now)
-                    failed = self.u_auth() < gw.failure_rate
+                    t_token = gw.fetch_token(now, att.token_service)
                     if t_token > now:
                         yield t_token
                         now = t_token
-                    if failed:
+                    if att.u_auth < gw.failure_rate:
                         self._finish(att, now, AUTH_FAILED, -1.0)
                         return
                     self.tokens[att.user] = now + gw.token_ttl_s
@@ -551,11 +644,10 @@ class PartnerRuntime:
                     att.retry_after = retry_after
                     self._finish(att, now, RATE_LIMITED, -1.0)
                     return
-        if self.overhead is not None:
-            d = self.overhead()
-            if d > 0.0:
-                now += d
-                yield now
+        d = att.overhead
+        if d > 0.0:
+            now += d
+            yield now
         wait = st.pool.admit(now, att.service)
         if wait < 0.0:
             for h in held:
@@ -592,5 +684,8 @@ class PartnerRuntime:
                     outcome,
                     latency,
                     wait,
+                    att.overhead,
+                    att.u_auth,
+                    att.token_service,
                 )
             )

@@ -59,6 +59,7 @@ __all__ = [
 TIMESERIES_ALPHA = 0.02
 PUBLISHED_RUN = 5  # C-UK-8: consecutive requests without an answer that count as downtime
 PUBLISHED_NO_ANSWER_S = 30.0  # C-UK-8
+# one row per attempt; the last three are the attempt's draws (documented in the README)
 CALL_LOG_COLUMNS = (
     "t_s",
     "partner",
@@ -70,6 +71,9 @@ CALL_LOG_COLUMNS = (
     "outcome",
     "latency_s",
     "wait_s",
+    "overhead_s",
+    "auth_coin",
+    "token_service_s",
 )
 
 

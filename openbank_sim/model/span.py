@@ -122,7 +122,7 @@ def run_span(
         )
     )
     needs_gateway = any(p.integration == "api" for p in partners) or not partners
-    gateway = Gateway(spec.gateway, partners, products, streams, measure) if needs_gateway else None
+    gateway = Gateway(spec.gateway, partners, products, measure) if needs_gateway else None
     ctx = SpanContext(
         env=env,
         spec=spec,
