@@ -14,6 +14,15 @@ Two measurements:
 2. **The three-year case**: ``scenarios/traditional_vs_api.toml`` for both arms
    (``onboarding.integration`` = ``api`` and ``traditional``) with its windows as shipped, one run
    each at the scenario's seed. Target: under 2 minutes each on one core.
+3. **Every shipped scenario** that can run both ways at a horizon of 7-14 days (:data:`SCENARIOS`;
+   ``traditional_vs_api`` cannot: no partner is live before day 14), full against windowed
+   traffic (one 1 h window a day after a 10 min warm-up, stratified) over the same replication
+   seeds: errors of the windowed mean against the full mean (revenue, success rate, calls
+   rate-limited and overloaded, availability, consents lapsed) and the speed-up by CPU time.
+
+Full runs do not depend on how windowed traffic works, so ``--cache FILE`` keeps their KPIs and
+times (keyed by scenario, overrides and seed) and later runs of the benchmark reuse them: the
+windowed side can be measured before and after a change to it against the same full runs.
 
 Wall time is the whole :func:`openbank_sim.simulate` call (scenario to results, tables
 included); CPU time is this process's, which other work on the machine disturbs less. Targets
@@ -21,20 +30,23 @@ that fail are reported as FAIL; the exit status is 0 unless ``--strict`` is give
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_windowed.py            # full: ~20-30 minutes
+    .venv/bin/python benchmarks/bench_windowed.py            # full: ~1 hour (full runs dominate)
     .venv/bin/python benchmarks/bench_windowed.py --quick    # smoke run: ~1 minute
+    .venv/bin/python benchmarks/bench_windowed.py --only scenarios --cache results/full.json
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import math
 import os
 import platform
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,6 +65,20 @@ QUICK_LENGTH = ("30m", "1h")
 REPLICATIONS = 3
 QUICK_TRAFFIC_DIVISOR = 20  # --quick: users / 20 on one worker per pool
 QUICK_LONG_HORIZON = "1y"  # --quick: the three-year case cut to one year
+
+# measurement 3: (scenario, overrides, replications); ecommerce as in measurement 1 (shared cache)
+SCENARIOS: tuple[tuple[str, dict[str, Any], int], ...] = (
+    ("ecommerce", {"run.horizon": "14d", "run.warmup": "0s"}, 3),
+    ("medical", {"run.horizon": "7d"}, 3),
+    ("education", {"run.horizon": "14d"}, 3),
+    ("rate_limits", {"run.horizon": "7d"}, 3),
+    ("singles_day", {"run.horizon": "7d"}, 3),
+    ("noisy_neighbour", {"run.horizon": "7d"}, 2),
+    ("mmc_validation", {"run.horizon": "7d"}, 2),
+    ("uk_open_banking", {"run.horizon": "7d"}, 3),
+)
+SCENARIO_WINDOWS = {"every": "1d", "length": "1h"}
+QUICK_SCENARIO_HORIZON = "2d"  # --quick: every scenario over two days, one replication
 
 TARGET_REVENUE_ERROR = 0.03  # relative
 TARGET_SUCCESS_ERROR = 0.01  # absolute (1 percentage point)
@@ -105,12 +131,49 @@ def timed(scenario: Scenario, seed: int | None) -> Run:
     return Run(wall_s, cpu_s, dict(res.kpis), int(res.manifest["events"]))
 
 
-def ecommerce_14d(quick: bool) -> Scenario:
+class FullCache:
+    """Full-traffic runs kept in a JSON file, keyed by scenario, overrides and seed.
+
+    Full traffic does not depend on how windowed traffic works, so a cached full run stays
+    valid across changes to :mod:`openbank_sim.model.windows`. Without a path nothing is kept.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._runs: dict[str, dict[str, Any]] = {}
+        if path is not None and path.exists():
+            self._runs = json.loads(path.read_text(encoding="utf-8"))
+
+    @staticmethod
+    def key(name: str, overrides: dict[str, Any], seed: int | None) -> str:
+        return json.dumps([name, overrides, seed], sort_keys=True)
+
+    def run(self, name: str, overrides: dict[str, Any], seed: int | None) -> Run:
+        """The full run of ``name`` with ``overrides`` at ``seed``, from the cache or timed now."""
+        key = self.key(name, overrides, seed)
+        hit = self._runs.get(key)
+        if hit is not None:
+            return Run(hit["wall_s"], hit["cpu_s"], hit["kpis"], hit["events"])
+        run = timed(load_scenario(name).with_overrides(overrides), seed)
+        if self.path is not None:
+            self._runs[key] = {
+                "wall_s": run.wall_s,
+                "cpu_s": run.cpu_s,
+                "kpis": run.kpis,
+                "events": run.events,
+            }
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self._runs, indent=1), encoding="utf-8")
+            os.replace(tmp, self.path)
+        return run
+
+
+def ecommerce_overrides(quick: bool) -> dict[str, Any]:
     """The shipped e-commerce case over 14 days without warm-up (scaled down with ``quick``)."""
-    base = load_scenario("ecommerce")
     overrides: dict[str, Any] = {"run.horizon": HORIZON, "run.warmup": "0s"}
     if quick:
-        users = [p.users for p in base.spec.partners]
+        users = [p.users for p in load_scenario("ecommerce").spec.partners]
         overrides.update(
             {
                 "partners.0.users": users[0] // QUICK_TRAFFIC_DIVISOR,
@@ -119,7 +182,7 @@ def ecommerce_14d(quick: bool) -> Scenario:
                 "bank.pools.risk.servers": 1,
             }
         )
-    return base.with_overrides(overrides)
+    return overrides
 
 
 def windowed(scenario: Scenario, every: str, length: str) -> Scenario:
@@ -182,9 +245,10 @@ def _machine() -> str:
     )
 
 
-def accuracy_vs_speed(quick: bool, replications: int, seed: int) -> list[Row]:
+def accuracy_vs_speed(quick: bool, replications: int, seed: int, cache: FullCache) -> list[Row]:
     """Measurement 1: the full runs, then every grid point; prints as it goes."""
-    base = ecommerce_14d(quick)
+    overrides = ecommerce_overrides(quick)
+    base = load_scenario("ecommerce").with_overrides(overrides)
     every_grid, length_grid = (QUICK_EVERY, QUICK_LENGTH) if quick else (FULL_EVERY, FULL_LENGTH)
     seeds = [replication_seed(seed, r) for r in range(replications)]
     size = f"users / {QUICK_TRAFFIC_DIVISOR}, one worker per pool" if quick else "full size"
@@ -194,7 +258,7 @@ def accuracy_vs_speed(quick: bool, replications: int, seed: int) -> list[Row]:
     )
     full = []
     for r, s in enumerate(seeds):
-        run = timed(base, s)
+        run = cache.run("ecommerce", overrides, s)
         full.append(run)
         print(
             f"  full r={r}: {run.wall_s:7.2f} s wall {run.cpu_s:7.2f} s CPU, "
@@ -279,6 +343,105 @@ def three_years(quick: bool) -> list[tuple[str, Run, bool]]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class ScenarioRow:
+    """Measurement 3: one shipped scenario, windowed against full (means over replications)."""
+
+    name: str
+    horizon: str
+    replications: int
+    full_cpu_s: float
+    windowed_cpu_s: float
+    full: dict[str, float]  # KPI means of the full runs
+    windowed: dict[str, float]  # KPI means of the windowed runs
+
+    def rel(self, kpi: str) -> float:
+        """Relative error of the windowed mean (NaN when the full mean is 0)."""
+        f = self.full[kpi]
+        return self.windowed[kpi] / f - 1.0 if f else float("nan")
+
+    def diff(self, kpi: str) -> float:
+        """Windowed mean minus full mean."""
+        return self.windowed[kpi] - self.full[kpi]
+
+
+SCENARIO_KPIS = (
+    "revenue_total",
+    "success_rate",
+    "calls_total",
+    "calls_rate_limited",
+    "calls_overloaded",
+    "availability",
+    "availability_published",
+    "consents_lapsed",
+)
+
+
+def shipped_scenarios(
+    quick: bool, replications: int | None, seed: int, cache: FullCache
+) -> list[ScenarioRow]:
+    """Measurement 3: every shipped scenario that runs both ways, full against windowed."""
+    print(
+        f"\n[3] shipped scenarios, full vs windowed (one {SCENARIO_WINDOWS['length']} window "
+        f"per {SCENARIO_WINDOWS['every']}, {WINDOW_WARMUP} warm-up, {PLACEMENT}); seeds "
+        f"replication_seed({seed}, r)"
+    )
+    rows = []
+    for name, overrides, reps in SCENARIOS:
+        if quick:
+            overrides = {**overrides, "run.horizon": QUICK_SCENARIO_HORIZON}
+            reps = 1
+        reps = replications or reps
+        seeds = [replication_seed(seed, r) for r in range(reps)]
+        full = [cache.run(name, overrides, s) for s in seeds]
+        scenario = windowed(
+            load_scenario(name).with_overrides(overrides),
+            SCENARIO_WINDOWS["every"],
+            SCENARIO_WINDOWS["length"],
+        )
+        runs = [timed(scenario, s) for s in seeds]
+        row = ScenarioRow(
+            name,
+            overrides["run.horizon"],
+            reps,
+            float(np.mean([r.cpu_s for r in full])),
+            float(np.mean([r.cpu_s for r in runs])),
+            {k: _mean(full, k) for k in SCENARIO_KPIS},
+            {k: _mean(runs, k) for k in SCENARIO_KPIS},
+        )
+        rows.append(row)
+        print(
+            f"  {name:>16} {row.horizon:>4} x{reps}: full {row.full_cpu_s:7.2f} s CPU, windowed "
+            f"{row.windowed_cpu_s:6.2f} s CPU; revenue {100 * row.rel('revenue_total'):+.2f}%, "
+            f"success {100 * row.diff('success_rate'):+.3f} pp",
+            flush=True,
+        )
+    return rows
+
+
+def print_scenarios(rows: list[ScenarioRow]) -> None:
+    """Measurement 3 as a Markdown table."""
+    print(
+        "\n| scenario | horizon | reps | full CPU s | windowed CPU s | speed-up | revenue err "
+        "| success err | 429s full / windowed | 503s full / windowed | availability full / "
+        "windowed | consents lapsed full / windowed |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        rev = r.rel("revenue_total")
+        f, w = r.full, r.windowed
+        print(
+            f"| {r.name} | {r.horizon} | {r.replications} | {r.full_cpu_s:.1f} "
+            f"| {r.windowed_cpu_s:.2f} | {r.full_cpu_s / r.windowed_cpu_s:.1f} x "
+            f"| {'n/a' if math.isnan(rev) else f'{100 * rev:+.2f} %'} "
+            f"| {100 * r.diff('success_rate'):+.2f} pp "
+            f"| {f['calls_rate_limited']:,.0f} / {w['calls_rate_limited']:,.0f} "
+            f"| {f['calls_overloaded']:,.0f} / {w['calls_overloaded']:,.0f} "
+            f"| {f['availability']:.4f} / {w['availability']:.4f} "
+            f"| {f['consents_lapsed']:.0f} / {w['consents_lapsed']:.0f} |"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -291,14 +454,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replications", type=int, default=None, help="default 3 (1 with --quick)")
     parser.add_argument("--seed", type=int, default=1, help="base seed of the replications")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    parser.add_argument(
+        "--only",
+        choices=("grid", "long", "scenarios"),
+        action="append",
+        help="run only these measurements (repeatable; default all three)",
+    )
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="JSON file keeping full runs for later runs"
+    )
     args = parser.parse_args(argv)
     replications = args.replications or (1 if args.quick else REPLICATIONS)
+    only = set(args.only or ("grid", "long", "scenarios"))
+    cache = FullCache(args.cache)
 
     print(f"openbank_sim windowed-traffic benchmark: {_machine()}")
     t0 = time.perf_counter()
-    rows = accuracy_vs_speed(args.quick, replications, args.seed)
-    print_table(rows)
-    long_runs = three_years(args.quick)
+    rows: list[Row] = []
+    long_runs: list[tuple[str, Run, bool]] = []
+    if "grid" in only:
+        rows = accuracy_vs_speed(args.quick, replications, args.seed, cache)
+        print_table(rows)
+    if "long" in only:
+        long_runs = three_years(args.quick)
+    if "scenarios" in only:
+        print_scenarios(shipped_scenarios(args.quick, args.replications, args.seed, cache))
     print(f"\ntotal benchmark time {time.perf_counter() - t0:.0f} s")
     passed = all(r.passed for r in rows) and all(ok for _, _, ok in long_runs)
     return 1 if args.strict and not passed else 0

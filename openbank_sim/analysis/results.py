@@ -14,7 +14,7 @@ import math
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -276,10 +276,15 @@ def build_results(
             if p.background is not None:
                 used.add(spec.bank.products[p.background.product].pool)
             partner_down.append([iv for u in used for iv in record.pools[pool_of[u]].downtime])
+        slo_counts: Mapping[tuple[int, int], Sequence[float]] = {
+            **calls_rec.slo.booked_counts,  # windowed traffic: booked periods (expected values)
+            **calls_rec.slo.counts,
+        }
         slo_table = evaluate_slo(
             spec.slo,
             partners,
-            calls_rec.slo.counts,
+            # booked counts are floats; evaluate_slo only compares and divides them
+            cast("Mapping[tuple[int, int], Sequence[int]]", slo_counts),
             calls_rec.slo.latency,
             partner_down,
             (run.warmup_s, run.horizon_s),
@@ -350,10 +355,37 @@ def build_results(
         "sim_end_s": record.sim_end_s,
         "windows_s": [list(w) for w in record.windows] if record.windows is not None else None,
         "warnings": storm_warnings(record),
+        "windowed_evaluation": _evaluation(record),
         "numpy_version": np.__version__,
         "pandas_version": pd.__version__,
     }
     return Results(kpis, tables, manifest, hists)
+
+
+def _evaluation(record: RunRecord) -> dict[str, Any] | None:
+    """Windowed traffic: which hours were evaluated from simulated traffic, which booked."""
+    ev = record.evaluation
+    if ev is None:
+        return None
+    return {
+        "simulated_s": [list(iv) for iv in ev.simulated],
+        "simulated_total_s": sum(b - a for a, b in ev.simulated),
+        "booked_s": ev.booked_s,
+        "down_windows_s": [[a, b, list(pools)] for a, b, pools in ev.down_windows],
+        "availability": "the horizon's outage timeline (all hours)",
+        "availability_published": {
+            "simulated_downtime_s": ev.published_simulated_s,
+            "booked_downtime_s": ev.published_booked_s,
+            "booked_rule": "q^5 (5 - 4q) of booked time, q = booked share without a good answer",
+        },
+        "slo_periods": {
+            "simulated": ev.slo_simulated_periods,
+            "booked": ev.slo_booked_periods,
+            "booked_metrics": ["error_rate", "availability"],
+        },
+        "replayed_limits": list(ev.replayed_limits),
+        "replayed_attempts": ev.replayed_attempts,
+    }
 
 
 def _count_frame(group: np.ndarray, counts: CallCounts, n_groups: int) -> np.ndarray:

@@ -3,14 +3,16 @@
 The model's one output. Aggregates are sparse tables with named axes (one row per cell that
 occurred, in the order the model booked them) and their own bin width, so that nothing
 downstream decodes a key or guesses a bin width. Full and windowed traffic produce the same
-types; for windowed traffic the counts are expected values (floats) and the pools describe
-the observation windows. :mod:`openbank_sim.analysis` turns a record into tables.
+types; for windowed traffic the counts are expected values (floats), the pools' time integrals
+describe the observation windows (their down intervals are the horizon's) and
+:class:`WindowedEvaluation` says which hours were simulated and which booked.
+:mod:`openbank_sim.analysis` turns a record into tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +32,7 @@ __all__ = [
     "RunRecord",
     "SloAggregates",
     "WindowEnd",
+    "WindowedEvaluation",
 ]
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -214,11 +217,16 @@ class SloAggregates:
         period_s: the SLO period (seconds), aligned to t = 0.
         counts: ``(total, failed, ok)`` attempts by ``(period, partner)``.
         latency: histogram of ``ok`` latencies by ``(period, partner)``.
+        booked_counts: windowed traffic: ``(total, failed, ok)`` booked attempts (expected
+            values) by ``(period, partner)`` for the periods not simulated.
     """
 
     period_s: float
     counts: Mapping[tuple[int, int], tuple[int, int, int]]
     latency: Mapping[tuple[int, int], LatencyHistogram]
+    booked_counts: Mapping[tuple[int, int], tuple[float, float, float]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True)
@@ -300,6 +308,37 @@ class WindowEnd:
 
 
 @dataclass(frozen=True)
+class WindowedEvaluation:
+    """Which parts of a windowed run were evaluated from simulated traffic, which were booked.
+
+    Attributes:
+        simulated: the windows' measured intervals ``(start_s, end_s)`` inside ``[warmup,
+            horizon)`` that meet no outage (overlapping windows counted once): published
+            availability and the SLO periods inside them come from their simulated calls.
+        down_windows: ``(start_s, end_s, pools)`` of the windows that measured calls arriving
+            while ``pools`` were down.
+        booked_s: seconds of ``[warmup, horizon)`` outside the simulated intervals.
+        published_simulated_s: published (C-UK-8) downtime measured in the simulated intervals.
+        published_booked_s: published downtime estimated on booked time from the booked share
+            ``q`` of requests without a good answer: ``q^5 (5 - 4q)`` of the time.
+        slo_simulated_periods, slo_booked_periods: SLO periods evaluated each way (0 without
+            an ``[slo]`` section).
+        replayed_limits: names of the limits whose state was replayed into the windows.
+        replayed_attempts: attempts the limiter replay processed.
+    """
+
+    simulated: tuple[tuple[float, float], ...]
+    down_windows: tuple[tuple[float, float, tuple[str, ...]], ...]
+    booked_s: float
+    published_simulated_s: float
+    published_booked_s: float
+    slo_simulated_periods: int
+    slo_booked_periods: int
+    replayed_limits: tuple[str, ...]
+    replayed_attempts: int
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One run of a scenario, as the model saw it: the typed hand-off to the analysis.
 
@@ -319,6 +358,7 @@ class RunRecord:
         wall_s: wall-clock time of the run (s).
         windows: windowed traffic: the measured windows ``(start_s, end_s)``; None otherwise.
         window_ends: windowed traffic: how each window ended; None otherwise.
+        evaluation: windowed traffic: what was simulated and what booked; None otherwise.
     """
 
     spec: Spec
@@ -341,3 +381,4 @@ class RunRecord:
     wall_s: float
     windows: tuple[tuple[float, float], ...] | None = None
     window_ends: tuple[WindowEnd, ...] | None = None
+    evaluation: WindowedEvaluation | None = None

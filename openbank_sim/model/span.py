@@ -2,13 +2,18 @@
 
 :func:`run_span` builds a SimPy environment for some partners, runs it and returns what it
 recorded and its pools; full traffic runs one span over the horizon, windowed traffic one per
-observation window.
+observation window. A windowed span can be set up first (:class:`SpanSetup`): the outage
+timelines its pools follow, the consent lapses of its unattended users, limiter state taken over
+into its gateway and refreshes already under way when it starts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+import numpy as np
 import simpy
 from simpy.core import EmptySchedule
 
@@ -21,20 +26,63 @@ from .partners import PartnerRuntime, SpanContext
 from .record import CallAggregates, PoolRecord
 from .recorder import Recorder, RecorderLayout
 
-__all__ = ["Span", "live_partners", "pool_record", "run_span"]
+__all__ = [
+    "EXTRA_REFRESH_ID",
+    "Span",
+    "SpanSetup",
+    "live_partners",
+    "pool_outages",
+    "pool_record",
+    "run_span",
+]
+
+EXTRA_REFRESH_ID = 1 << 40
+"""Refresh ids of :attr:`SpanSetup.refreshes` start here (call-log session ``-1 - id``)."""
 
 
-def _pool(p: PoolSpec, run: RunSpec, window: tuple[float, float], streams: Streams) -> BackendPool:
+def pool_outages(p: PoolSpec, streams: Streams) -> Outages | None:
+    """The outage timeline of pool ``p`` drawn from ``streams`` (None without outages)."""
+    if p.outages is None:
+        return None
+    return Outages(
+        streams.sampler(p.outages.between.sample, "pool", p.name, "outage_between"),
+        streams.sampler(p.outages.repair.sample, "pool", p.name, "outage_repair"),
+    )
+
+
+def _pool(
+    p: PoolSpec,
+    run: RunSpec,
+    window: tuple[float, float],
+    streams: Streams,
+    outages: Mapping[str, Outages | None] | None = None,
+) -> BackendPool:
     capacity = (
         capacity_steps(p.servers, p.schedule, run.start, run.horizon_s) if p.schedule else None
     )
-    outages = None
-    if p.outages is not None:
-        outages = Outages(
-            streams.sampler(p.outages.between.sample, "pool", p.name, "outage_between"),
-            streams.sampler(p.outages.repair.sample, "pool", p.name, "outage_repair"),
-        )
-    return BackendPool(p.name, p.servers, p.queue_limit, window, capacity, outages)
+    timeline = outages[p.name] if outages is not None else pool_outages(p, streams)
+    return BackendPool(p.name, p.servers, p.queue_limit, window, capacity, timeline)
+
+
+@dataclass(frozen=True)
+class SpanSetup:
+    """How windowed traffic sets a span up before it runs (full traffic uses none).
+
+    Attributes:
+        outages: pool name -> the outage timeline the pool follows (None: always up); every
+            pool must be named.
+        consent_lapses: span partner index -> when each unattended user's consent lapses (s),
+            in place of the span's own draw.
+        gateway: called with the span's gateway before the run (limiter state taken over).
+        refreshes: span partner index -> unattended refreshes ``(time_s, user)`` already under
+            way when the span starts (their next attempt at ``time_s``), in time order; their ids
+            start at :data:`EXTRA_REFRESH_ID`.
+    """
+
+    outages: Mapping[str, Outages | None] | None = None
+    consent_lapses: Mapping[int, np.ndarray] = field(default_factory=dict)
+    gateway: Callable[[Gateway], None] | None = None
+    refreshes: Mapping[int, Sequence[tuple[float, int]]] = field(default_factory=dict)
 
 
 def live_partners(spec: Spec, streams: Streams) -> tuple[tuple[PartnerSpec, ...], list[Project]]:
@@ -96,6 +144,7 @@ def run_span(
     span: tuple[float, float],
     measure: tuple[float, float],
     money_from_s: float = 0.0,
+    setup: SpanSetup | None = None,
 ) -> Span:
     """Simulate calls of ``partners``: sessions start in ``span``; call KPIs count attempts
     arriving in ``measure``, money those arriving in ``[money_from_s, measure end)``."""
@@ -104,7 +153,8 @@ def run_span(
     products = tuple(spec.bank.products.values())
     pool_specs = list(spec.bank.pools.values())
     pool_index = {p.name: i for i, p in enumerate(pool_specs)}
-    pools = [_pool(p, run, measure, streams) for p in pool_specs]
+    timelines = setup.outages if setup is not None else None
+    pools = [_pool(p, run, measure, streams, timelines) for p in pool_specs]
     product_pools = [pools[pool_index[p.pool]] for p in products]
     recorder = Recorder(
         RecorderLayout(
@@ -123,6 +173,8 @@ def run_span(
     )
     needs_gateway = any(p.integration == "api" for p in partners) or not partners
     gateway = Gateway(spec.gateway, partners, products, measure) if needs_gateway else None
+    if setup is not None and setup.gateway is not None and gateway is not None:
+        setup.gateway(gateway)
     ctx = SpanContext(
         env=env,
         spec=spec,
@@ -139,12 +191,28 @@ def run_span(
     for i, p in enumerate(partners):
         rt = PartnerRuntime(ctx, i, p)
         runtimes.append(rt)
+        if setup is not None and i in setup.consent_lapses:
+            rt.bg_lapse = setup.consent_lapses[i]
         if p.live_from_s < span[1]:
             env.process(rt.arrivals())
             if p.background is not None:
                 env.process(rt.background())
+    if setup is not None:
+        for i, calls in setup.refreshes.items():
+            if calls:
+                env.process(_refreshes_under_way(env, runtimes[i], calls))
     events = _run_to_end(env)
     return Span(recorder.aggregates(), pools, gateway, runtimes, events, env.now)
+
+
+def _refreshes_under_way(
+    env: simpy.Environment, rt: PartnerRuntime, calls: Sequence[tuple[float, int]]
+) -> Generator[simpy.Event, Any, None]:
+    """Start the refreshes ``(time_s, user)`` that were under way before the span began."""
+    for rid, (t, user) in enumerate(calls, start=EXTRA_REFRESH_ID):
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        env.process(rt.refresh(rid, user))
 
 
 def _run_to_end(env: simpy.Environment) -> int:

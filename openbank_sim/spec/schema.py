@@ -9,6 +9,7 @@ The contract for the keys is ``docs/scenario-format.md``; semantics are in ``DES
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -66,7 +67,7 @@ from .types import (
     SweepSpec,
     WindowsSpec,
 )
-from .units import parse_date
+from .units import format_duration, parse_date
 
 # --------------------------------------------------------------------------------------------
 # Sections
@@ -187,6 +188,103 @@ def _windows(t: Mapping[str, Any], horizon_s: float, traffic: str) -> WindowsSpe
         )
     placement = text(w, "placement", p, "stratified", ("peak", "stratified"))
     return WindowsSpec(every, length, warmup, placement)
+
+
+HOUR_S = 3600.0
+DAY_S = 86400.0
+
+
+def event_window_hours(day_s: float, horizon_s: float, windows: WindowsSpec) -> list[int]:
+    """The hours (indices from t = 0) at which the window of the event day starting at
+    ``day_s`` may start: inside the day, after the window's warm-up from t = 0, ending by the
+    horizon (the same rule windowed traffic places event windows by)."""
+    n_hours = math.ceil(horizon_s / HOUR_S)
+    earliest = max(day_s, windows.warmup_s)
+    first = max(0, int(earliest // HOUR_S) - 1)
+    last = min(n_hours, int((day_s + DAY_S) // HOUR_S) + 1)
+    return [
+        h
+        for h in range(first, last)
+        if h * HOUR_S >= earliest
+        and h * HOUR_S < day_s + DAY_S
+        and h * HOUR_S + windows.length_s <= horizon_s
+    ]
+
+
+def _event_day_starts(
+    run: RunSpec, profiles: Mapping[str, Profile], used: set[str]
+) -> list[tuple[float, str, int, dt.date]]:
+    """``(start_s, profile, event index, date)`` of every event day inside the horizon."""
+    t0 = dt.datetime.combine(run.start, dt.time())
+    years = range(run.start.year, (t0 + dt.timedelta(seconds=run.horizon_s)).year + 1)
+    out = []
+    for name in sorted(used):
+        for i, ev in enumerate(profiles[name].events):
+            for y in years:
+                try:
+                    day = dt.datetime(y, ev.month, ev.day)
+                except ValueError:
+                    continue
+                start = (day - t0).total_seconds()
+                if 0 <= start < run.horizon_s:
+                    out.append((start, name, i, day.date()))
+    return sorted(out)
+
+
+def _check_windows(
+    raw: Mapping[str, Any],
+    run: RunSpec,
+    gateway: GatewaySpec,
+    profiles: Mapping[str, Profile],
+    used: set[str],
+) -> None:
+    """Windowed traffic must be able to observe every limit and every event day.
+
+    * A token bucket keeps the window warm-up (limits that remember longer are replayed into
+      the windows): its refill time ``burst / rate`` must fit in ``run.windows.warmup``.
+    * A fixed window (or a sliding weighted estimate, aligned the same way) longer than a window
+      runs through its cycle between windows; peak windows all sit at one phase of it.
+    * Every event day needs room for its window.
+    """
+    w = run.windows
+    assert w is not None  # windowed traffic
+    given = table_at(raw, "run", "").get("windows", {})
+    for li, rule in enumerate(gateway.limits):
+        spec = rule.spec
+        where = f"gateway.limits.{li} ({rule.name})"
+        if spec.algorithm == "token_bucket":
+            refill = spec.burst / spec.rate_per_s
+            if refill > w.warmup_s:
+                raise ScenarioError(
+                    f"the token bucket {where} refills in {format_duration(round(refill, 3))} "
+                    "(burst / rate), longer than a window's warm-up, so windows would start it "
+                    f"fuller than full traffic has it; set run.windows.warmup to at least that",
+                    path="run.windows.warmup",
+                    value=given.get("warmup", "10m"),
+                )
+        aligned = spec.algorithm == "fixed_window" or (
+            spec.algorithm == "sliding_window" and spec.variant == "weighted"
+        )
+        if aligned and w.placement == "peak" and spec.window_s > w.length_s:
+            raise ScenarioError(
+                f"the limit {where} counts in windows of {format_duration(spec.window_s)}, "
+                "longer than an observation window; peak windows all see the same phase of "
+                'it, so the others are never observed; use placement = "stratified" (or '
+                "windows at least as long as the limit's)",
+                path="run.windows.placement",
+                value=w.placement,
+            )
+    for start, name, i, date in _event_day_starts(run, profiles, used):
+        if not event_window_hours(start, run.horizon_s, w):
+            raise ScenarioError(
+                f"no window fits on the event day {date.isoformat()} (profiles.{name}.events."
+                f"{i}): a window starts on the hour inside the day, after "
+                f"{format_duration(w.warmup_s)} of warm-up from the start, and its "
+                f"{format_duration(w.length_s)} must end by the horizon; shorten "
+                "run.windows.length or run.windows.warmup, or end run.horizon later",
+                path="run.windows.length",
+                value=given.get("length", "1h"),
+            )
 
 
 _MONTH_DAY_TIME = re.compile(r"^(\d{2})-(\d{2})T(\d{2}):(\d{2})$")
@@ -738,6 +836,8 @@ def build(raw: Mapping[str, Any], default_name: str = "scenario") -> Spec:
         names = set(onboarding.templates.values())
         partners = tuple(replace(p, template=p.name in names) for p in partners)
     used = {p.profile for p in partners}
+    if run.traffic == "windowed":
+        _check_windows(raw, run, gateway, profiles, used)
     return Spec(
         format_version=fv,
         name=text(raw, "name", "", default_name),

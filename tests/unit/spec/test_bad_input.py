@@ -735,6 +735,49 @@ CASES = [
             ),
         ),
     ),
+    Bad(
+        "windows-warmup-below-token-bucket-refill",
+        "run.windows.warmup",
+        ("token bucket", "refills in 2s", "run.windows.warmup"),
+        edits=(
+            (
+                'warmup = "5m"',
+                'warmup = "5m"\ntraffic = "windowed"\n'
+                'windows = { every = "1h", length = "20m", warmup = "1s" }',
+            ),
+        ),
+    ),
+    Bad(
+        "windows-peak-with-fixed-window-limit",
+        "run.windows.placement",
+        ("1d", "peak", "stratified"),
+        edits=(
+            (
+                'warmup = "5m"',
+                'warmup = "5m"\ntraffic = "windowed"\n'
+                'windows = { every = "1h", length = "20m", warmup = "5m", placement = "peak" }',
+            ),
+            ('algorithm = "concurrency"', 'algorithm = "fixed_window"\nwindow = "1d"'),
+        ),
+    ),
+    Bad(
+        "windows-event-day-without-room",
+        "run.windows.length",
+        ("event day 2026-01-06", "profiles.sale.events.0", "run.horizon"),
+        edits=(
+            ('horizon = "1h"', 'horizon = "24h30m"'),
+            (
+                'warmup = "5m"',
+                'warmup = "5m"\ntraffic = "windowed"\n'
+                'windows = { every = "1d", length = "1h", warmup = "10m" }',
+            ),
+            (
+                'profile = "flat"\n',
+                'profile = "sale"\n\n[profiles.sale]\n'
+                'events = [{ date = "01-06", factor = 2.0, duration = "1d" }]\n',
+            ),
+        ),
+    ),
     # format version
     Bad(
         "format-version-2",
