@@ -9,10 +9,12 @@ with simultaneous intervals, and which one is best on a KPI (ranking and selecti
   an upper bound on how far it can be from the truly best one, and the subset that could be
   the best, both holding together with probability at least ``level`` (paired one-sided t
   bounds against every other scenario, Bonferroni over the ``k - 1``; see
-  :func:`~openbank_sim.experiments.selection.subset_and_gaps`). With ``delta``, a second
-  stage of replications (Nelson and Matejcik's two-stage procedure under common random
-  numbers) makes the chosen one within ``delta`` of the best: ``N = max(n, ceil(t^2 S^2 /
-  delta^2))`` over every pair, capped at ``max_replications``.
+  :func:`~openbank_sim.experiments.selection.subset_and_gaps`). With ``delta``, the first
+  ``n`` replications screen out the scenarios established worse than another (half the
+  error), and a second stage (Nelson and Matejcik's two-stage procedure under common random
+  numbers, the other half) makes the chosen survivor within ``delta`` of the best: the pairs of
+  the chosen one need ``max(n, ceil(t^2 S^2 / delta^2))`` replications, capped at
+  ``max_replications``.
 """
 
 from __future__ import annotations
@@ -154,15 +156,16 @@ def compare_alternatives(
     labels = _labels(len(ss))
     with open_executor(executor, workers, address) as ex:
         rows = _run(ss, labels, seed, 0, n, crn, ex, quiet)
-        total, sizes = n, None
+        total, keep, sizes = n, None, None
         if metric is not None and delta is not None:
             y0 = _matrix(rows, labels, metric, direction, n)
             if not np.isnan(y0).any():
-                t = t_upper((1 - level) / (len(ss) - 1), n - 1)
-                sizes = pair_sizes(y0, t, float(delta), max(n, max_replications))
+                keep, sizes = _stage_one(y0, level, float(delta), max(n, max_replications))
                 while True:  # the pairs of the provisional best decide how many more
-                    y = _matrix(rows, labels, metric, direction, total)
-                    b, _gaps, _subset = subset_and_gaps(y, 1 - level, n, sizes)
+                    y = _matrix(rows, labels, metric, direction, total)[:, keep]
+                    b, _gaps, _subset = subset_and_gaps(
+                        y, (1 - level) / 2, n, sizes, comparisons=len(ss) - 1
+                    )
                     need = int(sizes[b].max())
                     if need <= total:
                         break
@@ -179,7 +182,7 @@ def compare_alternatives(
     summary = _summary(runs, labels, kpis, each)
     chosen = None
     if metric is not None:
-        chosen = _best(runs, labels, metric, direction, level, n, total, delta, sizes)
+        chosen = _best(runs, labels, metric, direction, level, n, total, delta, keep, sizes)
     return AlternativesResult(
         labels,
         [s.name for s in ss],
@@ -191,6 +194,19 @@ def compare_alternatives(
         correction,
         [s.source for s in ss],
     )
+
+
+def _stage_one(
+    y0: np.ndarray, level: float, delta: float, n_max: int
+) -> tuple[list[int], np.ndarray]:
+    """The first stage of the two-stage procedure: the columns of ``y0`` that survive a
+    screening at half the error (no other column established better), and the replications
+    each pair of survivors needs (t at the other half, Bonferroni over ``k - 1``)."""
+    n, k = y0.shape
+    _b, _gaps, keep = subset_and_gaps(y0, (1 - level) / 2)
+    t = t_upper((1 - level) / 2 / (k - 1), n - 1)
+    sizes = pair_sizes(y0[:, keep], t, delta, n_max)
+    return keep, sizes
 
 
 def _matrix(rows: list[dict], labels: list[str], metric: Metric, direction: str, n: int):
@@ -238,6 +254,7 @@ def _best(
     n: int,
     total: int,
     delta: float | None,
+    keep: list[int] | None,
     sizes: np.ndarray | None,
 ) -> dict[str, Any]:
     y = _matrix(runs.to_dict("records"), labels, metric, direction, total)
@@ -259,7 +276,13 @@ def _best(
             f"{metric.text} is undefined (NaN) in some runs, so no scenario can be named best."
         )
         return out
-    b, gaps, subset = subset_and_gaps(y, 1 - level, n, sizes)
+    if keep is None:  # one stage: every pair at the same replications
+        b, gaps, subset = subset_and_gaps(y, 1 - level)
+    else:  # the survivors of the first stage's screening, at their pairs' replications
+        b, gaps, subset = subset_and_gaps(
+            y[:, keep], (1 - level) / 2, n, sizes, comparisons=len(labels) - 1
+        )
+        b, subset = keep[b], [keep[i] for i in subset]
     gap = max(0.0, float(np.nanmax(gaps))) if not np.isnan(gaps).any() else math.inf
     could = [labels[i] for i in subset]
     out.update(best=labels[b], gap=gap, could_be_best=could)

@@ -439,9 +439,9 @@ def _result(
             tail = f"no feasible configuration among {scope} has a {better} {obj}"
         else:
             tail = f"its {obj} is within {delta:g} of the best feasible configuration among {scope}"
+        meets = f" meets every constraint ({cons}) and" if constraints else ","
         statement = (
-            f"With probability at least {pct}, {_describe(space.point(best))} meets every "
-            f"constraint ({cons}) and {tail}."
+            f"With probability at least {pct}, {_describe(space.point(best))}{meets} {tail}."
         )
     elif outcome.holds:
         statement = (

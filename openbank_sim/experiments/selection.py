@@ -108,7 +108,11 @@ def pair_sizes(y0: np.ndarray, t: float, delta: float, n_max: int) -> np.ndarray
 
 
 def subset_and_gaps(
-    y: np.ndarray, alpha: float, first_n: int | None = None, sizes: np.ndarray | None = None
+    y: np.ndarray,
+    alpha: float,
+    first_n: int | None = None,
+    sizes: np.ndarray | None = None,
+    comparisons: int | None = None,
 ) -> tuple[int, np.ndarray, list[int]]:
     """Which column of ``y`` (replications x alternatives, smaller is better, rows paired by
     common random numbers) is best, and how sure that is.
@@ -123,13 +127,14 @@ def subset_and_gaps(
     + t S / sqrt(n)`` (``b`` the truly best column; ``t`` at ``alpha / (k - 1)`` with
     ``first_n - 1`` degrees of freedom; ``S`` from the first ``first_n`` rows, all of them by
     default; the mean over the pair's first ``sizes[i, b]`` rows, all by default: see
-    :func:`gap_bound`).
+    :func:`gap_bound`). ``comparisons`` replaces ``k - 1`` in the Bonferroni correction (when
+    ``y`` holds the survivors of a screening of more alternatives).
     """
     n, k = y.shape
     first_n = n if first_n is None else first_n
     if sizes is None:
         sizes = np.full((k, k), n, dtype=int)
-    t = t_upper(alpha / max(1, k - 1), first_n - 1)
+    t = t_upper(alpha / max(1, comparisons or k - 1), first_n - 1)
     upper = np.full((k, k), math.nan)  # upper[i, j]: bound on mu_i - mu_j
     for i in range(k):
         upper[i, i] = 0.0

@@ -427,6 +427,8 @@ def optimization_map(
     ax = fig.subplots()
     _style(ax)
     ax.set_title(title or "Configurations explored by the optimization")
+    ax.set_xlabel(x or "parameter")
+    ax.set_ylabel(y or "parameter")
     if not isinstance(table, pd.DataFrame) or not _has(table, "point", "role", "status"):
         _no_data(ax)
         return fig
