@@ -63,6 +63,9 @@ class ConfigState:
             (so this one cannot be the best feasible), if any.
         reason: why it is infeasible or failed (plain words), if it is.
         failed: a run of it raised an error.
+        active: whether the procedure has started on it (with an exact objective,
+            configurations are started cheapest first, and those costlier than one declared
+            feasible are never run).
     """
 
     point: int
@@ -76,6 +79,7 @@ class ConfigState:
     reason: str = ""
     failed: bool = False
     screened_by: int | None = None
+    active: bool = True
 
     def __post_init__(self) -> None:
         self.met = [None] * self.m
@@ -85,7 +89,9 @@ class ConfigState:
 
     @property
     def status(self) -> str:
-        """``failed``, ``infeasible``, ``feasible`` or ``undecided``."""
+        """``failed``, ``infeasible``, ``feasible``, ``undecided`` or ``not run``."""
+        if not self.active:
+            return "not run"
         if self.failed:
             return "failed"
         if self.reason or any(v is False for v in self.met):
@@ -166,6 +172,16 @@ class Procedure:
         self.t_screen = {n: t_upper(beta_screen, n - 1) for n in self.looks} if need_s else {}
         self._screen_done: dict[tuple[int, int], int] = {}
         self.states = {p: ConfigState(p, m) for p in self.points}
+        self._levels: list[list[int]] = []
+        if self.objective.exact:  # start cheapest first: the costlier may never need a run
+            value = {
+                p: self.sign * self.objective.value({}, self.evals.space.point(p))
+                for p in self.points
+            }
+            for v in sorted(set(value.values())):
+                self._levels.append([p for p in self.points if value[p] == v])
+            for p in self.points:
+                self.states[p].active = False
         self._y: dict[int, list[float]] = {p: [] for p in self.points}
         self._e: dict[int, list[list[float]]] = {p: [[] for _ in range(m)] for p in self.points}
         self._pair_n: dict[tuple[int, int], int] = {}
@@ -315,9 +331,19 @@ class Procedure:
                 out += [(p, s) for s in range(self.states[p].reps, min(n, self.n_max))]
         return out
 
+    def _activate(self) -> list[int]:
+        """Start the next cheapest configurations (exact objective); those started."""
+        if not self._levels:
+            return []
+        level = self._levels.pop(0)
+        for p in level:
+            self.states[p].active = True
+        return level
+
     def run(self) -> Outcome:
         """Run until the certificate holds, nothing more can be learnt, or the budget ends."""
-        needs = {p: self.n0 for p in self.points}
+        started = self._activate() if self._levels else self.points
+        needs = {p: self.n0 for p in started}
         while True:
             wanted = self._wants(needs)
             if not wanted:
@@ -325,8 +351,9 @@ class Procedure:
             before = self.evals.runs
             self.evals.ensure(wanted)
             for p in self.points:
-                self._refresh(p)
-                self._decide(p)
+                if self.states[p].active:
+                    self._refresh(p)
+                    self._decide(p)
             feasible, undecided = self._groups()
             self._screen(feasible, feasible + undecided)
             if self.evals.exhausted or self.evals.runs == before:
@@ -357,6 +384,8 @@ class Procedure:
         if not feasible:
             for r in undecided:
                 settle(r)
+            for p in self._activate():  # none feasible yet: start the next cheapest too
+                want(p, self.n0)
             return needs
         rivals = feasible + undecided
         best, gaps = self._choose(feasible, rivals)
@@ -383,7 +412,7 @@ class Procedure:
             return Outcome(
                 self.states,
                 None,
-                not undecided and not failed,
+                not undecided and not failed and not self._levels,
                 {},
                 None,
                 sorted(undecided),

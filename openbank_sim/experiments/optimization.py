@@ -159,6 +159,11 @@ def _check(scenario: Scenario, args: dict[str, Any]) -> dict[str, Any]:
             f"a search's first design ({first} configurations x {args['search_replications']} "
             f"runs) and the first stage on {args['candidates']} candidates ({n0} each)"
         )
+    elif out["objective"].exact:  # started cheapest first: the cheapest ones at least
+        values = [out["sign"] * out["objective"].value({}, space.point(i)) for i in space]
+        cheapest = values.count(min(values))
+        minimum = cheapest * n0
+        what = f"the first stage of the cheapest ({cheapest} configurations x {n0} replications)"
     else:
         minimum = space.size * n0
         what = f"the first stage ({space.size} configurations x {n0} replications)"
@@ -492,6 +497,7 @@ def _result(
         "feasible": statuses.count("feasible"),
         "infeasible": statuses.count("infeasible"),
         "undecided": undecided,
+        "not_run": statuses.count("not run"),
         "failed": failed,
         "unresolved": unresolved,
         "best_feasible": best_feasible,

@@ -402,6 +402,7 @@ _STATUS_STYLE = {
     "undecided": ("undecided", "s", PALETTE["p95"], False),
     "failed": ("a run failed", "X", PALETTE["error"], True),
     "searched": ("explored by the search only", ".", PALETTE["muted"], True),
+    "not run": ("not needed (costlier than the chosen)", "o", PALETTE["muted"], False),
 }
 
 
@@ -473,7 +474,7 @@ def optimization_map(
         ax.scatter(
             xs[mask],
             ys[mask],
-            s=28 if status == "searched" else 70,
+            s=28 if status in ("searched", "not run") else 70,
             marker=marker,
             facecolors=colour if filled else "none",
             edgecolors=colour,
