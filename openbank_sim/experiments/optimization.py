@@ -167,6 +167,7 @@ def _check(scenario: Scenario, args: dict[str, Any]) -> dict[str, Any]:
     else:
         minimum = space.size * n0
         what = f"the first stage ({space.size} configurations x {n0} replications)"
+    if not search:
         for i in space:  # every configuration is a valid scenario
             scenario.with_overrides(space.point(i))
     budget = args["budget"]
