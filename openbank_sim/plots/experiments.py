@@ -509,9 +509,15 @@ def optimization_map(
     short = _short_names([x, y]) if x != y else {x: x}
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    for axis, levels in categorical.items():
-        ticks = range(len(levels))
-        labels = [_fmt_value(v) for v in levels]
+    for axis, col in (("x", x), ("y", y)):
+        if axis in categorical:
+            ticks: list[float] = list(range(len(categorical[axis])))
+            labels = [_fmt_value(v) for v in categorical[axis]]
+        else:  # the values a parameter takes, when they are few
+            ticks = sorted(set(df[col].dropna().astype(float)))
+            if col not in params or len(ticks) > 12:
+                continue
+            labels = [_fmt_value(v) for v in ticks]
         if axis == "x":
             ax.set_xticks(ticks, labels)
         else:
