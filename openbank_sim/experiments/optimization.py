@@ -260,15 +260,10 @@ def optimize(
     }
     store_path = Path(store) if store is not None else None
     digest = check_store(store_path, definition, resume) if store_path is not None else ""
-    total = (
-        budget
-        if budget is not None
-        else (None if checked["search"] else space.size * max_replications)
-    )
     with open_executor(executor, workers, address) as ex:
         if store_path is not None:
             open_store(store_path, definition, digest)
-        bar = _progress(total, f"optimize {s.name}", quiet)
+        bar = _progress(budget, f"optimize {s.name}", quiet)  # over the budget, if any
         try:
             evals = Evaluations(
                 js,
