@@ -241,13 +241,11 @@ class Procedure:
             out = min(out, -st.upper[j] / max(abs(c.bound), 1e-12))
         return out
 
-    def objective_mean(self, p: int) -> float:
-        """The mean of the objective (minimized form) over ``p``'s replications."""
-        y = self._y[p]
-        return float(np.mean(y)) if y else math.nan
-
     # -- selection -------------------------------------------------------------------------
     def _pair(self, b: int, r: int) -> int:
+        """The replications the pair needs (fixed by its first stage once both have it)."""
+        if min(self.states[b].reps, self.states[r].reps) < self.n0:
+            return self.n_max  # the first stage is not complete (the budget ran out)
         key = (b, r) if b < r else (r, b)
         if key not in self._pair_n:
             d0 = np.subtract(self._y[b][: self.n0], self._y[r][: self.n0])
@@ -259,6 +257,8 @@ class Procedure:
         otherwise the bound the current runs project for that many."""
         n = self._pair(b, r)
         have = min(self.states[b].reps, self.states[r].reps)
+        if have < self.n0:
+            return math.nan, False
         d = np.subtract(self._y[b][: min(n, have)], self._y[r][: min(n, have)])
         if have >= n:
             return gap_bound(d, self.n0, self.t_select), True
