@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from openbank_sim import load_scenario, plots, simulate
-from openbank_sim.experiments import sweep
+from openbank_sim.experiments import optimize, sweep
 from openbank_sim.experiments.sensitivity import sensitivity
 
 OUT = Path(__file__).resolve().parent
@@ -59,6 +59,28 @@ def main() -> int:
         ),
         "sweep_heatmap",
         command,
+    )
+
+    slos = ["latency_mean_s<=0.75", "latency_p95_s<=1", "calls_rate_limited/calls_total<=0.01"]
+    opt = optimize(
+        load_scenario("rate_limits").with_overrides(
+            {"run.horizon": "50m", "gateway.limits.0.burst": 40}
+        ),
+        vary={
+            "gateway.limits.0.rate": [9, 10, 11, 12],
+            "bank.pools.core.servers": {"low": 4, "high": 6},
+        },
+        minimize="bank.pools.core.servers",
+        subject_to=slos,
+        executor="processes",
+        quiet=True,
+    )
+    save(
+        plots.optimization_map(opt, "gateway.limits.0.rate", "bank.pools.core.servers"),
+        "optimization_map",
+        "openbank-sim optimize rate_limits --set run.horizon=50m --set gateway.limits.0.burst=40 "
+        "--vary gateway.limits.0.rate=9,10,11,12 --vary bank.pools.core.servers=4:6 "
+        "--minimize bank.pools.core.servers --subject-to ... --out results/opt_rates",
     )
 
     tva = load_scenario("traditional_vs_api")

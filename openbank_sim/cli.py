@@ -1,7 +1,9 @@
-"""The ``openbank-sim`` command line: run | sweep | compare | report | validate | list.
+"""The ``openbank-sim`` command line: run | sweep | compare | optimize | report | validate |
+list.
 
 Exit codes: 0 success, 2 bad input (a scenario error, printed on one or two lines without a
-traceback; nothing is written to ``--out``).
+traceback; nothing is written to ``--out``); ``optimize`` exits 1 when its certificate does not
+hold.
 """
 
 from __future__ import annotations
@@ -246,6 +248,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .experiments import compare
     from .experiments.executors import ExecutorError
 
+    if len(args.b) > 1 or args.best is not None or args.delta is not None:
+        return _cmd_compare_many(args)
+    args.b = args.b[0]
     a = _load(args.a, args.set)
     b = _load(args.b, args.set)
     _check_run_options(args, "replications")
@@ -277,6 +282,144 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _number(text: str | None, option: str) -> float | None:
+    """A command-line number (None stays None), or a one-line ScenarioError naming the option."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ScenarioError("expected a number", path=option, value=text) from None
+
+
+def _cmd_compare_many(args: argparse.Namespace) -> int:
+    from .experiments.alternatives import compare_alternatives
+    from .experiments.executors import ExecutorError
+
+    targets = [args.a, *args.b]
+    scenarios = [_load(t, args.set) for t in targets]
+    _check_run_options(args, "replications")
+    delta = _number(args.delta, "--delta")
+    try:
+        res = compare_alternatives(
+            scenarios,
+            n=args.replications,
+            seed=args.seed,
+            best=args.best,
+            delta=delta,
+            executor=args.executor,
+            workers=args.workers,
+            address=args.scheduler,
+            quiet=args.quiet,
+        )
+    except ExecutorError as err:
+        print(f"openbank-sim: error: {err}", file=sys.stderr)
+        return 2
+    except ScenarioError as err:
+        if err.path in ("n", "best", "delta"):
+            where = {"n": "--replications"}.get(err.path, f"--{err.path}")
+            raise ScenarioError(err.reason, path=where, value=err.value) from None
+        raise
+    s = res.summary
+    if args.json:
+        out = {
+            "scenarios": [
+                {"label": lab, "name": name, "source": src}
+                for lab, name, src in zip(res.labels, res.names, targets, strict=True)
+            ],
+            "replications": args.replications,
+            "level": res.level,
+            "correction": res.correction,
+            "summary": json.loads(s.reset_index().to_json(orient="records")),
+            "best": res.best,
+        }
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+    names = ", ".join(
+        f"{lab} = {name} ({src})"
+        for lab, name, src in zip(res.labels, res.names, targets, strict=True)
+    )
+    first = res.labels[0]
+    print(
+        f"{names}; {args.replications} paired replications, common random numbers; "
+        f"simultaneous {res.level:.0%} intervals of the mean of X - {first} ({res.correction})"
+    )
+    wide = s["mean_a"].xs(res.labels[1], level="scenario").rename(f"mean_{first}").to_frame()
+    for lab in res.labels[1:]:
+        part = s.xs(lab, level="scenario")[["diff_mean", "ci_low", "ci_high"]]
+        wide[[f"{lab}-{first}", f"low_{lab}", f"high_{lab}"]] = part.to_numpy()
+    print(wide.to_string(float_format=lambda v: f"{v:.6g}"))
+    if res.best is not None:
+        print(f"best on {res.best['kpi']}: {res.best['statement']}")
+    return 0
+
+
+def _cmd_optimize(args: argparse.Namespace) -> int:
+    from .experiments import StoreError, optimize
+    from .experiments.executors import ExecutorError
+
+    scenario = _load(args.scenario, args.set)
+    vary: dict[str, object] = {}
+    for item in args.vary:
+        vary.update(_parse_vary([item])[0])
+    _check_run_options(args)
+    alpha = _number(args.alpha, "--alpha")
+    delta = _number(args.delta, "--delta")
+    if args.budget is not None and args.budget < 1:
+        raise ScenarioError("must be >= 1", path="--budget", value=args.budget)
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ScenarioError("exists and is not a directory", path="--out", value=args.out)
+    try:
+        res = optimize(
+            scenario,
+            vary=vary,
+            minimize=args.minimize,
+            maximize=args.maximize,
+            subject_to=args.subject_to or (),
+            alpha=alpha,
+            delta=delta,
+            budget=args.budget,
+            seed=args.seed,
+            executor=args.executor,
+            workers=args.workers,
+            address=args.scheduler,
+            store=args.out,
+            resume=args.resume,
+            quiet=args.quiet or args.json,
+        )
+    except (StoreError, ExecutorError) as err:
+        print(f"openbank-sim: error: {err}", file=sys.stderr)
+        return 2
+    except ScenarioError as err:
+        options = ("minimize", "maximize", "subject_to", "alpha", "delta", "budget", "vary")
+        if err.path in options:
+            where = "--" + err.path.replace("_", "-")
+            raise ScenarioError(err.reason, path=where, value=err.value) from None
+        raise
+    if args.json:
+        print(res.to_json())
+        return 0 if res.holds else 1
+    cert = res.certificate
+    best = ", ".join(f"{k}={v}" for k, v in (res.best or {}).items()) or "none"
+    print(f"best: {best}")
+    print(f"certificate: {'holds' if res.holds else 'does not hold'}")
+    print(f"  {cert['statement']}")
+    for name in [cert["objective"], *(c for c in cert["constraints"])]:
+        metric = name.split("<=")[0].split(">=")[0]
+        est = res.kpis.get(metric)
+        if est is not None:
+            print(
+                f"  {metric}: {est['mean']:.6g} [{est['ci_low']:.6g}, {est['ci_high']:.6g}] "
+                f"({est['n']} replications, {cert['probability']:.0%} interval)"
+            )
+    print(
+        f"{res.runs} runs; {cert['feasible']} feasible, {cert['infeasible']} infeasible, "
+        f"{len(cert['undecided'])} undecided of {cert['configurations']}; store: {args.out}",
+        file=sys.stderr,
+    )
+    return 0 if res.holds else 1
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -399,7 +542,15 @@ def build_parser() -> argparse.ArgumentParser:
         "compare", help="paired comparison of two scenarios (common random numbers)"
     )
     cmp_.add_argument("a", metavar="A")
-    cmp_.add_argument("b", metavar="B")
+    cmp_.add_argument("b", metavar="B", nargs="+", help="one or more scenarios to compare with A")
+    cmp_.add_argument(
+        "--best",
+        metavar="KPI[:min|max]",
+        help="which scenario is best on this KPI (smaller is better unless :max)",
+    )
+    cmp_.add_argument(
+        "--delta", metavar="D", help="with --best: more replications until within D of the best"
+    )
     cmp_.add_argument("--replications", type=int, default=10)
     cmp_.add_argument("--seed", type=int)
     cmp_.add_argument(
@@ -413,6 +564,42 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--json", action="store_true")
     cmp_.add_argument("--quiet", action="store_true")
     cmp_.set_defaults(func=_cmd_compare)
+
+    opt = sub.add_parser(
+        "optimize",
+        help="the best configuration meeting constraints, with a statistical certificate",
+    )
+    opt.add_argument("scenario", metavar="FILE|NAME")
+    opt.add_argument(
+        "--vary",
+        action="append",
+        required=True,
+        metavar="KEY=LO:HI|KEY=V1,V2,...",
+        help="a parameter and its values (integer ranges give every integer)",
+    )
+    goal = opt.add_mutually_exclusive_group(required=True)
+    goal.add_argument("--minimize", metavar="METRIC", help="a KPI, KPI/KPI, or a varied KEY")
+    goal.add_argument("--maximize", metavar="METRIC")
+    opt.add_argument(
+        "--subject-to",
+        dest="subject_to",
+        action="append",
+        metavar="METRIC<=VALUE",
+        help="a constraint on a mean (or METRIC>=VALUE); repeat for more",
+    )
+    opt.add_argument("--alpha", default="0.05", help="1 - the certificate's probability")
+    opt.add_argument("--delta", metavar="D", help="indifference zone, in the objective's unit")
+    opt.add_argument("--budget", type=int, metavar="RUNS", help="most runs to use")
+    opt.add_argument("--seed", type=int)
+    opt.add_argument("--set", action="append", metavar="KEY=VALUE")
+    opt.add_argument("--workers", type=int)
+    opt.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes")
+    opt.add_argument("--scheduler", metavar="ADDR")
+    opt.add_argument("--out", metavar="DIR", required=True, help="the result store directory")
+    opt.add_argument("--resume", action="store_true", help="reuse the runs already in DIR")
+    opt.add_argument("--json", action="store_true", help="print best, kpis, certificate, runs")
+    opt.add_argument("--quiet", action="store_true")
+    opt.set_defaults(func=_cmd_optimize)
 
     rep = sub.add_parser("report", help="summary table and figures of a results dir or sweep store")
     rep.add_argument("dir", metavar="DIR")

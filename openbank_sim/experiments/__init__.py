@@ -13,7 +13,12 @@ The modules, one job each:
 * ``store``: the resumable result store of a sweep;
 * ``sweeps``: ``sweep`` and ``SweepResult``;
 * ``executors``: serial | processes | dask behind one interface;
-* ``sensitivity``: Sobol / Morris indices of a sweep.
+* ``sensitivity``: Sobol / Morris indices of a sweep;
+* ``optimization``: ``optimize``, the best configuration meeting constraints, with a
+  certificate; built on ``space`` (the lattice of configurations), ``criteria`` (objective
+  and constraints), ``evaluations`` (its runs and store), ``search`` (for large spaces),
+  ``selection`` (the statistics of ranking and selection) and ``certificate`` (the
+  procedure).
 
 The names below are imported on first use, so importing one module of this package loads no
 pandas.
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .comparison import CompareResult, compare
     from .designs import sweep_points
+    from .optimization import OptimizeResult, optimize
     from .replication import ReplicationResult, replicate
     from .stats import t_interval
     from .store import StoreError
@@ -32,10 +38,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CompareResult",
+    "OptimizeResult",
     "ReplicationResult",
     "StoreError",
     "SweepResult",
     "compare",
+    "optimize",
     "replicate",
     "sweep",
     "sweep_points",
@@ -44,10 +52,12 @@ __all__ = [
 
 _WHERE = {
     "CompareResult": ".comparison",
+    "OptimizeResult": ".optimization",
     "ReplicationResult": ".replication",
     "StoreError": ".store",
     "SweepResult": ".sweeps",
     "compare": ".comparison",
+    "optimize": ".optimization",
     "replicate": ".replication",
     "sweep": ".sweeps",
     "sweep_points": ".designs",

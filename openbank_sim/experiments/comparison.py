@@ -1,11 +1,13 @@
 """Paired comparison of two scenarios: the mean difference ``b - a`` of every KPI with its
 Student-t interval, under common random numbers (or independent seeds, to measure what they buy).
+More than two scenarios, or which one is best on a KPI: :mod:`.alternatives`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,9 @@ from .executors import Executor
 from .replication import replication_tasks
 from .runs import as_scenario, execute, open_executor
 from .stats import t_interval
+
+if TYPE_CHECKING:
+    from .alternatives import AlternativesResult
 
 __all__ = ["CompareResult", "compare"]
 
@@ -44,22 +49,49 @@ class CompareResult:
 def compare(
     a: Scenario | str | Path,
     b: Scenario | str | Path,
+    *more: Scenario | str | Path | int,
     n: int = 10,
     seed: int | None = None,
-    *,
     crn: bool = True,
     level: float = 0.95,
+    best: str | tuple[str, str] | None = None,
+    delta: float | None = None,
     executor: str | Executor = "processes",
     workers: int | None = None,
     address: str | None = None,
     quiet: bool = False,
-) -> CompareResult:
+) -> CompareResult | AlternativesResult:
     """Run ``a`` and ``b`` ``n`` times each and report paired differences ``b - a`` per KPI.
 
     With ``crn=True`` (the default) replication ``r`` of both arms uses the same seed, so both
     see the same users, journeys and service draws; ``crn=False`` gives ``b`` independent seeds
     (to measure what common random numbers buy).
+
+    More scenarios (``compare(a, b, c, ...)``), or ``best="KPI"`` / ``"KPI:max"`` (which is
+    best on that KPI, optionally within ``delta``), compare each with ``a`` with simultaneous
+    intervals and return an :class:`~openbank_sim.experiments.alternatives.AlternativesResult`
+    (see :func:`~openbank_sim.experiments.alternatives.compare_alternatives`).
     """
+    if more and isinstance(more[0], int) and not isinstance(more[0], bool):
+        n, more = more[0], more[1:]  # compare(a, b, n[, seed]) as before
+        if more and (more[0] is None or isinstance(more[0], int)):
+            seed, more = more[0], more[1:]
+    if more or best is not None:
+        from .alternatives import compare_alternatives
+
+        return compare_alternatives(
+            [a, b, *more],
+            n,
+            seed,
+            best=best,
+            delta=delta,
+            crn=crn,
+            level=level,
+            executor=executor,
+            workers=workers,
+            address=address,
+            quiet=quiet,
+        )
     sa, sb = as_scenario(a), as_scenario(b)
     if not isinstance(n, int) or n < 1:
         raise ScenarioError("must be an integer >= 1", path="n", value=n)

@@ -8,7 +8,7 @@ Calls and latency (one run):
     :func:`latency_cdf`.
 Experiments (a sweep summary, a list of runs, sensitivity indices):
     :func:`throughput_vs_load`, :func:`rate_limit_tradeoff`, :func:`sweep_heatmap`,
-    :func:`sweep_effects`, :func:`sensitivity_bars`.
+    :func:`sweep_effects`, :func:`sensitivity_bars`, :func:`optimization_map`.
 Money and onboarding (one run, or several arms keyed by name):
     :func:`money_over_time`, :func:`partners_live`, :func:`onboarding_gantt`,
     :func:`break_even`, :func:`time_to_market_hist`.
@@ -20,6 +20,7 @@ it needs is empty or missing.
 from ._style import PALETTE
 from .calls import latency_cdf, latency_percentiles, latency_throughput, outcome_mix
 from .experiments import (
+    optimization_map,
     rate_limit_tradeoff,
     sensitivity_bars,
     sweep_effects,
@@ -42,6 +43,7 @@ __all__ = [
     "latency_throughput",
     "money_over_time",
     "onboarding_gantt",
+    "optimization_map",
     "outcome_mix",
     "partners_live",
     "rate_limit_tradeoff",

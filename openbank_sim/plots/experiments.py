@@ -1,4 +1,5 @@
-"""Figures of experiments: sweeps, the rate-limit trade-off, heatmaps, sensitivity."""
+"""Figures of experiments: sweeps, the rate-limit trade-off, heatmaps, sensitivity, and the
+configurations an optimization explored."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from ._style import (
 )
 
 __all__ = [
+    "optimization_map",
     "rate_limit_tradeoff",
     "sensitivity_bars",
     "sweep_effects",
@@ -390,4 +392,149 @@ def sensitivity_bars(indices: pd.DataFrame, kpi: str) -> Figure:
     ax.set_yticks(range(n), indices["parameter"], fontsize=9)
     ax.invert_yaxis()
     _legend(ax, loc="lower right")
+    return fig
+
+
+_STATUS_STYLE = {
+    # status: (label, marker, colour, filled)
+    "feasible": ("feasible", "o", PALETTE["ok"], True),
+    "infeasible": ("infeasible", "X", PALETTE["overloaded"], True),
+    "undecided": ("undecided", "s", PALETTE["p95"], False),
+    "failed": ("a run failed", "X", PALETTE["error"], True),
+    "searched": ("explored by the search only", ".", PALETTE["muted"], True),
+    "not run": ("not needed (costlier than the chosen)", "o", PALETTE["muted"], False),
+}
+
+
+def optimization_map(
+    result: object, x: str | None = None, y: str | None = None, *, title: str | None = None
+) -> Figure:
+    """The configurations an optimization explored: feasible, infeasible, undecided, and the
+    chosen one (a star), over two varied parameters.
+
+    Args:
+        result: an :class:`~openbank_sim.experiments.OptimizeResult`, or its
+            ``configurations`` table (one row per configuration: ``point``, the parameters,
+            ``role``, ``status``, ``chosen``, ``replications``).
+        x, y: the parameters on the axes (default: the first two; with one parameter, ``y``
+            is the first metric of the table, e.g. a constrained KPI in its unit).
+        title: the figure's title.
+
+    Each point is labelled with its replications; configurations that differ only in other
+    parameters share a spot, drawn side by side.
+    """
+    table = getattr(result, "configurations", result)
+    fig = _figure(4.6)
+    ax = fig.subplots()
+    _style(ax)
+    ax.set_title(title or "Configurations explored by the optimization")
+    ax.set_xlabel(x or "parameter")
+    ax.set_ylabel(y or "parameter")
+    if not isinstance(table, pd.DataFrame) or not _has(table, "point", "role", "status"):
+        _no_data(ax)
+        return fig
+    cols = list(table.columns)
+    params = cols[cols.index("point") + 1 : cols.index("role")]
+    if not params or table.empty:
+        _no_data(ax)
+        return fig
+    x = x or params[0]
+    if y is None:
+        if len(params) > 1:
+            y = params[1]
+        else:  # the first constrained metric, else the first metric of the table
+            cert = getattr(result, "certificate", None) or {}
+            constrained = [c.split("<=")[0].split(">=")[0] for c in cert.get("constraints", [])]
+            after = cols[cols.index("chosen") + 1 :] if "chosen" in cols else []
+            metrics = [c for c in after if not c.startswith("meets ")]
+            y = next((c for c in constrained if c in metrics), metrics[0] if metrics else None)
+    if y is None or not _has(table, x, y):
+        _no_data(ax)
+        return fig
+    df = table.copy()
+    categorical = {}
+    for axis, col in (("x", x), ("y", y)):
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            levels = list(dict.fromkeys(df[col].tolist()))
+            categorical[axis] = levels
+            df[col] = df[col].map({v: i for i, v in enumerate(levels)})
+    # side by side where several configurations share a spot
+    xs = df[x].astype(float).to_numpy()
+    ys = df[y].astype(float).to_numpy()
+    spots = pd.Series(list(zip(xs, ys, strict=True)))
+    rank = spots.groupby(spots).cumcount().to_numpy()
+    count = spots.map(spots.value_counts()).to_numpy()
+    span = np.ptp(xs) if np.ptp(xs) > 0 else 1.0
+    step = span / max(8.0, 4.0 * len(np.unique(xs)))
+    xs = xs + (rank - (count - 1) / 2.0) * step
+    for status, (label, marker, colour, filled) in _STATUS_STYLE.items():
+        mask = (df["status"] == status).to_numpy()
+        if not mask.any():
+            continue
+        ax.scatter(
+            xs[mask],
+            ys[mask],
+            s=28 if status in ("searched", "not run") else 70,
+            marker=marker,
+            facecolors=colour if filled else "none",
+            edgecolors=colour,
+            linewidths=1.5,
+            label=label,
+            zorder=3,
+        )
+    chosen = df["chosen"].fillna(False).astype(bool).to_numpy() if "chosen" in df else None
+    if chosen is not None and chosen.any():
+        ax.scatter(
+            xs[chosen],
+            ys[chosen],
+            s=330,
+            marker="*",
+            facecolors="none",
+            edgecolors="black",
+            linewidths=1.6,
+            label="chosen",
+            zorder=4,
+        )
+    if "replications" in df.columns:
+        for xi, yi, n, role in zip(xs, ys, df["replications"], df["role"], strict=True):
+            if role == "candidate" and n:
+                ax.annotate(
+                    f"{int(n)}",
+                    (xi, yi),
+                    xytext=(6, 5),
+                    textcoords="offset points",
+                    fontsize=7.5,
+                    color=PALETTE["muted"],
+                )
+    short = _short_names([x, y]) if x != y else {x: x}
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    for axis, col in (("x", x), ("y", y)):
+        if axis in categorical:
+            ticks: list[float] = list(range(len(categorical[axis])))
+            labels = [_fmt_value(v) for v in categorical[axis]]
+        else:  # the values a parameter takes, when they are few
+            ticks = sorted(set(df[col].dropna().astype(float)))
+            if col not in params or len(ticks) > 12:
+                continue
+            labels = [_fmt_value(v) for v in ticks]
+        if axis == "x":
+            ax.set_xticks(ticks, labels)
+        else:
+            ax.set_yticks(ticks, labels)
+    others = [p for p in params if p not in (x, y)]
+    note = "numbers: replications"
+    if others:
+        note += f"; side by side: {', '.join(_short_names(others).values())}"
+    ax.text(
+        1.0, -0.16, note, transform=ax.transAxes, ha="right", fontsize=8, color=PALETTE["muted"]
+    )
+    ax.legend(
+        frameon=False,
+        fontsize=9,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        title=f"{short[x]} x {short[y]}",
+        title_fontsize=8,
+    )
     return fig

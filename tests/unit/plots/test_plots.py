@@ -365,3 +365,37 @@ def test_results_without_tables_or_manifest() -> None:
         plots.break_even({}),
     ):
         assert "no data" in _note(fig)
+
+
+def test_optimization_map_marks_feasible_infeasible_and_chosen(tmp_path: Path) -> None:
+    table = pd.DataFrame(
+        {
+            "point": [0, 1, 2, 3, 4, 5],
+            "gateway.limits.0.rate": [6.0, 6.0, 12.0, 12.0, 12.0, 9.0],
+            "bank.pools.core.servers": [4, 5, 4, 5, 6, 5],
+            "role": ["candidate"] * 5 + ["searched"],
+            "status": ["infeasible", "infeasible", "undecided", "feasible", "feasible", "searched"],
+            "replications": [10, 10, 40, 20, 10, 0],
+            "chosen": [False, False, False, True, False, False],
+            "latency_p95_s": [2.0, 1.5, 1.05, 0.87, 0.83, 0.9],
+        }
+    )
+    fig = plots.optimization_map(table)
+    _check(fig, tmp_path / "map.png")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [
+        "feasible",
+        "infeasible",
+        "undecided",
+        "explored by the search only",
+        "chosen",
+    ]
+    assert ax.get_xlabel() == "gateway.limits.0.rate"
+    assert {t.get_text() for t in ax.texts} >= {"10", "40", "20"}
+    one = plots.optimization_map(table.drop(columns=["gateway.limits.0.rate"]))
+    _check(one, tmp_path / "map1.png")
+    assert one.axes[0].get_ylabel() == "latency_p95_s"
+    empty = plots.optimization_map(pd.DataFrame())
+    _check(empty, tmp_path / "empty.png")
+    assert "no data" in _note(empty)
