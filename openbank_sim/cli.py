@@ -9,6 +9,7 @@ hold.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
