@@ -14,7 +14,7 @@ from ..errors import ScenarioError
 from ..spec.scenario import Scenario
 from .executors import Executor
 from .replication import replication_tasks
-from .runs import as_scenario, execute, open_executor
+from .runs import as_scenario, check_feasible, execute, open_executor
 from .stats import t_interval
 
 __all__ = ["CompareResult", "compare"]
@@ -53,23 +53,30 @@ def compare(
     workers: int | None = None,
     address: str | None = None,
     quiet: bool = False,
+    allow_long: bool = False,
 ) -> CompareResult:
     """Run ``a`` and ``b`` ``n`` times each and report paired differences ``b - a`` per KPI.
 
     With ``crn=True`` (the default) replication ``r`` of both arms uses the same seed, so both
     see the same users, journeys and service draws; ``crn=False`` gives ``b`` independent seeds
-    (to measure what common random numbers buy).
+    (to measure what common random numbers buy). Each arm is refused before anything runs when
+    the feasibility estimate of one run exceeds its limits, unless ``allow_long``.
     """
     sa, sb = as_scenario(a), as_scenario(b)
     if not isinstance(n, int) or n < 1:
         raise ScenarioError("must be an integer >= 1", path="n", value=n)
     seed = sa.spec.run.seed if seed is None else int(seed)
+    if not allow_long:
+        check_feasible(sa)
+        check_feasible(sb)
     ta = replication_tasks(sa, seed, 0, n)
     tb = replication_tasks(sb, seed, 0, n, 0 if crn else _INDEPENDENT_OFFSET)
     tasks = [(("a", t[0]), *t[1:]) for t in ta] + [(("b", t[0]), *t[1:]) for t in tb]
     rows = []
     with open_executor(executor, workers, address) as ex:
-        for task, result, _err in execute(tasks, ex, f"{sa.name} vs {sb.name}", quiet):
+        for task, result, _err in execute(
+            tasks, ex, f"{sa.name} vs {sb.name}", quiet, allow_long=allow_long
+        ):
             arm, r = task[0]
             rows.append({"arm": arm, "replication": r, "seed": task[4], **result["kpis"]})
     runs = pd.DataFrame(rows).sort_values(["arm", "replication"], ignore_index=True)
