@@ -9,8 +9,10 @@ hold.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -20,6 +22,7 @@ from .analysis.folders import check_output_folder, folder_kind
 from .analysis.kpis import KPI_GROUPS
 from .analysis.readback import ResultsFolderError
 from .errors import ScenarioError
+from .spec.bounds import DESIGN_POINTS, REPLICATIONS, SEED, Bound
 from .spec.ranges import DESIGN_NAMES, ParameterRange
 from .spec.scenario import Scenario, load_scenario, parse_override_value, shipped_scenarios
 
@@ -29,12 +32,19 @@ __all__ = ["main"]
 def _parse_sets(items: Sequence[str] | None) -> dict[str, object]:
     out: dict[str, object] = {}
     for item in items or ():
+        if "\n" in item or "\r" in item:
+            raise ScenarioError(
+                "a line break cannot be part of KEY=VALUE", path="--set", value=item
+            )
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ScenarioError(
                 "expected KEY=VALUE, e.g. bank.pools.core.servers=64", path="--set", value=item
             )
-        out[key.strip()] = parse_override_value(value.strip())
+        try:
+            out[key.strip()] = parse_override_value(value.strip())
+        except ScenarioError as err:
+            raise err.within(f"--set {key.strip()}") from None
     return out
 
 
@@ -90,10 +100,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .plots import latency_throughput
     from .simulation import simulate
 
+    _check_run_options(args)
     scenario = _load(args.scenario, args.set)
     say = (lambda *a: None) if args.quiet or args.json else (lambda *a: print(*a, file=sys.stderr))
-    if args.seed is not None and args.seed < 0:
-        raise ScenarioError("must be a non-negative integer", path="--seed", value=args.seed)
+    estimate = _feasible(scenario, args.allow_long)
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise ScenarioError(
             "exists and is not a directory; results need a directory", path="--out", value=args.out
@@ -103,10 +113,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else scenario.spec.run.seed
     say(
         f"running {scenario.name} (seed {seed}, horizon "
-        f"{scenario.spec.run.horizon_s / 86400:g} d) ..."
+        f"{scenario.spec.run.horizon_s / 86400:g} d; estimated {estimate.describe()}) ..."
     )
     t0 = time.perf_counter()
-    results = simulate(scenario, seed=seed)
+    results = simulate(scenario, seed=seed, allow_long=True)  # estimated above
     wall = time.perf_counter() - t0
     if args.json:
         print(results.kpis_json())
@@ -130,14 +140,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _feasible(scenario: Scenario, allow_long: bool):
+    """The feasibility estimate of one run of ``scenario``, refused (InfeasibleRunError)
+    beyond its limits unless ``allow_long``."""
+    from .spec.feasibility import Limits, check
+
+    limits = Limits(attempts=math.inf, run_time_s=math.inf, memory_bytes=math.inf)
+    raw = scenario.as_dict()
+    source = scenario.source or "<scenario>"
+    return check(scenario.spec, limits if allow_long else None, file=source, raw=raw)
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     scenario = _load(args.scenario, args.set)
     spec = scenario.spec
+    estimate = _feasible(scenario, args.allow_long)
     print(
         f"{scenario.source}: ok — {scenario.name}: {len(spec.partners)} partner(s), "
         f"{len(spec.bank.products)} product(s), {len(spec.bank.pools)} pool(s), "
         f"horizon {spec.run.horizon_s / 86400:g} d"
     )
+    print(f"  one run: {estimate.describe()}")
     return 0
 
 
@@ -166,7 +189,10 @@ def _parse_vary(items: Sequence[str]) -> tuple[dict[str, object], bool]:
             vary[key] = ParameterRange.from_text(key, spec).as_spec()
             kinds.add("range")
         else:
-            values = [parse_override_value(v.strip()) for v in spec.split(",") if v.strip()]
+            try:
+                values = [parse_override_value(v.strip()) for v in spec.split(",") if v.strip()]
+            except ScenarioError as err:
+                raise err.within(f"--vary {key}") from None
             if not values:
                 raise ScenarioError("no values", path=f"--vary {key}", value=spec)
             vary[key] = values
@@ -179,20 +205,103 @@ def _parse_vary(items: Sequence[str]) -> tuple[dict[str, object], bool]:
     return vary, kinds == {"range"}
 
 
+MAX_WORKERS = 1024
+"""Most worker processes an executor is asked for."""
+_COUNT_BOUNDS = {
+    "n": DESIGN_POINTS,
+    "replications": REPLICATIONS,
+    "workers": Bound(MAX_WORKERS, "each worker is a process of its own with the engine loaded"),
+}
+_ADDRESS = re.compile(
+    r"(?:(?:tcp|tls|ucx|ws|wss)://)?"  # the protocol, tcp by default
+    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"  # a host or [IPv6]
+    r":([0-9]{1,5})/?"  # the port
+)
+_EXTRAS = {"dask": "distributed", "analysis": "SALib", "parquet": "pyarrow"}
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported (without importing it)."""
+    return importlib.util.find_spec(module) is not None
+
+
+def _require_extra(extra: str, option: str, value: object) -> None:
+    if not _installed(_EXTRAS[extra]):
+        raise ScenarioError(
+            f"needs the {extra!r} extra, which is not installed: "
+            f"pip install 'openbank_sim[{extra}]'",
+            path=option,
+            value=value,
+        )
+
+
+def _check_out(path: str | None, what: str) -> None:
+    """``--out`` names a directory, or a place where one can be made (no file in the way)."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ScenarioError(f"exists and is not a directory; {what}", path="--out", value=path)
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ScenarioError(
+                    f"{parent} is a file, so no directory can be made inside it",
+                    path="--out",
+                    value=path,
+                )
+            break
+
+
 def _check_run_options(args: argparse.Namespace, *counts: str) -> None:
-    """Refuse counts below 1 (``counts`` and ``--workers``) and a negative ``--seed``."""
+    """Every option as the file's numbers are checked: the counts (``counts`` and
+    ``--workers``) from 1 to their stated maximum, ``--seed`` from 0 to 2^63 - 1, ``--out`` a
+    directory, ``--scheduler`` a scheduler address given with ``--executor dask``, and the
+    extras the options need installed."""
     for name in (*counts, "workers"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if value < 1:
             raise ScenarioError("must be >= 1", path=f"--{name}", value=value)
-    if args.seed is not None and args.seed < 0:
-        raise ScenarioError("must be a non-negative integer", path="--seed", value=args.seed)
+        bound = _COUNT_BOUNDS[name]
+        if value > bound.maximum:
+            raise ScenarioError(bound.refusal(), path=f"--{name}", value=value)
+    seed = getattr(args, "seed", None)
+    if seed is not None and not 0 <= seed <= SEED.maximum:
+        raise ScenarioError(
+            f"must be an integer from 0 to {SEED.text()}", path="--seed", value=seed
+        )
+    executor = getattr(args, "executor", None)
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler is not None:
+        if executor != "dask":
+            raise ScenarioError(
+                f"applies only with --executor dask (the executor here is {executor})",
+                path="--scheduler",
+                value=scheduler,
+            )
+        m = _ADDRESS.fullmatch(scheduler.strip())
+        if m is None or not 1 <= int(m.group(2)) <= 65535:
+            raise ScenarioError(
+                "must be a Dask scheduler address HOST:PORT or tcp://HOST:PORT, e.g. "
+                "tcp://10.0.0.5:8786",
+                path="--scheduler",
+                value=scheduler,
+            )
+    if executor == "dask":
+        _require_extra("dask", "--executor", executor)
+    design = getattr(args, "design", None)
+    if design in ("saltelli", "morris"):
+        _require_extra("analysis", "--design", design)
+    _check_out(getattr(args, "out", None), "results need a directory")
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .experiments import StoreError, sweep
     from .experiments.executors import ExecutorError
 
+    _check_run_options(args, "n", "replications")
     scenario = _load(args.scenario, args.set)
     vary = None
     design = args.design
@@ -202,7 +311,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             design = "lhs" if is_range else "grid"
     elif scenario.spec.sweep is None:
         raise ScenarioError("nothing to vary: give --vary or a [sweep] table", path="--vary")
-    _check_run_options(args, "n", "replications")
+    if design in ("saltelli", "morris"):
+        _require_extra("analysis", "--design", design)
     try:
         result = sweep(
             scenario,
@@ -217,6 +327,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             store=args.out,
             resume=args.resume,
             quiet=args.quiet,
+            allow_long=args.allow_long,
         )
     except (StoreError, ExecutorError) as err:
         print(f"openbank-sim: error: {err}", file=sys.stderr)
@@ -249,12 +360,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .experiments import compare
     from .experiments.executors import ExecutorError
 
+    _check_run_options(args, "replications")
     if len(args.b) > 1 or args.best is not None or args.delta is not None:
         return _cmd_compare_many(args)
     args.b = args.b[0]
     a = _load(args.a, args.set)
     b = _load(args.b, args.set)
-    _check_run_options(args, "replications")
     try:
         res = compare(
             a,
@@ -265,6 +376,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             workers=args.workers,
             address=args.scheduler,
             quiet=args.quiet,
+            allow_long=args.allow_long,
         )
     except ExecutorError as err:
         print(f"openbank-sim: error: {err}", file=sys.stderr)
@@ -476,6 +588,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+_ALLOW_LONG = (
+    "run even when the estimate of a run exceeds 10^9 attempts, 24 h or this machine's memory"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -509,11 +626,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="write into an --out folder that holds other files (only this program's own "
         "files are replaced; the others are left untouched)",
     )
+    run.add_argument("--allow-long", action="store_true", help=_ALLOW_LONG)
     run.set_defaults(func=_cmd_run)
 
-    val = sub.add_parser("validate", help="check a scenario file without running it")
+    val = sub.add_parser(
+        "validate", help="check a scenario file without running it and estimate one run"
+    )
     val.add_argument("scenario", metavar="FILE|NAME")
     val.add_argument("--set", action="append", metavar="KEY=VALUE")
+    val.add_argument("--allow-long", action="store_true", help=_ALLOW_LONG)
     val.set_defaults(func=_cmd_validate)
 
     sw = sub.add_parser("sweep", help="run a design of experiments into a resumable store")
@@ -537,6 +658,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", metavar="DIR", required=True, help="the result store directory")
     sw.add_argument("--resume", action="store_true", help="skip runs already in the store")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.add_argument("--allow-long", action="store_true", help=_ALLOW_LONG)
     sw.set_defaults(func=_cmd_sweep)
 
     cmp_ = sub.add_parser(
@@ -564,6 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--workers", type=int)
     cmp_.add_argument("--json", action="store_true")
     cmp_.add_argument("--quiet", action="store_true")
+    cmp_.add_argument("--allow-long", action="store_true", help=_ALLOW_LONG)
     cmp_.set_defaults(func=_cmd_compare)
 
     opt = sub.add_parser(

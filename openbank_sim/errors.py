@@ -8,6 +8,8 @@ path with :meth:`ScenarioError.within` as the error travels up.
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Iterable
 from difflib import get_close_matches
 
@@ -46,10 +48,11 @@ class ScenarioError(ValueError):
         return self.value is not _MISSING
 
     def _render(self) -> str:
-        where = self.file or ""
+        where = _printable(self.file or "")
         if self.path:
-            where = f"{where}: {self.path}" if where else self.path
-        what = self.reason
+            path = _printable(self.path)
+            where = f"{where}: {path}" if where else path
+        what = _printable(self.reason)
         if self.value is not _MISSING:
             what = f"{_short(self.value)}: {what}"
         return f"{where}: {what}" if where else what
@@ -65,8 +68,19 @@ class ScenarioError(ValueError):
 
 
 def _short(value: object, limit: int = 80) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond Python's int-string conversion limit
+        text = f"<an integer of more than {sys.get_int_max_str_digits():,} digits>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``), so that an error stays one line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

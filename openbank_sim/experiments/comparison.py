@@ -16,7 +16,7 @@ from ..errors import ScenarioError
 from ..spec.scenario import Scenario
 from .executors import Executor
 from .replication import replication_tasks
-from .runs import as_scenario, execute, open_executor
+from .runs import as_scenario, check_feasible, execute, open_executor
 from .stats import t_interval
 
 if TYPE_CHECKING:
@@ -60,12 +60,14 @@ def compare(
     workers: int | None = None,
     address: str | None = None,
     quiet: bool = False,
+    allow_long: bool = False,
 ) -> CompareResult | AlternativesResult:
     """Run ``a`` and ``b`` ``n`` times each and report paired differences ``b - a`` per KPI.
 
     With ``crn=True`` (the default) replication ``r`` of both arms uses the same seed, so both
     see the same users, journeys and service draws; ``crn=False`` gives ``b`` independent seeds
-    (to measure what common random numbers buy).
+    (to measure what common random numbers buy). Each arm is refused before anything runs when
+    the feasibility estimate of one run exceeds its limits, unless ``allow_long``.
 
     More scenarios (``compare(a, b, c, ...)``), or ``best="KPI"`` / ``"KPI:max"`` (which is
     best on that KPI, optionally within ``delta``), compare each with ``a`` with simultaneous
@@ -96,12 +98,17 @@ def compare(
     if not isinstance(n, int) or n < 1:
         raise ScenarioError("must be an integer >= 1", path="n", value=n)
     seed = sa.spec.run.seed if seed is None else int(seed)
+    if not allow_long:
+        check_feasible(sa)
+        check_feasible(sb)
     ta = replication_tasks(sa, seed, 0, n)
     tb = replication_tasks(sb, seed, 0, n, 0 if crn else _INDEPENDENT_OFFSET)
     tasks = [(("a", t[0]), *t[1:]) for t in ta] + [(("b", t[0]), *t[1:]) for t in tb]
     rows = []
     with open_executor(executor, workers, address) as ex:
-        for task, result, _err in execute(tasks, ex, f"{sa.name} vs {sb.name}", quiet):
+        for task, result, _err in execute(
+            tasks, ex, f"{sa.name} vs {sb.name}", quiet, allow_long=allow_long
+        ):
             arm, r = task[0]
             rows.append({"arm": arm, "replication": r, "seed": task[4], **result["kpis"]})
     runs = pd.DataFrame(rows).sort_values(["arm", "replication"], ignore_index=True)

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ScenarioError
-from ..spec.ranges import DESIGN_NAMES, ParameterRange
+from ..spec.ranges import DESIGN_NAMES, ParameterRange, check_design_size
 
 if TYPE_CHECKING:
     import numpy as np
@@ -135,4 +135,5 @@ def sweep_points(
         )
     if not vary:
         raise ScenarioError("nothing to vary", path="sweep.vary")
+    check_design_size(design, n, vary)  # before a huge grid or sample is built
     return points(vary, n, seed)

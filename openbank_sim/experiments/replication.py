@@ -18,7 +18,7 @@ from ..errors import ScenarioError
 from ..rng import replication_seed
 from ..spec.scenario import Scenario
 from .executors import Executor
-from .runs import as_scenario, execute, open_executor, scenario_json
+from .runs import as_scenario, check_feasible, execute, open_executor, scenario_json
 from .stats import more_needed, summarise
 
 __all__ = ["ReplicationResult", "replicate", "replication_tasks"]
@@ -73,6 +73,7 @@ def replicate(
     workers: int | None = None,
     address: str | None = None,
     quiet: bool = False,
+    allow_long: bool = False,
 ) -> ReplicationResult:
     """Run ``n`` replications; replication ``r`` uses the seed derived from ``(seed, r)``.
 
@@ -85,6 +86,8 @@ def replicate(
             ``|mean|``), or ``max_replications`` is reached.
         executor, workers, address: where to run (see :mod:`openbank_sim.experiments.executors`).
         quiet: no progress bar.
+        allow_long: run even when the feasibility estimate of a run exceeds its limits
+            (otherwise such a scenario is refused before anything runs).
     """
     s = as_scenario(scenario)
     if not isinstance(n, int) or n < 1:
@@ -96,9 +99,17 @@ def replicate(
             raise ScenarioError(
                 "needs {kpi, half_width[, relative]}", path="target", value=dict(target)
             )
+    if not allow_long:
+        check_feasible(s)
     with open_executor(executor, workers, address) as ex:
         rows = _collect(
-            execute(replication_tasks(s, seed, 0, n), ex, f"{s.name} replications", quiet)
+            execute(
+                replication_tasks(s, seed, 0, n),
+                ex,
+                f"{s.name} replications",
+                quiet,
+                allow_long=allow_long,
+            )
         )
         while target is not None:
             more = more_needed(rows, target, level, max_replications)
@@ -111,6 +122,7 @@ def replicate(
                     ex,
                     f"{s.name} replications",
                     quiet,
+                    allow_long=allow_long,
                 )
             )
     runs = pd.DataFrame(rows).sort_values("replication", ignore_index=True)

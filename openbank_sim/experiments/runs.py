@@ -17,12 +17,30 @@ from typing import Any
 from ..spec.scenario import Scenario, load_scenario
 from .executors import Executor, make_executor
 
-__all__ = ["as_scenario", "execute", "open_executor", "run_task", "scenario_json"]
+__all__ = [
+    "as_scenario",
+    "check_feasible",
+    "execute",
+    "open_executor",
+    "run_task",
+    "run_task_allowing_long",
+    "scenario_json",
+]
 
 
 def run_task(task: tuple) -> dict[str, Any]:
     """Run one simulation: ``(run_id, scenario_json, source, overrides, seed)`` -> ``run_id``,
-    ``kpis`` and ``wall_s`` (wall-clock seconds of the run)."""
+    ``kpis`` and ``wall_s`` (wall-clock seconds of the run). A run the feasibility estimate
+    refuses raises :class:`~openbank_sim.spec.feasibility.InfeasibleRunError`."""
+    return _run(task, allow_long=False)
+
+
+def run_task_allowing_long(task: tuple) -> dict[str, Any]:
+    """:func:`run_task` without the feasibility limits (``allow_long=True``)."""
+    return _run(task, allow_long=True)
+
+
+def _run(task: tuple, allow_long: bool) -> dict[str, Any]:
     from ..simulation import simulate
 
     run_id, scenario_json, source, overrides, seed = task
@@ -30,8 +48,16 @@ def run_task(task: tuple) -> dict[str, Any]:
     if overrides:
         scenario = scenario.with_overrides(overrides)
     t0 = time.perf_counter()
-    results = simulate(scenario, seed=seed)
+    results = simulate(scenario, seed=seed, allow_long=allow_long)
     return {"run_id": run_id, "kpis": results.kpis, "wall_s": time.perf_counter() - t0}
+
+
+def check_feasible(s: Scenario) -> None:
+    """Refuse ``s`` when the feasibility estimate of one run exceeds its limits (an
+    :class:`~openbank_sim.spec.feasibility.InfeasibleRunError` naming its file)."""
+    from ..spec.feasibility import check
+
+    check(s.spec, file=s.source or "<scenario>", raw=s.as_dict())
 
 
 def as_scenario(s: Scenario | str | Path) -> Scenario:
@@ -69,12 +95,14 @@ def execute(
     desc: str,
     quiet: bool,
     fail_fast: bool = True,
+    allow_long: bool = False,
 ) -> Iterable[tuple[tuple, dict | None, BaseException | None]]:
     """``(task, result, error)`` for every task as it finishes, with a progress bar; the first
-    error is raised when ``fail_fast``."""
+    error is raised when ``fail_fast``. ``allow_long``: runs skip the feasibility limits."""
     bar = _progress(len(tasks), desc, quiet)
+    fn = run_task_allowing_long if allow_long else run_task
     try:
-        for task, result, err in ex.imap_unordered(run_task, tasks):
+        for task, result, err in ex.imap_unordered(fn, tasks):
             bar.update(1)
             if err is not None and fail_fast:
                 raise err

@@ -119,6 +119,7 @@ def sweep(
     resume: bool = False,
     fail_fast: bool = False,
     quiet: bool = False,
+    allow_long: bool = False,
 ) -> SweepResult:
     """Run a design over dotted-path parameters, ``replications`` runs per point.
 
@@ -130,7 +131,8 @@ def sweep(
     ``resume=True`` skips runs already there; a run file that fails its checks (damaged,
     edited, mislabeled) is set aside in ``store/runs/corrupt/`` and run again
     (:attr:`SweepResult.set_aside` says which). A failing run never stops the others unless
-    ``fail_fast``.
+    ``fail_fast``; a run whose feasibility estimate exceeds its limits fails that way (an
+    :class:`~openbank_sim.spec.feasibility.InfeasibleRunError`) unless ``allow_long``.
     """
     s = as_scenario(scenario)
     table = s.spec.sweep if getattr(s.spec, "sweep", None) is not None else None
@@ -171,7 +173,17 @@ def sweep(
         if store_path is not None:
             done, notes = open_store(store_path, definition, digest)
         rows, failures = _run_sweep(
-            s, ex, points, replications, seed, done, store_path, width, quiet, fail_fast
+            s,
+            ex,
+            points,
+            replications,
+            seed,
+            done,
+            store_path,
+            width,
+            quiet,
+            fail_fast,
+            allow_long,
         )
     if store_path is not None:
         rows, late = read_runs(store_path, definition)
@@ -192,6 +204,7 @@ def _run_sweep(
     width: int,
     quiet: bool,
     fail_fast: bool,
+    allow_long: bool = False,
 ) -> tuple[list[dict], list[dict]]:
     js = scenario_json(s)
     tasks = []
@@ -202,7 +215,9 @@ def _run_sweep(
                 tasks.append((run_id, js, s.source, pt, replication_seed(seed, r)))
     rows: list[dict] = []
     failures: list[dict] = []
-    for task, result, err in execute(tasks, ex, f"sweep {s.name}", quiet, fail_fast=False):
+    for task, result, err in execute(
+        tasks, ex, f"sweep {s.name}", quiet, fail_fast=False, allow_long=allow_long
+    ):
         run_id, _js, _src, pt, run_seed = task
         point, rep = divmod(run_id, replications)
         if err is not None:

@@ -32,6 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import ScenarioError, did_you_mean
+from .bounds import DISTRIBUTION_CV, DURATION, VALUE
 from .units import parse_duration
 
 __all__ = [
@@ -52,6 +53,9 @@ Z95: float = 1.6448536269514722
 
 _MAX_P95_RATIO: float = math.exp(Z95 * Z95 / 2)
 """Largest p95/mean ratio a lognormal can have (≈ 3.868, reached at sigma = Z95)."""
+
+_MAX_SIGMA: float = math.sqrt(math.log1p(DISTRIBUTION_CV.maximum**2))
+"""Largest lognormal sigma: the one of the largest cv (≈ 3.035 for cv = 100)."""
 
 
 @runtime_checkable
@@ -145,6 +149,13 @@ class Lognormal:
             raise ScenarioError(
                 'must be > 0 (for no variability use dist = "constant")', path="sigma", value=sigma
             )
+        if sigma > _MAX_SIGMA:
+            raise ScenarioError(
+                f"must be at most {_MAX_SIGMA:.4g}, the sigma of cv = "
+                f"{DISTRIBUTION_CV.text()} ({DISTRIBUTION_CV.reason})",
+                path="sigma",
+                value=sigma,
+            )
         object.__setattr__(self, "sigma", sigma)
 
     @classmethod
@@ -198,9 +209,14 @@ class Lognormal:
         return cls(mu=math.log(mean) - variance / 2, sigma=math.sqrt(variance))
 
     @property
+    def log_mean(self) -> float:
+        """``ln`` of the mean, ``mu + sigma^2 / 2`` (finite where the mean would overflow)."""
+        return self.mu + self.sigma * self.sigma / 2
+
+    @property
     def mean(self) -> float:
-        """The exact mean ``exp(mu + sigma^2 / 2)``."""
-        return math.exp(self.mu + self.sigma * self.sigma / 2)
+        """The exact mean ``exp(mu + sigma^2 / 2)`` (inf when it overflows a float)."""
+        return math.exp(self.log_mean) if self.log_mean < 709.0 else math.inf
 
     @property
     def cv(self) -> float:
@@ -353,6 +369,7 @@ _PARAMS: dict[str, tuple[str, ...]] = {
     "empirical": ("values",),
 }
 _TIME_PARAMS = frozenset({"value", "mean", "p95", "low", "high", "values"})
+_SHAPE_PARAMS = frozenset({"cv", "mu", "sigma"})  # bounded by their own checks
 _LOGNORMAL_FORMS = "{mean, p95}, {mean, cv} or {mu, sigma}"
 
 DIST_NAMES: tuple[str, ...] = tuple(_PARAMS)
@@ -413,11 +430,24 @@ def parse_distribution(spec: object, *, time_valued: bool) -> Distribution:
                 )
     params = {key: _read_param(spec[key], key, time_valued) for key in given}
     try:
-        return _build(name, params)
+        dist = _build(name, params)
+        _check_mean(dist, time_valued, "mu" if "mu" in params else "mean")
     except ScenarioError as error:
         raise ScenarioError(
             error.reason, path=error.path, value=_lookup(spec, error.path, error)
         ) from None
+    return dist
+
+
+def _check_mean(dist: Distribution, time_valued: bool, key: str) -> None:
+    """A mean of at most 100 years (a time) or 10^15 (a value): a lognormal given by mu and
+    sigma can have a mean far beyond each of its parameters."""
+    bound = DURATION if time_valued else VALUE
+    log_mean = dist.log_mean if isinstance(dist, Lognormal) else None
+    if log_mean is not None and log_mean > math.log(bound.maximum):
+        raise ScenarioError(
+            f"gives a mean exp(mu + sigma^2/2) above {bound.text()} ({bound.reason})", path=key
+        )
 
 
 def _build(name: str, params: dict[str, Any]) -> Distribution:
@@ -474,12 +504,18 @@ def _read_param(raw: object, key: str, time_valued: bool) -> Any:
 def _read_scalar(raw: object, path: tuple[str | int, ...], as_duration: bool) -> float:
     if as_duration:
         try:
-            return parse_duration(raw)
+            seconds = parse_duration(raw)
         except ScenarioError as error:
             raise error.within(path) from None
+        if seconds > DURATION.maximum:
+            raise ScenarioError(DURATION.refusal(), path=path, value=raw)
+        return seconds
     if isinstance(raw, str):
         raise ScenarioError("must be a plain number here, not a string", path=path, value=raw)
-    return _check_number(raw, path)
+    number = _check_number(raw, path)
+    if path[0] not in _SHAPE_PARAMS and abs(number) > VALUE.maximum:
+        raise ScenarioError(VALUE.refusal(), path=path, value=raw)
+    return number
 
 
 def _check_number(
@@ -492,7 +528,10 @@ def _check_number(
     """``value`` as a finite float, checked against the bound; else a ScenarioError on ``path``."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise ScenarioError("must be a number", path=path, value=value)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int of hundreds of digits
+        number = math.inf
     if not math.isfinite(number):
         raise ScenarioError("must be finite", path=path, value=value)
     if positive and number <= 0:
@@ -508,6 +547,15 @@ def _check_cv(cv: object) -> float:
         raise ScenarioError(
             'must be > 0 (for no variability use dist = "constant")', path="cv", value=cv
         )
+    low = DISTRIBUTION_CV.minimum or 0.0
+    if number < low:
+        raise ScenarioError(
+            f'must be at least {low:g} (for less variability use dist = "constant")',
+            path="cv",
+            value=cv,
+        )
+    if number > DISTRIBUTION_CV.maximum:
+        raise ScenarioError(DISTRIBUTION_CV.refusal(), path="cv", value=cv)
     return number
 
 

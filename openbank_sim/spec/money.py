@@ -13,6 +13,14 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ScenarioError, did_you_mean
+from .bounds import (
+    ARRIVALS_PER_MONTH,
+    BANK_EFFORT_DAYS,
+    DISCOUNT_RATE,
+    MONEY,
+    PEOPLE,
+    SIZE_MULTIPLIER,
+)
 from .distributions import Distribution
 from .readers import (
     check_keys,
@@ -107,7 +115,7 @@ def _shares(value: object, path: str, names: tuple[str, ...]) -> tuple[tuple[str
 
 
 def _money(t: Mapping[str, Any], key: str, path: str) -> float:
-    return number(t, key, path, 0.0, minimum=0.0)
+    return number(t, key, path, 0.0, minimum=0.0, maximum=MONEY)
 
 
 def _mode(t: Mapping[str, Any], name: str, team: TeamSpec) -> ModeSpec:
@@ -126,7 +134,7 @@ def _mode(t: Mapping[str, Any], name: str, team: TeamSpec) -> ModeSpec:
         else ("review_capacity", "bank_effort_days", "platform_cost", "platform_cost_per_month")
     )
     check_keys(t, common + own, p)
-    engineers = count(t, "engineers", p, 1) if name == "traditional" else 0
+    engineers = count(t, "engineers", p, 1, maximum=PEOPLE) if name == "traditional" else 0
     if name == "traditional":
         if team.engineers < 1:
             raise ScenarioError(
@@ -146,8 +154,10 @@ def _mode(t: Mapping[str, Any], name: str, team: TeamSpec) -> ModeSpec:
         development=distribution(t, "development", p, time_valued=True, required=True),
         testing=distribution(t, "testing", p, time_valued=True, required=True),
         engineers=engineers,
-        review_capacity=count(t, "review_capacity", p, 1) if name == "api" else 0,
-        bank_effort_days=number(t, "bank_effort_days", p, 0.0, minimum=0.0),
+        review_capacity=count(t, "review_capacity", p, 1, maximum=PEOPLE) if name == "api" else 0,
+        bank_effort_days=number(
+            t, "bank_effort_days", p, 0.0, minimum=0.0, maximum=BANK_EFFORT_DAYS
+        ),
         rework_probability=share(t, "rework_probability", p, 0.0),
         partner_cost=_money(t, "partner_cost", p),
         platform_cost=_money(t, "platform_cost", p),
@@ -165,7 +175,7 @@ def parse_onboarding(raw: Mapping[str, Any], partner_names: set[str]) -> Onboard
     check_keys(
         t, ("arrivals_per_month", "mix", "integration", "templates", "size", "team", "modes"), p
     )
-    arrivals = number(t, "arrivals_per_month", p, positive=True)
+    arrivals = number(t, "arrivals_per_month", p, positive=True, maximum=ARRIVALS_PER_MONTH)
     mix = _shares(t.get("mix", {"other": 1.0}), f"{p}.mix", SECTORS)
     integ = t.get("integration", "api")
     if isinstance(integ, str):
@@ -203,7 +213,7 @@ def parse_onboarding(raw: Mapping[str, Any], partner_names: set[str]) -> Onboard
     team_t = table_at(t, "team", p)
     check_keys(team_t, ("engineers", "day_rate"), f"{p}.team")
     team = TeamSpec(
-        count(team_t, "engineers", f"{p}.team", 0, minimum=0),
+        count(team_t, "engineers", f"{p}.team", 0, minimum=0, maximum=PEOPLE),
         _money(team_t, "day_rate", f"{p}.team"),
     )
     modes_t = table_at(t, "modes", p)
@@ -217,12 +227,19 @@ def parse_onboarding(raw: Mapping[str, Any], partner_names: set[str]) -> Onboard
     for mode in MODES:
         if mode in modes_t:
             modes[mode] = _mode(table_at(modes_t, mode, f"{p}.modes"), mode, team)
+    size = distribution(t, "size", p, time_valued=False)
+    if size is not None and size.mean > SIZE_MULTIPLIER.maximum:
+        raise ScenarioError(
+            f"needs a mean of at most {SIZE_MULTIPLIER.text()} ({SIZE_MULTIPLIER.reason})",
+            path=f"{p}.size",
+            value=t["size"],
+        )
     return OnboardingSpec(
         arrivals_per_month=arrivals,
         mix=mix,
         integration=integration,
         templates=MappingProxyType(dict(templates)),
-        size=distribution(t, "size", p, time_valued=False),
+        size=size,
         team=team,
         modes=MappingProxyType(modes),
     )
@@ -233,7 +250,7 @@ def parse_economics(raw: Mapping[str, Any]) -> EconomicsSpec:
     t = table_at(raw, "economics", "")
     p = "economics"
     check_keys(t, ("discount_rate", "installment_margin", "credit_loss_rate"), p)
-    rate = number(t, "discount_rate", p, 0.0)
+    rate = number(t, "discount_rate", p, 0.0, maximum=DISCOUNT_RATE)
     if rate <= -1:
         raise ScenarioError("must be > -1", path=f"{p}.discount_rate", value=t["discount_rate"])
     return EconomicsSpec(

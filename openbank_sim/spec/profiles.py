@@ -23,7 +23,8 @@ from types import MappingProxyType
 import numpy as np
 
 from ..errors import ScenarioError, did_you_mean
-from .units import is_number, parse_duration
+from .bounds import DURATION, EVENT_FACTOR, PROFILE_FACTOR, Bound, finite_float
+from .units import parse_duration
 
 __all__ = [
     "BUILTIN_PROFILE_NAMES",
@@ -111,12 +112,17 @@ class Profile:
 # Parsing
 
 
-def _nonnegative(value: object, path: str) -> float:
-    if not is_number(value) or not math.isfinite(value):
+def _nonnegative(value: object, path: str, bound: Bound = PROFILE_FACTOR) -> float:
+    x = finite_float(value)
+    if x is None:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            raise ScenarioError(bound.refusal(), path=path, value=value)  # too long for a float
         raise ScenarioError("must be a finite number", path=path, value=value)
-    if value < 0:
+    if x < 0:
         raise ScenarioError("must be >= 0", path=path, value=value)
-    return float(value)
+    if x > bound.maximum:
+        raise ScenarioError(bound.refusal(), path=path, value=value)
+    return x
 
 
 def _normalised(values: tuple[float, ...] | list[float], path: str) -> tuple[float, ...]:
@@ -146,6 +152,8 @@ def _parse_duration_s(value: object, path: str) -> float:
         raise err.within(path) from None
     if seconds <= 0:
         raise ScenarioError("must be a positive duration", path=path, value=value)
+    if seconds > DURATION.maximum:
+        raise ScenarioError(DURATION.refusal(), path=path, value=value)
     return seconds
 
 
@@ -172,7 +180,7 @@ def _parse_event(value: object, path: str) -> Event:
         dt.date(2000, month, day)  # a leap year, so 02-29 is allowed
     except ValueError:
         raise ScenarioError("is not a calendar date", path=f"{path}.date", value=date) from None
-    factor = _nonnegative(value["factor"], f"{path}.factor")
+    factor = _nonnegative(value["factor"], f"{path}.factor", EVENT_FACTOR)
     duration_s = _parse_duration_s(
         value.get("duration", _DEFAULT_EVENT_DURATION), f"{path}.duration"
     )

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..errors import ScenarioError
+from .bounds import DESIGN_POINTS
 from .readers import parse_override_value
 from .units import is_number
 
-__all__ = ["DESIGN_NAMES", "SAMPLING_DESIGNS", "ParameterRange"]
+__all__ = ["DESIGN_NAMES", "SAMPLING_DESIGNS", "ParameterRange", "check_design_size", "design_size"]
 
 DESIGN_NAMES = ("grid", "lhs", "sobol", "saltelli", "morris")
 """Every design of experiments, in the order the documentation lists them."""
@@ -97,3 +98,31 @@ class ParameterRange:
         """A drawn coordinate as this parameter's value: rounded and clipped when integer."""
         lo, hi = float(self.low), float(self.high)
         return int(min(hi, max(lo, round(x)))) if self.integer else float(x)
+
+
+def design_size(design: str, n: int, vary: Mapping[str, Any]) -> int:
+    """How many points ``design`` draws, without drawing them: a grid, the product of its
+    lists' lengths; ``lhs`` and ``sobol``, ``n``; ``saltelli`` (first order), ``n (D + 2)``;
+    ``morris``, ``n (D + 1)`` for ``D`` varied parameters."""
+    d = len(vary)
+    if design == "grid":
+        size = 1
+        for values in vary.values():
+            size *= len(values) if isinstance(values, list | tuple) else 1
+        return size
+    return n * {"saltelli": d + 2, "morris": d + 1}.get(design, 1)
+
+
+def check_design_size(design: str, n: int, vary: Mapping[str, Any]) -> None:
+    """Refuse a design of more than ``DESIGN_POINTS`` points (path ``sweep.vary`` for a grid,
+    ``sweep.n`` for a sampling design)."""
+    if design != "grid" and (isinstance(n, bool) or not isinstance(n, int)):
+        return  # the design refuses such an n itself
+    size = design_size(design, n, vary)
+    if size > DESIGN_POINTS.maximum:
+        raise ScenarioError(
+            f"gives a {design} design of {size:,} points; at most {DESIGN_POINTS.text()} "
+            f"({DESIGN_POINTS.reason})",
+            path="sweep.vary" if design == "grid" else "sweep.n",
+            value=n if design != "grid" else {k: len(v) for k, v in vary.items()},
+        )

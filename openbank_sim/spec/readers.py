@@ -10,7 +10,9 @@ from types import MappingProxyType
 from typing import Any, Literal, overload
 
 from ..errors import ScenarioError, did_you_mean
+from .bounds import DURATION, MAX_INT_DIGITS, MAX_NESTING, VALUE, Bound
 from .distributions import Distribution, parse_distribution
+from .toml_text import check_depth, nesting_depth
 from .types import NAME_RE, NOT_YET
 from .units import is_number, parse_duration
 
@@ -56,20 +58,26 @@ def number(
     *,
     minimum: float | None = None,
     positive: bool = False,
+    maximum: Bound = VALUE,
 ) -> float:
-    """A finite number (int or float)."""
+    """A finite number (int or float) of at most ``maximum``."""
     p = join_path(path, key)
     if key not in table:
         if default is None:
             raise ScenarioError("is required", path=p)
         return default
     value = table[key]
-    if not is_number(value) or not math.isfinite(value):
+    if not is_number(value) or (isinstance(value, float) and not math.isfinite(value)):
         raise ScenarioError("must be a number", path=p, value=value)
+    # compared as written: an int of hundreds of digits compares exactly, no float overflow
     if positive and value <= 0:
         raise ScenarioError("must be > 0", path=p, value=value)
     if minimum is not None and value < minimum:
         raise ScenarioError(f"must be >= {minimum:g}", path=p, value=value)
+    if value > maximum.maximum:
+        raise ScenarioError(maximum.refusal(), path=p, value=value)
+    if value < -maximum.maximum:
+        raise ScenarioError(f"must be at least -{maximum.text()}", path=p, value=value)
     return float(value)
 
 
@@ -84,9 +92,15 @@ def share(table: Mapping[str, Any], key: str, path: str, default: float | None =
 
 
 def count(
-    table: Mapping[str, Any], key: str, path: str, default: int | None = None, *, minimum: int = 1
+    table: Mapping[str, Any],
+    key: str,
+    path: str,
+    default: int | None = None,
+    *,
+    minimum: int = 1,
+    maximum: Bound,
 ) -> int:
-    """An integer count (positive unless ``minimum`` says otherwise)."""
+    """An integer count (positive unless ``minimum`` says otherwise) of at most ``maximum``."""
     p = join_path(path, key)
     if key not in table:
         if default is None:
@@ -98,6 +112,8 @@ def count(
     if value < minimum:
         what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ScenarioError(f"must be {what}", path=p, value=value)
+    if value > maximum.maximum:
+        raise ScenarioError(maximum.refusal(), path=p, value=value)
     return value
 
 
@@ -143,17 +159,21 @@ def duration(
     default: str | None = None,
     *,
     allow_none: bool = False,
+    maximum: Bound = DURATION,
 ) -> float:
-    """A duration string in seconds (``"none"`` = inf where allowed)."""
+    """A duration string in seconds (``"none"`` = inf where allowed), at most ``maximum``."""
     p = join_path(path, key)
     if key not in table:
         if default is None:
             raise ScenarioError("is required", path=p)
         return parse_duration(default, allow_none=allow_none)
     try:
-        return parse_duration(table[key], allow_none=allow_none)
+        seconds = parse_duration(table[key], allow_none=allow_none)
     except ScenarioError as err:
         raise err.within(p) from None
+    if math.isfinite(seconds) and seconds > maximum.maximum:
+        raise ScenarioError(maximum.refusal(), path=p, value=table[key])
+    return seconds
 
 
 @overload
@@ -227,11 +247,27 @@ def frozen_mapping(d: dict) -> Mapping:
 
 def parse_override_value(text: str) -> Any:
     """A ``--set`` value: a TOML literal (``64``, ``0.5``, ``true``, ``[1, 2]``,
-    ``{dist = "constant", value = "5ms"}``); a bare word is a string (``2d``, ``api``)."""
+    ``{dist = "constant", value = "5ms"}``); a bare word is a string (``2d``, ``api``).
+
+    Raises:
+        ScenarioError: (without a path) for a value with a line break, one that nests deeper
+            than a scenario may, or an integer literal too long to convert.
+    """
     if "\n" in text or "\r" in text:
-        return text
+        raise ScenarioError("a value cannot contain a line break", value=text)
+    nesting = nesting_depth(text)
+    if max(nesting.depth, nesting.key_parts) > MAX_NESTING:
+        raise ScenarioError(
+            f"nests tables, arrays or dotted keys deeper than a scenario may ({MAX_NESTING})",
+            value=text,
+        )
     try:
         parsed = tomllib.loads(f"v = {text}")
     except tomllib.TOMLDecodeError:
         return text
+    except ValueError:  # Python's int-string conversion limit
+        raise ScenarioError(
+            f"has an integer literal of more than {MAX_INT_DIGITS:,} digits", value=text
+        ) from None
+    check_depth(parsed)
     return parsed["v"] if list(parsed) == ["v"] else text

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tomllib
+import reprlib
 from collections.abc import Iterable, Mapping
 from difflib import get_close_matches
 from importlib import resources
@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ScenarioError, did_you_mean
+from . import toml_text
+from .bounds import MAX_FILE_BYTES, MAX_NESTING
+from .ranges import ParameterRange
 from .readers import parse_override_value
 from .schema import Spec, build
 
@@ -66,8 +69,9 @@ class Scenario:
         source: str | Path | None = None,
         chain: tuple[str, ...] = (),
     ) -> None:
-        self._raw = copy.deepcopy(dict(raw))
         self.source = str(source) if source is not None else None
+        toml_text.check_depth(raw, self.source or "<scenario>")  # before anything recurses
+        self._raw = copy.deepcopy(dict(raw))
         self._chain = tuple(str(c) for c in chain)
         if _EXTENDS in self._raw:
             raise ScenarioError(
@@ -79,6 +83,7 @@ class Scenario:
         default_name = Path(self.source).stem if self.source else "scenario"
         try:
             self.spec: Spec = build(self._raw, default_name)
+            _check_sweep(self._raw, self.spec)
         except ScenarioError as err:
             raise err.within("", file=self.source or "<scenario>") from None
 
@@ -134,20 +139,59 @@ class Scenario:
         raw = copy.deepcopy(self._raw)
         for path, value in items:
             try:
-                before = _entities(raw)
-                set_path(raw, path, value)
-                added = sorted(_entities(raw) - before)
-                if added:
-                    kind, name = added[0]
-                    raise ScenarioError(
-                        f"would create {kind} {name!r}; overrides never create a pool, product, "
-                        "journey, partner, limit or profile",
-                        path=path,
-                        value=value,
-                    )
+                _override(raw, path, value)
             except ScenarioError as err:
                 raise err.within("", file=self.source or "<scenario>") from None
         return Scenario(raw, self.source, self._chain)
+
+
+def _override(raw: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``value`` at dotted ``path`` in ``raw`` (in place), refusing to create entries."""
+    before = _entities(raw)
+    set_path(raw, path, value)
+    added = sorted(_entities(raw) - before)
+    if added:
+        kind, name = added[0]
+        raise ScenarioError(
+            f"would create {kind} {name!r}; overrides never create a pool, product, "
+            "journey, partner, limit or profile",
+            path=path,
+            value=value,
+        )
+
+
+def _sweep_trials(spec: Any) -> list[tuple[str, Any]]:
+    """``(path, value)`` pairs that exercise every path of ``[sweep].vary``: each value of a
+    short grid list (the first and last of a long one), both ends of a range."""
+    out: list[tuple[str, Any]] = []
+    for path, values in spec.vary.items():
+        if spec.design == "grid":
+            listed = list(values)
+            out += [(path, v) for v in (listed if len(listed) <= 8 else listed[:: len(listed) - 1])]
+        else:
+            r = ParameterRange.from_spec(path, values, spec.design)
+            out += [(path, r.value(r.low)), (path, r.value(r.high))]
+    return out
+
+
+def _check_sweep(raw: Mapping[str, Any], spec: Spec) -> None:
+    """Every path that ``[sweep].vary`` varies names a key of this scenario that takes the
+    values swept: each is set, as an override would be, and the result validated."""
+    if spec.sweep is None:
+        return
+    base = {k: v for k, v in raw.items() if k != "sweep"}
+    for path, value in _sweep_trials(spec.sweep):
+        trial = copy.deepcopy(base)
+        try:
+            _override(trial, path, value)
+            build(trial)
+        except ScenarioError as err:
+            where = f"{err.path}: " if err.path else ""
+            raise ScenarioError(
+                f"cannot be set to {reprlib.repr(value)} ({where}{err.reason})",
+                path=f"sweep.vary.{path}",
+                value=spec.sweep.vary[path],
+            ) from None
 
 
 def _entities(raw: Mapping[str, Any]) -> set[tuple[str, str]]:
@@ -179,6 +223,11 @@ def set_path(raw: dict[str, Any], path: str, value: Any) -> None:
     if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
         raise ScenarioError("is not a dotted key path", path=str(path))
     parts = path.split(".")
+    if len(parts) > MAX_NESTING:
+        raise ScenarioError(
+            f"has {len(parts)} parts; no key of a scenario is nested deeper than {MAX_NESTING}",
+            path=".".join(parts[: MAX_NESTING + 1]),
+        )
     node: Any = raw
     walked: list[str] = []
     for i, part in enumerate(parts):
@@ -229,15 +278,22 @@ def set_path(raw: dict[str, Any], path: str, value: Any) -> None:
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ScenarioError("no such file", file=str(path)) from None
     except IsADirectoryError:
         raise ScenarioError("is a directory, not a scenario file", file=str(path)) from None
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(f"not valid TOML: {err}", file=str(path)) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(
+            f"is larger than {MAX_FILE_BYTES:,} bytes: a scenario file is hand-written text "
+            "(the shipped ones are under 10 kB)",
+            file=str(path),
+        )
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError("not valid TOML: not UTF-8 text", file=str(path)) from None
+    return toml_text.loads(text, file=str(path))
 
 
 def resolve_path(name_or_path: str | Path) -> Path:

@@ -16,11 +16,29 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import ScenarioError, did_you_mean
+from .bounds import (
+    BACKOFF_FACTOR,
+    COPIES,
+    DESIGN_POINTS,
+    GROWTH_PER_YEAR,
+    LIMIT,
+    MAX_ATTEMPTS,
+    MONEY,
+    PER_USER_DAY,
+    QUEUE_LIMIT,
+    RATE_PER_S,
+    REPLICATIONS,
+    SEED,
+    SERVERS,
+    SESSIONS_PER_USER_DAY,
+    TIME_BINS,
+    USERS,
+)
 from .distributions import parse_distribution
 from .limits import LimitSpec
 from .money import parse_economics, parse_onboarding
 from .profiles import Profile, builtin_profiles, parse_profile
-from .ranges import DESIGN_NAMES, ParameterRange
+from .ranges import DESIGN_NAMES, ParameterRange, check_design_size
 from .readers import (
     array_of_tables,
     boolean,
@@ -109,10 +127,12 @@ def _sweep(raw: Mapping[str, Any]) -> SweepSpec | None:
                 raise ScenarioError("a grid needs a non-empty list of values", path=p, value=value)
         else:
             ParameterRange.from_spec(key, value, design)
+    n = count(t, "n", "sweep", 16, maximum=DESIGN_POINTS)
+    check_design_size(design, n, vary)
     return SweepSpec(
         design,
-        count(t, "n", "sweep", 16),
-        count(t, "replications", "sweep", 1),
+        n,
+        count(t, "replications", "sweep", 1, maximum=REPLICATIONS),
         frozen_mapping(vary),
     )
 
@@ -132,6 +152,12 @@ def _run(raw: Mapping[str, Any]) -> RunSpec:
     horizon = duration(t, "horizon", path, "1d")
     if horizon <= 0:
         raise ScenarioError("must be longer than 0s", path="run.horizon", value=t.get("horizon"))
+    if horizon > (dt.date.max - start).days * 86400.0:
+        raise ScenarioError(
+            f"from run.start ({start}) it ends after 9999-12-31, the last calendar date",
+            path="run.horizon",
+            value=t.get("horizon"),
+        )
     warmup = duration(t, "warmup", path, "0s")
     if warmup >= horizon:
         raise ScenarioError(
@@ -139,10 +165,11 @@ def _run(raw: Mapping[str, Any]) -> RunSpec:
             path="run.warmup",
             value=t.get("warmup"),
         )
-    seed = count(t, "seed", path, 0, minimum=0)
+    seed = count(t, "seed", path, 0, minimum=0, maximum=SEED)
     time_bin = duration(t, "time_bin", path, "1h")
     if time_bin <= 0:
         raise ScenarioError("must be longer than 0s", path="run.time_bin", value=t["time_bin"])
+    _check_bins(horizon, time_bin, "run.time_bin", t.get("time_bin"))
     rc = t.get("record_calls", "none")
     if rc == "none":
         record = 0.0
@@ -157,6 +184,17 @@ def _run(raw: Mapping[str, Any]) -> RunSpec:
     traffic = text(t, "traffic", path, "full", ("full", "windowed"))
     windows = _windows(t, horizon, traffic)
     return RunSpec(start, horizon, warmup, seed, time_bin, record, traffic, windows)
+
+
+def _check_bins(horizon_s: float, bin_s: float, path: str, value: object) -> None:
+    """At most ``TIME_BINS`` periods of ``bin_s`` seconds in the horizon."""
+    if horizon_s / bin_s > TIME_BINS.maximum:
+        raise ScenarioError(
+            f"cuts run.horizon into {horizon_s / bin_s:,.0f} periods; at most "
+            f"{TIME_BINS.text()} ({TIME_BINS.reason}): choose a longer one",
+            path=path,
+            value=value,
+        )
 
 
 def _windows(t: Mapping[str, Any], horizon_s: float, traffic: str) -> WindowsSpec | None:
@@ -348,7 +386,7 @@ def _schedule(t: Mapping[str, Any], path: str) -> tuple[ScheduleEntry, ...]:
                 path=f"{ep}.to",
                 value=e["to"],
             )
-        out.append(ScheduleEntry(start, end, count(e, "servers", ep), rec_a))
+        out.append(ScheduleEntry(start, end, count(e, "servers", ep, maximum=SERVERS), rec_a))
     return tuple(out)
 
 
@@ -366,7 +404,7 @@ def _outages(t: Mapping[str, Any], path: str) -> OutageSpec | None:
     return OutageSpec(between, repair)
 
 
-def _slo(raw: Mapping[str, Any]) -> SloSpec | None:
+def _slo(raw: Mapping[str, Any], horizon_s: float) -> SloSpec | None:
     if "slo" not in raw:
         return None
     t = table_at(raw, "slo", "")
@@ -374,6 +412,7 @@ def _slo(raw: Mapping[str, Any]) -> SloSpec | None:
     period = duration(t, "period", "slo", "1h")
     if period <= 0:
         raise ScenarioError("must be longer than 0s", path="slo.period", value=t.get("period"))
+    _check_bins(horizon_s, period, "slo.period", t.get("period"))
     return SloSpec(
         period_s=period,
         latency_mean_s=duration(t, "latency_mean", "slo") if "latency_mean" in t else None,
@@ -422,7 +461,10 @@ def _background(
             )
         consent = ConsentSpec(lifetime, share(c, "renewal_probability", cp, 0.0))
     return BackgroundSpec(
-        product, number(b, "per_user_day", p, positive=True), share_of_users, consent
+        product,
+        number(b, "per_user_day", p, positive=True, maximum=PER_USER_DAY),
+        share_of_users,
+        consent,
     )
 
 
@@ -434,14 +476,18 @@ def _bank(raw: Mapping[str, Any]) -> BankSpec:
     for name, t in named_tables(bank, "pools", "bank", "pool", required=True).items():
         p = f"bank.pools.{name}"
         check_keys(t, ("servers", "queue_limit", "schedule", "outages", "cost_per_server_hour"), p)
-        ql = count(t, "queue_limit", p, minimum=0) if "queue_limit" in t else None
+        ql = (
+            count(t, "queue_limit", p, minimum=0, maximum=QUEUE_LIMIT)
+            if "queue_limit" in t
+            else None
+        )
         pools[name] = PoolSpec(
             name,
-            count(t, "servers", p),
+            count(t, "servers", p, maximum=SERVERS),
             ql,
             _schedule(t, p),
             _outages(t, p),
-            number(t, "cost_per_server_hour", p, 0.0, minimum=0.0),
+            number(t, "cost_per_server_hour", p, 0.0, minimum=0.0, maximum=MONEY),
         )
     products: dict[str, ProductSpec] = {}
     for name, t in named_tables(bank, "products", "bank", "product", required=True).items():
@@ -468,9 +514,9 @@ def _bank(raw: Mapping[str, Any]) -> BankSpec:
             pool=pool,
             service_time=distribution(t, "service_time", p, time_valued=True, required=True),
             error_rate=share(t, "error_rate", p, 0.0),
-            fee=number(t, "fee", p, 0.0, minimum=0.0),
+            fee=number(t, "fee", p, 0.0, minimum=0.0, maximum=MONEY),
             take_rate=take,
-            cost=number(t, "cost", p, 0.0, minimum=0.0),
+            cost=number(t, "cost", p, 0.0, minimum=0.0, maximum=MONEY),
         )
     return BankSpec(direct, frozen_mapping(pools), frozen_mapping(products))
 
@@ -528,11 +574,11 @@ def _limit(t: dict, path: str, products: Mapping[str, ProductSpec]) -> LimitRule
             )
     kw: dict[str, Any] = {"algorithm": algorithm}
     if "rate" in params:
-        kw["rate_per_s"] = number(t, "rate", path, positive=True)
+        kw["rate_per_s"] = number(t, "rate", path, positive=True, maximum=RATE_PER_S)
     if "burst" in params:
-        kw["burst"] = count(t, "burst", path)
+        kw["burst"] = count(t, "burst", path, maximum=LIMIT)
     if "limit" in params:
-        kw["limit"] = count(t, "limit", path)
+        kw["limit"] = count(t, "limit", path, maximum=LIMIT)
     if "window" in params:
         kw["window_s"] = duration(t, "window", path)
         if kw["window_s"] <= 0:
@@ -573,7 +619,7 @@ def _gateway(raw: Mapping[str, Any], products: Mapping[str, ProductSpec]) -> Gat
         check_keys(a, ("token_ttl", "servers", "service_time", "failure_rate"), p)
         auth = AuthSpec(
             token_ttl_s=duration(a, "token_ttl", p, "1h"),
-            servers=count(a, "servers", p, 1),
+            servers=count(a, "servers", p, 1, maximum=SERVERS),
             service_time=distribution(a, "service_time", p, time_valued=True)
             or parse_distribution({"dist": "constant", "value": "0s"}, time_valued=True),
             failure_rate=share(a, "failure_rate", p, 0.0),
@@ -603,7 +649,7 @@ def _client(t: Mapping[str, Any], path: str) -> ClientSpec:
     check_keys(b, ("base", "factor", "max", "jitter"), bp)
     backoff = BackoffSpec(
         base_s=duration(b, "base", bp, "200ms"),
-        factor=number(b, "factor", bp, 2.0, minimum=1.0),
+        factor=number(b, "factor", bp, 2.0, minimum=1.0, maximum=BACKOFF_FACTOR),
         max_s=duration(b, "max", bp, "30s"),
         jitter=text(b, "jitter", bp, "full", JITTERS),
     )
@@ -627,7 +673,7 @@ def _client(t: Mapping[str, Any], path: str) -> ClientSpec:
         )
     return ClientSpec(
         timeout_s=timeout,
-        max_attempts=count(t, "max_attempts", path, 1),
+        max_attempts=count(t, "max_attempts", path, 1, maximum=MAX_ATTEMPTS),
         backoff=backoff,
         retry_on=frozenset(retry_on),
         respect_retry_after=boolean(t, "respect_retry_after", path, False),
@@ -758,7 +804,7 @@ def _partners(
     for i, t in enumerate(items):
         p = f"partners.{i}"
         check_keys(t, _PARTNER_KEYS, p)
-        growth = number(t, "growth_per_year", p, 0.0)
+        growth = number(t, "growth_per_year", p, 0.0, maximum=GROWTH_PER_YEAR)
         if growth <= -1:
             raise ScenarioError(
                 "must be > -1", path=f"{p}.growth_per_year", value=t["growth_per_year"]
@@ -784,8 +830,8 @@ def _partners(
         # [client] was validated on its own first, so an error here comes from the override
         spec_client = _client(_merge(client, override), f"{p}.client")
         live_from = duration(t, "live_from", p, "0d")
-        copies = count(t, "copies", p, 1)
-        spud = number(t, "sessions_per_user_day", p, positive=True)
+        copies = count(t, "copies", p, 1, maximum=COPIES)
+        spud = number(t, "sessions_per_user_day", p, positive=True, maximum=SESSIONS_PER_USER_DAY)
         names = [name] if copies == 1 else [f"{name}-{k}" for k in range(1, copies + 1)]
         for n in names:
             if n in seen:
@@ -800,7 +846,7 @@ def _partners(
                     name=n,
                     sector=text(t, "sector", p, "other", SECTORS),
                     integration=text(t, "integration", p, "api", INTEGRATIONS),
-                    users=count(t, "users", p),
+                    users=count(t, "users", p, maximum=USERS),
                     sessions_per_user_day=spud,
                     profile=profile,
                     journey=journey,
@@ -818,7 +864,7 @@ def build(raw: Mapping[str, Any], default_name: str = "scenario") -> Spec:
     if not isinstance(raw, Mapping):
         raise ScenarioError("a scenario must be a table", value=raw)
     check_keys(raw, _TOP_KEYS, "", later=_TOP_LATER)
-    fv = count(raw, "format_version", "", 1)
+    fv = count(raw, "format_version", "", 1, maximum=SEED)
     if fv != 1:
         raise ScenarioError(
             "this version of openbank_sim reads format_version = 1", path="format_version", value=fv
@@ -851,7 +897,7 @@ def build(raw: Mapping[str, Any], default_name: str = "scenario") -> Spec:
         partners=partners,
         profiles=frozen_mapping({k: v for k, v in profiles.items() if k in used}),
         sweep=_sweep(raw),
-        slo=_slo(raw),
+        slo=_slo(raw, run.horizon_s),
         onboarding=onboarding,
         economics=parse_economics(raw),
     )

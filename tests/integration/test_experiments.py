@@ -58,6 +58,8 @@ from openbank_sim.rng import replication_seed
 
 SERVERS = "bank.pools.core.servers"
 SESSIONS = "partners.0.sessions_per_user_day"
+USERS = "partners.0.users"
+HUGE_USERS = 10**10  # the most a partner may have
 UNREACHABLE = "tcp://127.0.0.1:9"
 
 
@@ -524,13 +526,14 @@ def test_stored_and_storeless_sweeps_agree(stored: SweepResult) -> None:
 
 @pytest.mark.parametrize("executor", ["serial", "processes"])
 def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path: Path, executor: str) -> None:
-    """A session rate that passes validation but makes the arrival sampler raise: its runs go
-    to failures.jsonl with a traceback (from the worker too), every other run finishes; no
+    """A point that passes validation but whose runs the feasibility estimate refuses (10^10
+    users at 1,000 sessions a day: some 3.5 * 10^10 sessions in 5 minutes): its runs go to
+    failures.jsonl with a traceback (from the worker too), every other run finishes; no
     results.csv yet."""
     store = tmp_path / "store"
     res = sweep(
-        base_scenario(),
-        {SESSIONS: [10.0, 1e300, 5.0]},
+        base_scenario(**{SESSIONS: 1000.0}),
+        {USERS: [100, HUGE_USERS, 50]},
         replications=2,
         seed=2,
         executor=executor,
@@ -546,7 +549,8 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path: Path, executo
     recs = sorted((json.loads(line) for line in lines), key=lambda r: r["run_id"])
     assert [r["run_id"] for r in recs] == [2, 3]
     for rec in recs:
-        assert rec["params"] == {SESSIONS: 1e300}
+        assert rec["params"] == {USERS: HUGE_USERS}
+        assert rec["error"].startswith("InfeasibleRunError(")
         assert rec["seed"] == replication_seed(2, rec["replication"])
         assert "Traceback (most recent call last)" in rec["traceback"]
         assert "in run_task" in rec["traceback"]  # the frames of the run itself
@@ -560,10 +564,10 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path: Path, executo
 def test_fail_fast_stops_at_the_first_failure(tmp_path: Path) -> None:
     """With ``fail_fast`` the error propagates and later runs never start."""
     store = tmp_path / "store"
-    with pytest.raises(ValueError):
+    with pytest.raises(ScenarioError):
         sweep(
-            base_scenario(),
-            {SESSIONS: [10.0, 1e300, 5.0]},
+            base_scenario(**{SESSIONS: 1000.0}),
+            {USERS: [100, HUGE_USERS, 50]},
             replications=2,
             seed=2,
             executor="serial",

@@ -111,6 +111,24 @@ def onboarding(**kw: object) -> str:
     return ONBOARDING.format(**values)
 
 
+# An account-information product, for unattended refreshes.
+AIS_PRODUCT = """[bank.products.info]
+kind = "account_info"
+pool = "core"
+service_time = { dist = "constant", value = "50ms" }
+"""
+
+# Six integer keys of BASE: ten values each make a grid of a million points.
+GRID_KEYS = (
+    "partners.0.users",
+    "bank.pools.core.servers",
+    "client.max_attempts",
+    "run.seed",
+    "gateway.limits.0.burst",
+    "gateway.limits.1.limit",
+)
+
+
 @dataclass(frozen=True)
 class Bad:
     """One bad input: how to make it from :data:`BASE` and what the error must say.
@@ -816,6 +834,343 @@ CASES = [
         ("letters, digits",),
         edits=(('name = "shop"', 'name = ""'),),
     ),
+    # numbers beyond their bounds (docs/scenario-format.md "Bounds"): one clear error, never
+    # a MemoryError, an OverflowError or a hang later
+    Bad(
+        "servers-10-to-the-12",
+        "bank.pools.core.servers",
+        ("at most 100,000",),
+        edits=(("servers = 4", "servers = 1000000000000"),),
+    ),
+    Bad(
+        "servers-26-digits",
+        "bank.pools.core.servers",
+        ("at most 100,000",),
+        edits=(("servers = 4", "servers = " + "9" * 26),),
+    ),
+    Bad(
+        "users-huge",
+        "partners.0.users",
+        ("at most 10,000,000,000", "people on earth"),
+        edits=(("users = 1000", "users = 100000000000000000000"),),
+    ),
+    Bad(
+        "users-10-to-the-15",
+        "partners.0.users",
+        ("at most 10,000,000,000",),
+        edits=(("users = 1000", "users = 1_000_000_000_000_000"),),
+    ),
+    Bad(
+        "sessions-1e308",
+        "partners.0.sessions_per_user_day",
+        ("at most 86,400",),
+        edits=(("sessions_per_user_day = 2.0", "sessions_per_user_day = 1e308"),),
+    ),
+    Bad(
+        "sessions-400-digit-integer",
+        "partners.0.sessions_per_user_day",
+        ("at most 86,400",),
+        edits=(("sessions_per_user_day = 2.0", "sessions_per_user_day = " + "7" * 400),),
+    ),
+    Bad(
+        "integer-5000-digits",
+        "",
+        ("line 48", "4,300 digits"),
+        edits=(("users = 1000", "users = " + "9" * 5000),),
+    ),
+    Bad(
+        "nested-inline-tables",
+        "",
+        ("line 1", "nests tables or arrays 3000 deep"),
+        prepend="deep = " + "{ a = " * 3000 + "1" + " }" * 3000 + "\n",
+    ),
+    Bad(
+        "nested-arrays",
+        "",
+        ("nests tables or arrays 5000 deep",),
+        prepend="deep = " + "[" * 5000 + "]" * 5000 + "\n",
+    ),
+    Bad(
+        "dotted-key-5000-parts",
+        "",
+        ("dotted key of 5000 parts",),
+        prepend=".".join(["a"] * 5000) + " = 1\n",
+    ),
+    Bad(
+        "table-header-5000-parts",
+        "",
+        ("dotted key of 5000 parts",),
+        append="\n[" + ".".join(["x"] * 5000) + "]\n",
+    ),
+    Bad(
+        "nested-18-levels-by-headers-and-inline-tables",
+        "a.a.a.a.a.a.a.a.a.a.b.b.b.b.b.b.b",
+        ("deeper than 16",),
+        prepend="[" + ".".join(["a"] * 10) + "]\nb = " + "{ b = " * 7 + "1" + " }" * 7 + "\n\n",
+    ),
+    Bad(
+        "copies-10-to-the-12",
+        "partners.0.copies",
+        ("at most 10,000",),
+        append="copies = 1000000000000\n",
+    ),
+    Bad(
+        "growth-1e308",
+        "partners.0.growth_per_year",
+        ("at most 10",),
+        append="growth_per_year = 1e308\n",
+    ),
+    Bad(
+        "growth-huge-negative-integer",
+        "partners.0.growth_per_year",
+        ("at least -10",),
+        append="growth_per_year = -" + "9" * 400 + "\n",
+    ),
+    Bad(
+        "horizon-1000y",
+        "run.horizon",
+        ("at most 100y",),
+        edits=(('horizon = "1h"', 'horizon = "1000y"'),),
+    ),
+    Bad(
+        "horizon-past-the-calendar",
+        "run.horizon",
+        ("9999-12-31",),
+        edits=(('horizon = "1h"', 'start = "9990-01-01"\nhorizon = "20y"'),),
+    ),
+    Bad(
+        "time-bins-too-many",
+        "run.time_bin",
+        ("1,000,000",),
+        edits=(('horizon = "1h"', 'horizon = "1d"\ntime_bin = "1ms"'),),
+    ),
+    Bad(
+        "slo-periods-too-many",
+        "slo.period",
+        ("1,000,000",),
+        append='\n[slo]\nperiod = "1ms"\n',
+    ),
+    Bad(
+        "queue-limit-huge",
+        "bank.pools.core.queue_limit",
+        ("at most 1,000,000,000",),
+        edits=(("servers = 4", "servers = 4\nqueue_limit = 10000000000"),),
+    ),
+    Bad(
+        "burst-huge",
+        "gateway.limits.0.burst",
+        ("at most 1,000,000,000",),
+        edits=(("burst = 100", "burst = 10000000000"),),
+    ),
+    Bad(
+        "limit-huge",
+        "gateway.limits.1.limit",
+        ("at most 1,000,000,000",),
+        edits=(("limit = 64", "limit = 10000000000"),),
+    ),
+    Bad(
+        "token-rate-1e308",
+        "gateway.limits.0.rate",
+        ("at most 1,000,000,000",),
+        edits=(("rate = 50.0", "rate = 1e308"),),
+    ),
+    Bad(
+        "auth-servers-huge",
+        "gateway.auth.servers",
+        ("at most 100,000",),
+        edits=(("failure_rate = 0.001", "failure_rate = 0.001\nservers = 1000000000000"),),
+    ),
+    Bad(
+        "schedule-servers-huge",
+        "bank.pools.core.schedule.0.servers",
+        ("at most 100,000",),
+        edits=(
+            (
+                "servers = 4",
+                'servers = 4\nschedule = [{ from = "11-10T20:00", to = "11-11T04:00", '
+                "servers = 1000000000000 }]",
+            ),
+        ),
+    ),
+    Bad(
+        "max-attempts-huge",
+        "client.max_attempts",
+        ("at most 100",),
+        edits=(("max_attempts = 3", "max_attempts = 1000000"),),
+    ),
+    Bad(
+        "backoff-factor-1e308",
+        "client.backoff.factor",
+        ("at most 100",),
+        edits=(("max_attempts = 3", "max_attempts = 3\nbackoff = { factor = 1e308 }"),),
+    ),
+    Bad(
+        "fee-1e308",
+        "bank.products.pay.fee",
+        ("at most 10^15",),
+        edits=(("take_rate = 0.002", "take_rate = 0.002\nfee = 1e308"),),
+    ),
+    Bad(
+        "per-user-day-huge",
+        "partners.0.background.per_user_day",
+        ("at most 86,400",),
+        edits=(("[gateway.auth]", AIS_PRODUCT + "\n[gateway.auth]"),),
+        append='background = { product = "info", per_user_day = 1e300 }\n',
+    ),
+    Bad(
+        "seed-above-64-bits",
+        "run.seed",
+        ("at most 9,223,372,036,854,775,807",),
+        edits=(('horizon = "1h"', 'horizon = "1h"\nseed = 100000000000000000000'),),
+    ),
+    Bad(
+        "timeout-beyond-100y",
+        "client.timeout",
+        ("at most 100y",),
+        edits=(('timeout = "5s"', 'timeout = "1000y"'),),
+    ),
+    Bad(
+        "service-time-beyond-100y",
+        "bank.products.pay.service_time.mean",
+        ("at most 100y",),
+        edits=(('mean = "100ms" }', 'mean = "500y" }'),),
+    ),
+    Bad(
+        "lognormal-mu-gives-a-huge-mean",
+        "bank.products.pay.service_time.mu",
+        ("mean", "100y"),
+        edits=(
+            (
+                '{ dist = "exponential", mean = "100ms" }',
+                '{ dist = "lognormal", mu = 800, sigma = 1 }',
+            ),
+        ),
+    ),
+    Bad(
+        "lognormal-sigma-huge",
+        "bank.products.pay.service_time.sigma",
+        ("at most 3.035",),
+        edits=(
+            (
+                '{ dist = "exponential", mean = "100ms" }',
+                '{ dist = "lognormal", mu = 0, sigma = 1e300 }',
+            ),
+        ),
+    ),
+    Bad(
+        "gamma-cv-huge",
+        "bank.products.pay.service_time.cv",
+        ("at most 100",),
+        edits=(
+            (
+                '{ dist = "exponential", mean = "100ms" }',
+                '{ dist = "gamma", mean = "1s", cv = 1e308 }',
+            ),
+        ),
+    ),
+    Bad(
+        "gamma-cv-tiny",
+        "bank.products.pay.service_time.cv",
+        ("at least 1e-06",),
+        edits=(
+            (
+                '{ dist = "exponential", mean = "100ms" }',
+                '{ dist = "gamma", mean = "1s", cv = 1e-200 }',
+            ),
+        ),
+    ),
+    Bad(
+        "journey-value-1e308",
+        "journeys.buy.value.value",
+        ("at most 10^15",),
+        edits=(
+            (
+                "redirect_dropoff = 0.1",
+                'redirect_dropoff = 0.1\nvalue = { dist = "constant", value = 1e308 }',
+            ),
+        ),
+    ),
+    Bad(
+        "profile-factor-1e308",
+        "profiles.spiky.daily.0",
+        ("at most 1,000,000",),
+        append="\n[profiles.spiky]\ndaily = [1e308" + ", 1" * 23 + "]\n",
+    ),
+    Bad(
+        "event-factor-huge",
+        "profiles.spiky.events.0.factor",
+        ("at most 1,000",),
+        append='\n[profiles.spiky]\nevents = [{ date = "11-11", factor = 1e300 }]\n',
+    ),
+    Bad(
+        "arrivals-per-month-huge",
+        "onboarding.arrivals_per_month",
+        ("at most 1,000",),
+        append=onboarding().replace("arrivals_per_month = 2.0", "arrivals_per_month = 1e12"),
+    ),
+    Bad(
+        "team-huge",
+        "onboarding.team.engineers",
+        ("at most 100,000",),
+        append=onboarding(team=10**12),
+    ),
+    Bad(
+        "discount-rate-1e308",
+        "economics.discount_rate",
+        ("at most 10",),
+        append="\n[economics]\ndiscount_rate = 1e308\n",
+    ),
+    Bad(
+        "format-version-huge",
+        "format_version",
+        ("at most",),
+        prepend="format_version = " + "9" * 30 + "\n",
+    ),
+    Bad(
+        "file-too-large",
+        "",
+        ("1,000,000 bytes",),
+        content=BASE + ("# " + "x" * 98 + "\n") * 10_001,
+    ),
+    # [sweep] paths that this scenario does not have, or values it refuses
+    Bad(
+        "sweep-path-missing-pool",
+        "sweep.vary.bank.pools.vault.servers",
+        ("cannot be set", "no pool named 'vault'"),
+        append='\n[sweep]\nvary = { "bank.pools.vault.servers" = [1, 2] }\n',
+    ),
+    Bad(
+        "sweep-path-unknown-key",
+        "sweep.vary.bank.pools.core.sever",
+        ("cannot be set", "unknown key"),
+        append='\n[sweep]\nvary = { "bank.pools.core.sever" = [1, 2] }\n',
+    ),
+    Bad(
+        "sweep-path-missing-partner",
+        "sweep.vary.partners.3.users",
+        ("cannot be set", "no element 3"),
+        append='\n[sweep]\ndesign = "lhs"\nvary = { "partners.3.users" = { low = 1, high = 9 } }\n',
+    ),
+    Bad(
+        "sweep-value-refused",
+        "sweep.vary.bank.pools.core.servers",
+        ("cannot be set to 0", "positive integer"),
+        append='\n[sweep]\nvary = { "bank.pools.core.servers" = [2, 0] }\n',
+    ),
+    Bad(
+        "sweep-grid-too-large",
+        "sweep.vary",
+        ("1,000,000 points", "at most 100,000"),
+        append="\n[sweep]\nvary = { "
+        + ", ".join(f'"{k}" = {list(range(1, 11))}' for k in GRID_KEYS)
+        + " }\n",
+    ),
+    Bad(
+        "sweep-saltelli-too-large",
+        "sweep.n",
+        ("saltelli", "at most 100,000"),
+        append='\n[sweep]\ndesign = "saltelli"\nn = 50000\nvary = { "bank.pools.core.servers" = { low = 1, high = 9 } }\n',
+    ),
 ]
 
 
@@ -865,3 +1220,16 @@ def test_bad_input(tmp_path: Path, case: Bad) -> None:
         assert f": {case.path}: " in message
     for word in case.words:
         assert word in err.reason.lower(), f"{word!r} not in {err.reason!r}"
+
+
+def test_a_key_with_a_line_break_stays_one_line(tmp_path: Path) -> None:
+    """A quoted key may hold any character; the error escapes control characters so that it
+    stays one line."""
+    path = make_file(
+        tmp_path, Bad("x", "", (), edits=(("servers = 4", 'servers = 4\n"a\\nb" = 1'),))
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.path == "bank.pools.core.a\nb"
+    assert "\n" not in str(info.value)
+    assert ": bank.pools.core.a\\nb: unknown key" in str(info.value)
