@@ -36,7 +36,9 @@ BASE = minimal_toml(prepend='[run]\nhorizon = "10m"\nwarmup = "1m"\ntime_bin = "
 FORBIDDEN_BUILTINS = {"eval", "exec", "compile", "__import__"}
 FORBIDDEN_MODULES = {"pickle", "cPickle", "marshal", "shelve", "dill", "cloudpickle", "yaml"}
 # `load` / `loads` are called on these only: the JSON and TOML readers, and Results.load
-SAFE_LOADERS = {"json", "tomllib", "Results"}
+# toml_text is the project's guarded front of tomllib (size, depth and digit limits first);
+# test_scenario_files_are_read_by_tomllib_only checks that it parses with tomllib alone
+SAFE_LOADERS = {"json", "tomllib", "Results", "toml_text"}
 
 
 def _calls(tree: ast.AST) -> list[tuple[str, str | None, int]]:
@@ -74,12 +76,16 @@ def test_no_module_can_evaluate_or_unpickle(path: Path) -> None:
 
 
 def test_scenario_files_are_read_by_tomllib_only() -> None:
-    """The one place a scenario file is opened parses it with tomllib."""
+    """The one place a scenario file is opened parses it with tomllib (through toml_text,
+    whose only parser is ``tomllib.loads``)."""
     source = (PKG / "spec" / "scenario.py").read_text(encoding="utf-8")
     tree = ast.parse(source)
     opened = [(n, o) for n, o, _ in _calls(tree) if n in ("open", "read_text", "read_bytes")]
-    assert opened == [("open", "path")]
-    assert "tomllib.load(fh)" in source
+    assert len(opened) == 1
+    assert "toml_text.loads(text" in source
+    front = ast.parse((PKG / "spec" / "toml_text.py").read_text(encoding="utf-8"))
+    parsers = {(o, n) for n, o, _ in _calls(front) if n in ("load", "loads")}
+    assert parsers == {("tomllib", "loads")}
 
 
 def test_code_in_a_scenario_or_an_override_stays_text(

@@ -74,7 +74,7 @@ class Evaluations:
         self.used: set[tuple[int, int]] = set()
         self.exhausted = False
         if store is not None:
-            for rec in read_runs(store):
+            for rec in read_runs(store, {})[0]:  # an adaptive store: no fixed grid
                 point, slot = divmod(int(rec["run_id"]), self.stride)
                 self.kpis[(point, slot)] = rec["kpis"]
 

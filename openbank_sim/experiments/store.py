@@ -195,6 +195,10 @@ def _run_problem(
         return f"missing {', '.join(missing)}"
     if rec["sha256"] != run_checksum(rec):
         return "checksum mismatch: the file was changed after it was written"
+    if "points" not in definition:  # an adaptive store (optimize): runs are not a fixed grid
+        if rec["run_id"] != file_id:
+            return f"claims run id {rec['run_id']!r} but is named {name}"
+        return _kpis_problem(rec["kpis"])
     points = definition["points"]
     replications = definition["replications"]
     run_id = rec["run_id"]
@@ -218,7 +222,10 @@ def _run_problem(
         return f"seed {rec['seed']!r} is not run {run_id}'s seed {expected_seed}"
     if canonical(rec["params"]) != canonical(points[point]):
         return f"params {canonical(rec['params'])} are not point {point}'s"
-    kpis = rec["kpis"]
+    return _kpis_problem(rec["kpis"])
+
+
+def _kpis_problem(kpis: Any) -> str | None:
     if not isinstance(kpis, dict) or not all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in kpis.values()
     ):
@@ -232,7 +239,7 @@ def check_runs(
     """Every run file of ``store`` checked against the sweep's ``definition``: the valid ones
     by run id (without their checksum) and ``(file, what is wrong)`` for the others. Files in
     ``runs/`` whose names are not ``rNNN.json`` are not the store's and are left alone."""
-    total = len(definition["points"]) * definition["replications"]
+    total = len(definition.get("points", ())) * definition.get("replications", 1)
     width = len(str(total))
     valid: dict[int, dict[str, Any]] = {}
     bad: list[tuple[Path, str]] = []
@@ -311,6 +318,8 @@ def _check_definition(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     ):
         raise StoreError(f"{path}: the definition does not match its checksum (edited?)")
     points, reps, seed = (definition.get(k) for k in ("points", "replications", "seed"))
+    if definition.get("design") == "optimize":  # an adaptive store: no fixed grid of runs
+        points, reps = [], 1
     if (
         not isinstance(points, list)
         or not all(isinstance(p, dict) for p in points)
@@ -355,8 +364,11 @@ def read_complete_store(store: Path) -> tuple[dict[str, Any], pd.DataFrame]:
             f"{store}: the sweep is not complete (no results.csv); finish it with "
             "openbank-sim sweep ... --resume"
         )
-    total = len(definition["points"]) * definition["replications"]
-    missing = sorted(set(range(total)) - set(valid))
+    if "points" in definition:
+        ids = list(range(len(definition["points"]) * definition["replications"]))
+    else:  # an adaptive store (optimize) holds the runs it chose to make
+        ids = sorted(valid)
+    missing = sorted(set(ids) - set(valid))
     if missing:
         raise StoreError(
             f"{store}: run(s) {', '.join(map(str, missing[:5]))} have no run file although "
@@ -366,11 +378,11 @@ def read_complete_store(store: Path) -> tuple[dict[str, Any], pd.DataFrame]:
         table = pd.read_csv(table_path)
     except Exception as err:  # every reader error is a damaged file here
         raise StoreError(f"{table_path}: not a readable CSV file ({type(err).__name__})") from None
-    expected = [valid[i]["seed"] for i in range(total)]
+    expected = [valid[i]["seed"] for i in ids]
     if (
         "run_id" not in table.columns
         or "seed" not in table.columns
-        or table["run_id"].tolist() != list(range(total))
+        or table["run_id"].tolist() != ids
         or table["seed"].tolist() != expected
     ):
         raise StoreError(
