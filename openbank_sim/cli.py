@@ -15,6 +15,7 @@ import math
 import re
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -546,7 +547,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     kind = folder_kind(d)
     if kind == "sweep" or (kind is None and (d / "runs").is_dir()):
         from .experiments import SweepResult
-        from .experiments.sensitivity import SENSITIVITY_DESIGNS, sensitivity
+        from .experiments.sensitivity import (
+            SENSITIVITY_DESIGNS,
+            SensitivityWarning,
+            sensitivity,
+        )
         from .experiments.store import StoreError, read_complete_store
 
         try:
@@ -567,9 +572,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 from .plots import sensitivity_bars
 
                 for kpi in ("latency_p95_s", "success_rate"):
-                    idx = sensitivity(result, kpi)
+                    with warnings.catch_warnings():  # printed below, as the CLI's warnings
+                        warnings.simplefilter("ignore", SensitivityWarning)
+                        try:
+                            idx = sensitivity(result, kpi)
+                        except ValueError as err:  # undefined indices: say why, go on
+                            print(f"\nsensitivity of {kpi}: not computed: {err}")
+                            continue
                     print(f"\nsensitivity of {kpi}:")
                     print(idx.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+                    for note in idx.attrs["warnings"]:
+                        print(f"warning: {note}")
                     sensitivity_bars(idx, kpi).savefig(figures / f"sensitivity_{kpi}.png", dpi=100)
             except ImportError:
                 print("(install the 'analysis' extra for sensitivity indices)", file=sys.stderr)

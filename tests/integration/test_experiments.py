@@ -1306,6 +1306,8 @@ def test_cli_report_of_a_sweep_store(
     code, out, err = run_cli(capsys, "report", str(morris_store.store))
     assert code == 0, err
     assert "sensitivity of latency_p95_s" in out and "mu_star" in out
+    # N = 4 trajectories are too few: the report says so, with the size needed
+    assert re.search(r"warning: latency_p95_s: the sample is too small .* about \d+ traj", out)
     figures = morris_store.store / "figures"
     assert (figures / "sweep_effects.png").exists()
     assert (figures / "sensitivity_latency_p95_s.png").exists()
