@@ -22,9 +22,9 @@ from pathlib import Path
 from .analysis.folders import check_output_folder, folder_kind
 from .analysis.kpis import KPI_GROUPS
 from .analysis.readback import ResultsFolderError
-from .errors import ScenarioError
+from .errors import ScenarioError, did_you_mean
 from .spec.bounds import DESIGN_POINTS, REPLICATIONS, SEED, Bound
-from .spec.ranges import DESIGN_NAMES, ParameterRange
+from .spec.ranges import DESIGN_NAMES, SAMPLING_DESIGNS, ParameterRange
 from .spec.scenario import Scenario, load_scenario, parse_override_value, shipped_scenarios
 
 __all__ = ["main"]
@@ -187,7 +187,8 @@ def _parse_vary(items: Sequence[str]) -> tuple[dict[str, object], bool]:
         if not sep or not key or not spec:
             raise ScenarioError("expected KEY=V1,V2,... or KEY=LO:HI", path="--vary", value=item)
         if ":" in spec and "," not in spec and not spec.startswith(("{", "[", '"')):
-            vary[key] = ParameterRange.from_text(key, spec).as_spec()
+            r = ParameterRange.from_text(key, spec)
+            vary[key] = {"low": r.low, "high": r.high}  # integer or not: the key's type says
             kinds.add("range")
         else:
             try:
@@ -211,6 +212,7 @@ MAX_WORKERS = 1024
 _COUNT_BOUNDS = {
     "n": DESIGN_POINTS,
     "replications": REPLICATIONS,
+    "max_replications": REPLICATIONS,
     "workers": Bound(MAX_WORKERS, "each worker is a process of its own with the engine loaded"),
 }
 _ADDRESS = re.compile(
@@ -263,11 +265,12 @@ def _check_run_options(args: argparse.Namespace, *counts: str) -> None:
         value = getattr(args, name, None)
         if value is None:
             continue
+        option = "--" + name.replace("_", "-")
         if value < 1:
-            raise ScenarioError("must be >= 1", path=f"--{name}", value=value)
+            raise ScenarioError("must be >= 1", path=option, value=value)
         bound = _COUNT_BOUNDS[name]
         if value > bound.maximum:
-            raise ScenarioError(bound.refusal(), path=f"--{name}", value=value)
+            raise ScenarioError(bound.refusal(), path=option, value=value)
     seed = getattr(args, "seed", None)
     if seed is not None and not 0 <= seed <= SEED.maximum:
         raise ScenarioError(
@@ -304,14 +307,26 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     _check_run_options(args, "n", "replications")
     scenario = _load(args.scenario, args.set)
-    vary = None
-    design = args.design
-    if args.vary:
+    table = scenario.spec.sweep
+    design, n, replications = args.design, args.n, args.replications
+    if args.vary:  # replaces the [sweep] table entirely: its design, n and replications too
         vary, is_range = _parse_vary(args.vary)
-        if design is None:
-            design = "lhs" if is_range else "grid"
-    elif scenario.spec.sweep is None:
+        if design is None and is_range:
+            raise ScenarioError(
+                f"a range needs a sampling design: give --design {'|'.join(SAMPLING_DESIGNS)} "
+                "(a grid takes lists: KEY=V1,V2,...)",
+                path="--design",
+            )
+        design = design or "grid"
+        n = 16 if n is None else n
+        replications = 1 if replications is None else replications
+    elif table is None:
         raise ScenarioError("nothing to vary: give --vary or a [sweep] table", path="--vary")
+    else:
+        vary = dict(table.vary)
+        design = design or table.design
+        n = table.n if n is None else n
+        replications = table.replications if replications is None else replications
     if design in ("saltelli", "morris"):
         _require_extra("analysis", "--design", design)
     try:
@@ -319,8 +334,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             scenario,
             vary=vary,
             design=design,
-            n=args.n,
-            replications=args.replications,
+            n=n,
+            replications=replications,
             seed=args.seed,
             executor=args.executor,
             workers=args.workers,
@@ -329,6 +344,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             resume=args.resume,
             quiet=args.quiet,
             allow_long=args.allow_long,
+            on_start=lambda points, reps: print(
+                f"sweep: {points} points x {reps} replications = {points * reps} runs",
+                file=sys.stderr,
+            ),
         )
     except (StoreError, ExecutorError) as err:
         print(f"openbank-sim: error: {err}", file=sys.stderr)
@@ -395,6 +414,109 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             float_format=lambda v: f"{v:.6g}"
         )
     )
+    return 0
+
+
+REPLICATE_KPIS = (
+    "success_rate",
+    "latency_mean_s",
+    "latency_p95_s",
+    "throughput_ok_per_s",
+    "calls_rate_limited",
+    "revenue_total",
+)
+"""The KPIs ``replicate`` shows unless ``--kpi`` picks others."""
+
+
+def _parse_target(text: str | None) -> dict[str, object] | None:
+    """``--target KPI:HALF_WIDTH`` (``HALF_WIDTH`` in the KPI's unit, or ``N%`` of its mean)."""
+    if text is None:
+        return None
+    kpi, sep, width = text.partition(":")
+    kpi, width = kpi.strip(), width.strip()
+    relative = width.endswith("%")
+    number = width[:-1] if relative else width
+    try:
+        value = float(number)
+    except ValueError:
+        value = math.nan
+    if not sep or not kpi or not math.isfinite(value) or value <= 0:
+        raise ScenarioError(
+            "expected KPI:HALF_WIDTH with a positive half-width in the KPI's unit, or "
+            "KPI:N% of its mean (e.g. latency_p95_s:0.01 or success_rate:0.5%)",
+            path="--target",
+            value=text,
+        )
+    return {"kpi": kpi, "half_width": value / 100 if relative else value, "relative": relative}
+
+
+def _check_kpis(names: Sequence[str], known: Sequence[str], option: str) -> None:
+    """Every name a KPI of the runs, or a one-line ScenarioError with a did-you-mean."""
+    for name in names:
+        if name not in known:
+            raise ScenarioError("names no KPI" + did_you_mean(name, known), path=option, value=name)
+
+
+def _cmd_replicate(args: argparse.Namespace) -> int:
+    from .analysis.kpis import KPI_NAMES
+    from .experiments import replicate
+    from .experiments.executors import ExecutorError
+
+    _check_run_options(args, "replications", "max_replications")
+    target = _parse_target(args.target)
+    kpis = list(args.kpi or REPLICATE_KPIS)
+    _check_kpis(kpis, KPI_NAMES, "--kpi")
+    if target is not None:
+        _check_kpis([str(target["kpi"])], KPI_NAMES, "--target")
+    if target is not None and args.max_replications < args.replications:
+        raise ScenarioError(
+            f"must be at least --replications ({args.replications})",
+            path="--max-replications",
+            value=args.max_replications,
+        )
+    scenario = _load(args.scenario, args.set)
+    try:
+        res = replicate(
+            scenario,
+            n=args.replications,
+            seed=args.seed,
+            target=target,
+            max_replications=args.max_replications,
+            executor=args.executor,
+            workers=args.workers,
+            address=args.scheduler,
+            quiet=args.quiet or args.json,
+            allow_long=args.allow_long,
+        )
+    except ExecutorError as err:
+        print(f"openbank-sim: error: {err}", file=sys.stderr)
+        return 2
+    shown = [k for k in kpis if k in res.summary.index]  # a KPI the scenario has no part for
+    table = res.summary.loc[shown, ["n", "mean", "ci_low", "ci_high", "half_width"]]
+    met = None
+    if target is not None:
+        row = res.summary.loc[target["kpi"]]
+        goal = float(target["half_width"]) * (abs(row["mean"]) if target["relative"] else 1.0)
+        met = bool(row["half_width"] <= goal)
+    if args.json:
+        out = {
+            "scenario": scenario.name,
+            "replications": len(res.runs),
+            "level": res.level,
+            "kpis": {k: {c: float(v) for c, v in r.items()} for k, r in table.iterrows()},
+        }
+        if target is not None:
+            out["target"] = {**target, "met": met}
+        print(json.dumps(out, indent=2))
+        return 0
+    print(
+        f"{scenario.name}: {len(res.runs)} replications (seeds from {res.runs['seed'].iloc[0]}); "
+        f"{res.level:.0%} Student-t interval of each mean"
+    )
+    print(table.to_string(formatters={c: _fmt for c in table.columns}))
+    if target is not None:
+        verdict = "met" if met else f"not met after --max-replications {args.max_replications}"
+        print(f"target {args.target}: {verdict}")
     return 0
 
 
@@ -656,11 +778,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--vary",
         action="append",
         metavar="KEY=V1,V2,...|KEY=LO:HI",
-        help="a parameter to vary (replaces the file's [sweep] table)",
+        help="a parameter to vary; replaces the file's [sweep] table, its design, n and "
+        "replications included (a range is integer exactly where the key takes integers)",
     )
-    sw.add_argument("--design", choices=DESIGN_NAMES)
-    sw.add_argument("--n", type=int, help="points (sampling designs) or SALib's base sample N")
-    sw.add_argument("--replications", type=int, help="runs per point (default: [sweep] or 1)")
+    sw.add_argument(
+        "--design", choices=DESIGN_NAMES, help="grid for lists; a range needs a sampling design"
+    )
+    sw.add_argument(
+        "--n", type=int, help="points (sampling designs) or SALib's base sample N (default 16)"
+    )
+    sw.add_argument(
+        "--replications",
+        type=int,
+        help="runs per point (default: 1 with --vary, else the [sweep] table's)",
+    )
     sw.add_argument("--seed", type=int, help="base seed (default: the scenario's run.seed)")
     sw.add_argument("--set", action="append", metavar="KEY=VALUE")
     sw.add_argument("--workers", type=int, help="worker processes (default: all cores)")
@@ -673,6 +804,35 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.add_argument("--allow-long", action="store_true", help=_ALLOW_LONG)
     sw.set_defaults(func=_cmd_sweep)
+
+    rep_ = sub.add_parser(
+        "replicate", help="replications of one scenario with intervals, optionally to a target"
+    )
+    rep_.add_argument("scenario", metavar="FILE|NAME")
+    rep_.add_argument("--replications", type=int, default=10, help="replications to start with")
+    rep_.add_argument(
+        "--target",
+        metavar="KPI:HALF_WIDTH",
+        help="add replications until KPI's interval half-width is at most HALF_WIDTH "
+        "(in the KPI's unit, or N%% of its mean)",
+    )
+    rep_.add_argument(
+        "--max-replications", type=int, default=200, help="cap for --target (default 200)"
+    )
+    rep_.add_argument(
+        "--kpi", action="append", metavar="KPI", help="KPIs to show (repeatable; default: a few)"
+    )
+    rep_.add_argument("--seed", type=int, help="base seed (default: the scenario's run.seed)")
+    rep_.add_argument("--set", action="append", metavar="KEY=VALUE")
+    rep_.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes")
+    rep_.add_argument(
+        "--scheduler", metavar="ADDR", help="Dask scheduler address (default: a LocalCluster)"
+    )
+    rep_.add_argument("--workers", type=int)
+    rep_.add_argument("--json", action="store_true")
+    rep_.add_argument("--quiet", action="store_true", help="no progress bar")
+    rep_.add_argument("--allow-long", action="store_true", help=_ALLOW_LONG)
+    rep_.set_defaults(func=_cmd_replicate)
 
     cmp_ = sub.add_parser(
         "compare", help="paired comparison of two scenarios (common random numbers)"

@@ -1,12 +1,12 @@
 """The configurations ``optimize`` chooses from: a finite lattice of parameter values.
 
 ``vary`` maps dotted scenario paths to either a list of values (``KEY=V1,V2,...``; kept in
-the order given) or a range ``{low, high[, integer]}`` (``KEY=LO:HI``). An integer range (both
-bounds integers, or a key whose value in the scenario is an integer) gives every integer from
-``low`` to ``high``; a range of real numbers gives ``levels`` equally spaced values, both
-bounds included. A configuration is one value per path; configurations are numbered in
-mixed radix, the last path varying fastest (the order of a sweep's grid), so the number of a
-configuration does not depend on which ones were evaluated.
+the order given) or a range ``{low, high[, integer]}`` (``KEY=LO:HI``). An integer range
+(``integer = true``, or a key where the schema takes only integers, whatever the bounds look
+like) gives every integer from ``low`` to ``high``; a range of real numbers gives ``levels``
+equally spaced values, both bounds included. A configuration is one value per path;
+configurations are numbered in mixed radix, the last path varying fastest (the order of a
+sweep's grid), so the number of a configuration does not depend on which ones were evaluated.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ScenarioError
 from ..spec.ranges import ParameterRange
-from ..spec.scenario import Scenario
+from ..spec.scenario import Scenario, takes_only_integers
 
 __all__ = ["Dimension", "Space", "build_space"]
 
@@ -85,23 +85,6 @@ class Space:
         return iter(range(self.size))
 
 
-def _value_at(raw: Mapping[str, Any], path: str) -> Any:
-    """The value at dotted ``path`` in a scenario table as written, or None."""
-    node: Any = raw
-    for part in path.split("."):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, Mapping) and part in node:
-            node = node[part]
-        else:
-            return None
-    return node
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _dimension(scenario: Scenario, path: str, spec: Any, levels: int) -> Dimension:
     where = f"vary.{path}"
     if isinstance(spec, ParameterRange):
@@ -119,7 +102,7 @@ def _dimension(scenario: Scenario, path: str, spec: Any, levels: int) -> Dimensi
             "needs a list of values or a range {low, high[, integer]}", path=where, value=spec
         )
     rng = ParameterRange.from_spec(path, spec, "optimize")
-    if rng.integer or _is_int(_value_at(scenario.as_dict(), path)):
+    if rng.integer or takes_only_integers(scenario.as_dict(), path, float(rng.low)):
         lo, hi = math.ceil(rng.low), math.floor(rng.high)
         if lo > hi:
             raise ScenarioError("no integer in the range", path=where, value=dict(spec))

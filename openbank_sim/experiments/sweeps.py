@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..errors import ScenarioError
 from ..rng import replication_seed
+from ..spec.ranges import SAMPLING_DESIGNS
 from ..spec.scenario import Scenario
 from .designs import sweep_points
 from .executors import Executor
@@ -120,6 +121,7 @@ def sweep(
     fail_fast: bool = False,
     quiet: bool = False,
     allow_long: bool = False,
+    on_start: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
     """Run a design over dotted-path parameters, ``replications`` runs per point.
 
@@ -133,11 +135,27 @@ def sweep(
     (:attr:`SweepResult.set_aside` says which). A failing run never stops the others unless
     ``fail_fast``; a run whose feasibility estimate exceeds its limits fails that way (an
     :class:`~openbank_sim.spec.feasibility.InfeasibleRunError`) unless ``allow_long``.
+
+    A range (``{low, high}``) needs a sampling design and is typed by the key it varies
+    (integer exactly where the schema takes only integers). ``on_start(points, replications)``
+    is called once the points are validated, the store opened and the executor reached, just
+    before the first run.
     """
     s = as_scenario(scenario)
     table = s.spec.sweep if getattr(s.spec, "sweep", None) is not None else None
     vary = dict(vary) if vary is not None else dict(getattr(table, "vary", {}) or {})
-    design = design or getattr(table, "design", None) or "grid"
+    design = design or getattr(table, "design", None)
+    if design is None:
+        ranges = [p for p, v in vary.items() if isinstance(v, Mapping)]
+        if ranges:
+            raise ScenarioError(
+                f"{ranges[0]} is a range, which needs a sampling design: one of "
+                f"{', '.join(SAMPLING_DESIGNS)} (a grid takes lists of values)",
+                path="sweep.design",
+            )
+        design = "grid"
+    if design in SAMPLING_DESIGNS:
+        vary = s.typed_vary(vary, design)  # a rate stays real-valued whatever its bounds
     n = n if n is not None else getattr(table, "n", None) or 16
     replications = (
         replications if replications is not None else getattr(table, "replications", None) or 1
@@ -172,6 +190,8 @@ def sweep(
         done: set[int] = set()
         if store_path is not None:
             done, notes = open_store(store_path, definition, digest)
+        if on_start is not None:
+            on_start(len(points), replications)
         rows, failures = _run_sweep(
             s,
             ex,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import reprlib
 from collections.abc import Iterable, Mapping
@@ -144,6 +145,13 @@ class Scenario:
                 raise err.within("", file=self.source or "<scenario>") from None
         return Scenario(raw, self.source, self._chain)
 
+    def typed_vary(self, vary: Mapping[str, Any], design: str) -> dict[str, Any]:
+        """``vary`` with its ranges typed by the keys they vary (see :func:`typed_ranges`)."""
+        try:
+            return typed_ranges(self._raw, vary, design)
+        except ScenarioError as err:
+            raise err.within("", file=self.source or "<scenario>") from None
+
 
 def _override(raw: dict[str, Any], path: str, value: Any) -> None:
     """Set ``value`` at dotted ``path`` in ``raw`` (in place), refusing to create entries."""
@@ -160,27 +168,75 @@ def _override(raw: dict[str, Any], path: str, value: Any) -> None:
         )
 
 
-def _sweep_trials(spec: Any) -> list[tuple[str, Any]]:
-    """``(path, value)`` pairs that exercise every path of ``[sweep].vary``: each value of a
-    short grid list (the first and last of a long one), both ends of a range."""
+def _accepts(base: Mapping[str, Any], path: str, value: Any) -> bool:
+    """Whether the scenario ``base`` (a table as written) validates with ``value`` at ``path``."""
+    trial = copy.deepcopy(dict(base))
+    try:
+        _override(trial, path, value)
+        build(trial)
+    except ScenarioError:
+        return False
+    return True
+
+
+def takes_only_integers(base: Mapping[str, Any], path: str, near: float) -> bool:
+    """Whether the schema takes only integers at ``path``: an integer next to ``near`` is
+    accepted there and a fraction between it and the next is not (``servers``: yes; a rate:
+    no). The schema itself answers, so no list of integer keys can fall out of step with it."""
+    whole = math.floor(near)
+    return _accepts(base, path, int(whole)) and not _accepts(base, path, whole + 0.5)
+
+
+def typed_ranges(base: Mapping[str, Any], vary: Mapping[str, Any], design: str) -> dict[str, Any]:
+    """``vary`` with each range of a sampling design typed by the key it varies.
+
+    A range that does not say ``integer`` gets ``integer = true`` exactly where the schema takes
+    only integers, whatever its bounds look like (``rate = 4:16`` stays real-valued, ``servers
+    = 1:4`` is integer). ``integer = false`` on an integer key is refused; ``integer = true`` on
+    a real-valued key is the user's choice and kept. Grids are returned as given.
+    """
+    out = dict(vary)
+    if design == "grid":
+        return out
+    for path, spec in vary.items():
+        r = ParameterRange.from_spec(path, spec, design)
+        explicit = isinstance(spec, Mapping) and "integer" in spec
+        if explicit and r.integer:
+            continue
+        integer = takes_only_integers(base, path, float(r.low))
+        if explicit and integer:
+            raise ScenarioError(
+                "this key takes integers only: set integer = true or leave integer out",
+                path=f"sweep.vary.{path}",
+                value=dict(spec),
+            )
+        out[path] = {"low": r.low, "high": r.high, "integer": integer}
+    return out
+
+
+def _sweep_trials(vary: Mapping[str, Any], design: str) -> list[tuple[str, Any]]:
+    """``(path, value)`` pairs that exercise every path of ``vary``: each value of a short grid
+    list (the first and last of a long one), both ends of a range."""
     out: list[tuple[str, Any]] = []
-    for path, values in spec.vary.items():
-        if spec.design == "grid":
+    for path, values in vary.items():
+        if design == "grid":
             listed = list(values)
             out += [(path, v) for v in (listed if len(listed) <= 8 else listed[:: len(listed) - 1])]
         else:
-            r = ParameterRange.from_spec(path, values, spec.design)
+            r = ParameterRange.from_spec(path, values, design)
             out += [(path, r.value(r.low)), (path, r.value(r.high))]
     return out
 
 
 def _check_sweep(raw: Mapping[str, Any], spec: Spec) -> None:
     """Every path that ``[sweep].vary`` varies names a key of this scenario that takes the
-    values swept: each is set, as an override would be, and the result validated."""
+    values swept: each is set, as an override would be, and the result validated (ranges typed
+    by their keys first, as :func:`typed_ranges` does for a sweep)."""
     if spec.sweep is None:
         return
     base = {k: v for k, v in raw.items() if k != "sweep"}
-    for path, value in _sweep_trials(spec.sweep):
+    vary = typed_ranges(base, spec.sweep.vary, spec.sweep.design)
+    for path, value in _sweep_trials(vary, spec.sweep.design):
         trial = copy.deepcopy(base)
         try:
             _override(trial, path, value)

@@ -386,6 +386,61 @@ def test_replication_r_uses_the_same_seed_at_every_point() -> None:
     assert res.failures.empty
 
 
+def test_a_range_is_typed_by_the_key_it_varies() -> None:
+    """Integer bounds on a real-valued key stay real-valued; an integer key is integer
+    without being told; ``integer = false`` on an integer key is refused."""
+    s = base_scenario()
+    typed = s.typed_vary({SESSIONS: {"low": 5, "high": 10}, SERVERS: {"low": 1, "high": 4}}, "lhs")
+    assert typed[SESSIONS]["integer"] is False and typed[SERVERS]["integer"] is True
+    pts = sweep_points(typed, "lhs", n=16, seed=1)
+    assert len({pt[SESSIONS] for pt in pts}) == 16  # no rounding, so no duplicated points
+    assert all(type(pt[SERVERS]) is int for pt in pts)
+    assert s.typed_vary({SESSIONS: {"low": 5, "high": 10, "integer": True}}, "lhs") == {
+        SESSIONS: {"low": 5, "high": 10, "integer": True}
+    }  # the user's choice, kept
+    with pytest.raises(ScenarioError, match="integers only") as err:
+        s.typed_vary({SERVERS: {"low": 1, "high": 4, "integer": False}}, "lhs")
+    assert err.value.path == f"sweep.vary.{SERVERS}"
+    # a [sweep] table's range on an integer key needs no `integer = true` either
+    raw = copy.deepcopy(BASE)
+    raw["sweep"] = {"design": "lhs", "n": 4, "vary": {SERVERS: {"low": 1, "high": 3}}}
+    assert Scenario(raw).spec.sweep is not None
+
+
+def test_a_range_without_a_design_is_an_error_naming_the_choices() -> None:
+    with pytest.raises(ScenarioError, match="lhs, sobol, saltelli, morris") as err:
+        sweep(base_scenario(), {SERVERS: {"low": 1, "high": 4}}, executor="serial", quiet=True)
+    assert err.value.path == "sweep.design"
+
+
+def test_cli_vary_replaces_the_sweep_table_and_says_how_many_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``--vary`` replaces the file's ``[sweep]`` table with its replications; a range needs
+    ``--design``; the run count is printed before the runs."""
+    table = f'\n[sweep]\ndesign = "grid"\nreplications = 3\nvary = {{ "{SERVERS}" = [1, 2] }}\n'
+    path = write_base(tmp_path / "with_sweep.toml", extra=table)
+    code, _out, err = run_cli(
+        capsys, "sweep", str(path), "--vary", f"{SERVERS}=2,3,4", "--executor", "serial",
+        "--quiet", "--out", str(tmp_path / "a"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "sweep: 3 points x 1 replications = 3 runs" in err
+    code, _out, err = run_cli(
+        capsys, "sweep", str(path), "--executor", "serial", "--quiet", "--out",
+        str(tmp_path / "b"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "sweep: 2 points x 3 replications = 6 runs" in err
+    code, _out, err = run_cli(
+        capsys, "sweep", str(path), "--vary", f"{SESSIONS}=5:10", "--out", str(tmp_path / "c")
+    )
+    assert code == 2
+    assert_one_line_error(err)
+    assert "--design" in err and "lhs|sobol|saltelli|morris" in err
+    assert not (tmp_path / "c").exists()
+
+
 @pytest.fixture(scope="module")
 def morris_store(tmp_path_factory: pytest.TempPathFactory) -> SweepResult:
     """A Morris sweep (N = 4, two parameters) stored for the report command."""
@@ -1350,3 +1405,57 @@ def test_cli_report_refuses_an_unfinished_store(
     assert_one_line_error(err)
     assert "--resume" in err
     assert os.path.isdir(store / "runs")
+
+
+def test_cli_replicate_reports_intervals_and_grows_to_a_target(
+    cli_file: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``replicate --json``: the Student-t intervals of the chosen KPIs, the same numbers as
+    :func:`replicate`; ``--target`` adds replications until it is met (or says it was not)."""
+    code, out, err = run_cli(
+        capsys, "replicate", str(cli_file), "--replications", "3", "--executor", "serial",
+        "--kpi", "latency_mean_s", "--kpi", "calls_total", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["replications"] == 3 and list(got["kpis"]) == ["latency_mean_s", "calls_total"]
+    direct = replicate(base_scenario(), n=3, executor="serial", quiet=True)
+    for kpi, row in got["kpis"].items():
+        assert row["mean"] == direct.summary.loc[kpi, "mean"]
+        assert (row["ci_low"], row["ci_high"]) == direct.interval(kpi)
+    code, out, err = run_cli(
+        capsys, "replicate", str(cli_file), "--replications", "2", "--executor", "serial",
+        "--target", "latency_mean_s:2%", "--max-replications", "30", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    got = json.loads(out)
+    row = got["kpis"]["latency_mean_s"]
+    assert got["target"]["met"] is True and got["replications"] > 2
+    assert row["half_width"] <= 0.02 * abs(row["mean"])
+    code, out, err = run_cli(
+        capsys, "replicate", str(cli_file), "--replications", "2", "--executor", "serial",
+        "--target", "latency_mean_s:0.0000001", "--max-replications", "3", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "target latency_mean_s:0.0000001: not met after --max-replications 3" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("--kpi", "latncy_p95_s"), "--kpi"),
+        (("--target", "latency_p95_s"), "--target"),
+        (("--target", "latency_p95_s:-1"), "--target"),
+        (("--target", "no_kpi:0.1"), "--target"),
+        (("--replications", "0"), "--replications"),
+        (("--replications", "5", "--target", "success_rate:1%", "--max-replications", "3"),
+         "--max-replications"),
+    ],
+)  # fmt: skip
+def test_cli_replicate_bad_input_exits_2(
+    cli_file: Path, capsys: pytest.CaptureFixture, args: tuple[str, ...], option: str
+) -> None:
+    code, out, err = run_cli(capsys, "replicate", str(cli_file), "--executor", "serial", *args)
+    assert code == 2 and out == ""
+    assert_one_line_error(err)
+    assert f"error: {option}" in err
