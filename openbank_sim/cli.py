@@ -26,6 +26,7 @@ from .errors import ScenarioError, did_you_mean
 from .spec.bounds import DESIGN_POINTS, REPLICATIONS, SEED, Bound
 from .spec.ranges import DESIGN_NAMES, SAMPLING_DESIGNS, ParameterRange
 from .spec.scenario import Scenario, load_scenario, parse_override_value, shipped_scenarios
+from .spec.units import format_duration
 
 __all__ = ["main"]
 
@@ -56,13 +57,18 @@ def _load(target: str, sets: Sequence[str] | None) -> Scenario:
 
 
 def _fmt(value: float) -> str:
+    """A number for a table: ``-`` for NaN, whole numbers and values from 1,000 up with
+    thousands separators, others to 4 significant digits; never in scientific notation."""
     if isinstance(value, float) and math.isnan(value):
         return "-"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
     if float(value).is_integer() and abs(value) < 1e15:
         return f"{int(value):,}"
     if abs(value) >= 1000:
         return f"{value:,.2f}"
-    return f"{value:.4g}"
+    digits = max(0, 3 - math.floor(math.log10(abs(value))))
+    return f"{value:.{digits}f}".rstrip("0").rstrip(".")
 
 
 def format_kpis(kpis: dict[str, float], currency: str = "") -> str:
@@ -114,7 +120,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else scenario.spec.run.seed
     say(
         f"running {scenario.name} (seed {seed}, horizon "
-        f"{scenario.spec.run.horizon_s / 86400:g} d; estimated {estimate.describe()}) ..."
+        f"{format_duration(scenario.spec.run.horizon_s)}; estimated {estimate.describe()}) ..."
     )
     t0 = time.perf_counter()
     results = simulate(scenario, seed=seed, allow_long=True)  # estimated above
@@ -159,7 +165,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print(
         f"{scenario.source}: ok — {scenario.name}: {len(spec.partners)} partner(s), "
         f"{len(spec.bank.products)} product(s), {len(spec.bank.pools)} pool(s), "
-        f"horizon {spec.run.horizon_s / 86400:g} d"
+        f"horizon {format_duration(spec.run.horizon_s)}"
     )
     print(f"  one run: {estimate.describe()}")
     return 0
@@ -365,7 +371,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         "calls_rate_limited",
         "revenue_total",
     ]
-    print(summary[cols].to_string(index=False))
+    print(summary[cols].to_string(index=False, float_format=_fmt))
     for note in result.set_aside:
         print(f"warning: {note}", file=sys.stderr)
     n_fail = len(result.failures)
@@ -409,11 +415,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         f"A = {a.name} ({args.a}), B = {b.name} ({args.b}); {args.replications} paired "
         f"replications, common random numbers; 95% interval of the mean of B - A"
     )
-    print(
-        s[["mean_a", "mean_b", "diff_mean", "ci_low", "ci_high"]].to_string(
-            float_format=lambda v: f"{v:.6g}"
-        )
-    )
+    print(s[["mean_a", "mean_b", "diff_mean", "ci_low", "ci_high"]].to_string(float_format=_fmt))
     return 0
 
 
@@ -586,7 +588,7 @@ def _cmd_compare_many(args: argparse.Namespace) -> int:
     for lab in res.labels[1:]:
         part = s.xs(lab, level="scenario")[["diff_mean", "ci_low", "ci_high"]]
         wide[[f"{lab}-{first}", f"low_{lab}", f"high_{lab}"]] = part.to_numpy()
-    print(wide.to_string(float_format=lambda v: f"{v:.6g}"))
+    print(wide.to_string(float_format=_fmt))
     if res.best is not None:
         print(f"best on {res.best['kpi']}: {res.best['statement']}")
     return 0
@@ -685,7 +687,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         params = list(definition["vary"])
         kpis = ["success_rate", "latency_p95_s", "calls_rate_limited", "throughput_ok_per_s"]
         summary = result.summary(kpis)
-        print(summary.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+        print(summary.to_string(index=False, float_format=_fmt))
         figures.mkdir(exist_ok=True)
         if len(params) <= 3:
             sweep_effects(summary, params, kpis).savefig(figures / "sweep_effects.png", dpi=100)
@@ -702,7 +704,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                             print(f"\nsensitivity of {kpi}: not computed: {err}")
                             continue
                     print(f"\nsensitivity of {kpi}:")
-                    print(idx.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+                    print(idx.to_string(index=False, float_format=_fmt))
                     for note in idx.attrs["warnings"]:
                         print(f"warning: {note}")
                     sensitivity_bars(idx, kpi).savefig(figures / f"sensitivity_{kpi}.png", dpi=100)
@@ -710,7 +712,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 print("(install the 'analysis' extra for sensitivity indices)", file=sys.stderr)
     elif kind == "run" or (d / "manifest.json").exists() or (d / "summary.csv").exists():
         results = Results.load(d)  # every file checked: a damaged one is a ResultsFolderError
-        print(format_kpis(results.kpis))
+        currency = results.manifest.get("currency")
+        print(format_kpis(results.kpis, currency if isinstance(currency, str) else ""))
         figures.mkdir(exist_ok=True)
         latency_throughput(results).savefig(figures / "latency_throughput.png", dpi=100)
     else:
@@ -728,6 +731,16 @@ _ALLOW_LONG = (
 )
 
 
+def _version() -> str:
+    """The installed package's version (``unknown`` when run from a bare source tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("openbank_sim")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -735,6 +748,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate open banking API cooperation: gateways, rate limits, capacity, "
         "revenue.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one scenario and print its KPIs")

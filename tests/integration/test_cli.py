@@ -392,6 +392,18 @@ def test_validate_ok(capsys: pytest.CaptureFixture[str], scenario_file: Path) ->
     code, out, _ = run_main(capsys, "validate", str(scenario_file), "--set", "partners.0.copies=3")
     assert code == 0
     assert "3 partner(s)" in out
+    code, out, _ = run_main(capsys, "validate", str(scenario_file), "--set", "run.horizon=4h")
+    assert code == 0
+    assert "horizon 4h" in out  # in human units, not "0.166667 d"
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        run_main(capsys, "--version")
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"openbank-sim {version('openbank_sim')}"
 
 
 def test_list(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1333,7 +1333,8 @@ def test_cli_compare_prints_the_paired_table(
     assert lines[1].split() == ["mean_a", "mean_b", "diff_mean", "ci_low", "ci_high"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[3:]}
     assert set(KPI_NAMES) <= set(rows)
-    mean_a, mean_b, diff = (float(v) for v in rows["calls_total"][:3])
+    mean_a, mean_b, diff = (float(v.replace(",", "")) for v in rows["calls_total"][:3])
+    assert not any("e+" in v or "e-" in v for r in rows.values() for v in r)  # positional
     assert mean_b > mean_a and diff == pytest.approx(mean_b - mean_a, rel=1e-4)
 
     code, out, err = run_cli(
@@ -1378,6 +1379,7 @@ def test_cli_report_of_a_run_directory(
     code, out, err = run_cli(capsys, "report", str(out_dir))
     assert code == 0, err
     assert out.startswith("[calls]") and "calls_total" in out
+    assert re.search(r"revenue_total +[0-9,.]+ CNY\n", out)  # the run's currency kept
     png = out_dir / "figures" / "latency_throughput.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
