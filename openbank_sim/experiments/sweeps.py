@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..errors import ScenarioError
@@ -25,7 +24,7 @@ from ..spec.scenario import Scenario
 from .designs import sweep_points
 from .executors import Executor
 from .runs import as_scenario, execute, open_executor, scenario_json
-from .stats import t_interval
+from .stats import kpi_interval
 from .store import (
     append_failure,
     check_store,
@@ -59,7 +58,9 @@ class SweepResult:
     set_aside: list[str] = field(default_factory=list)
 
     def summary(self, kpis: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
-        """Per point: the varied parameters and each KPI's mean with its t-interval."""
+        """Per point: the varied parameters and each KPI's mean with its interval
+        (:func:`~openbank_sim.experiments.stats.kpi_interval`: Student t, kept inside the
+        KPI's range)."""
         params = list(self.definition.get("vary", {}))
         kpis = (
             list(kpis)
@@ -78,10 +79,9 @@ class SweepResult:
                 "replications": len(g),
             }
             for k in kpis:
-                values = g[k].to_numpy(dtype=float)
-                mean, _std, lo, hi = t_interval(values, level)
+                mean, _std, lo, hi = kpi_interval(g, k, level)
                 row[k] = mean
-                row[f"{k}_n"] = int(np.count_nonzero(~np.isnan(values)))
+                row[f"{k}_n"] = int(g[k].notna().sum())
                 row[f"{k}_ci_low"] = lo
                 row[f"{k}_ci_high"] = hi
             rows.append(row)
