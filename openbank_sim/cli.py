@@ -122,19 +122,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"running {scenario.name} (seed {seed}, horizon "
         f"{format_duration(scenario.spec.run.horizon_s)}; estimated {estimate.describe()}) ..."
     )
+    if args.intervals:
+        _check_intervals(scenario)
     t0 = time.perf_counter()
     results = simulate(scenario, seed=seed, allow_long=True)  # estimated above
     wall = time.perf_counter() - t0
+    intervals, interval_warnings = _intervals(results) if args.intervals else ({}, [])
     if args.json:
-        print(results.kpis_json())
+        print(_kpis_json(results.kpis, intervals))
     else:
         print(format_kpis(results.kpis, scenario.spec.currency))
+        if intervals:
+            print(format_intervals(intervals))
         breaches = results.tables.get("slo_breaches")
         if breaches is not None and len(breaches):
             print(format_breaches(breaches))
         say(f"{int(results.kpis['calls_total']):,} calls in {wall:.2f} s wall time")
     if not args.quiet:
-        for warning in results.warnings:
+        for warning in [*results.warnings, *interval_warnings]:
             print(f"warning: {warning}", file=sys.stderr)
     if args.out:
         fig = latency_throughput(results)
@@ -145,6 +150,70 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         say(f"results written to {out}/")
     return 0
+
+
+def _check_intervals(scenario: Scenario) -> None:
+    """``--intervals`` needs full traffic and enough time bins after the warm-up (refused
+    before the run)."""
+    from .analysis.intervals import DEFAULT_BATCHES
+
+    run = scenario.spec.run
+    if run.traffic == "windowed":
+        raise ScenarioError(
+            "single-run intervals need full traffic: the hours between windows are booked "
+            "expected values, not one run's time series (replicate instead)",
+            path="--intervals",
+        )
+    # "auto" keeps at least the second half of the run
+    measured = run.horizon_s / 2.0 if run.warmup_auto else run.horizon_s - run.warmup_s
+    bins = math.ceil(measured / run.time_bin_s)
+    if bins < DEFAULT_BATCHES:
+        raise ScenarioError(
+            f"batch means need at least {DEFAULT_BATCHES} time bins after the warm-up, and "
+            f"run.time_bin gives {bins}: shorten run.time_bin or lengthen run.horizon",
+            path="--intervals",
+        )
+
+
+def _intervals(results) -> tuple[dict, list[str]]:
+    """Batch-means intervals of every KPI that has one, and the warnings they raised."""
+    import warnings
+
+    from .analysis.intervals import INTERVAL_KPIS
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = {kpi: results.interval(kpi) for kpi in INTERVAL_KPIS}
+    return out, [str(w.message) for w in caught]
+
+
+def _kpis_json(kpis: dict[str, float], intervals: dict) -> str:
+    """The KPI dict as JSON (NaN as null), each KPI with an interval followed by ``KPI_ci``
+    ``[low, high]``."""
+
+    def clean(v: float) -> float | None:
+        return v if math.isfinite(v) else None
+
+    out: dict[str, object] = {}
+    for k, v in kpis.items():
+        out[k] = clean(v)
+        if k in intervals:
+            out[f"{k}_ci"] = [clean(intervals[k].low), clean(intervals[k].high)]
+    return json.dumps(out, indent=2)
+
+
+def format_intervals(intervals: dict) -> str:
+    """Batch-means intervals as text lines under an ``[intervals]`` heading."""
+    first = next(iter(intervals.values()))
+    width = max(len(k) for k in intervals)
+    lines = [f"[intervals] {first.level:.0%}, one run, batch means of {first.batches} batches"]
+    for kpi, iv in intervals.items():
+        flag = "" if iv.uncorrelated else "  (batches correlated: too narrow)"
+        lines.append(
+            f"  {kpi:<{width}}  {_fmt(iv.estimate)} [{_fmt(iv.low)}, {_fmt(iv.high)}]  "
+            f"lag-1 autocorrelation {iv.lag1_autocorrelation:.2f}{flag}"
+        )
+    return "\n".join(lines)
 
 
 def _feasible(scenario: Scenario, allow_long: bool):
@@ -767,6 +836,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--json",
         action="store_true",
         help="print only the KPI dict as JSON on stdout (NaN as null)",
+    )
+    run.add_argument(
+        "--intervals",
+        action="store_true",
+        help="also give 95%% single-run intervals (batch means) of backend_wait_mean_s, "
+        "latency_mean_s, success_rate and throughput_ok_per_s: KPI_ci fields with --json, an "
+        "[intervals] section in the table otherwise",
     )
     run.add_argument("--quiet", action="store_true", help="no progress messages")
     run.add_argument(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .analysis.results import Results, build_results
+from .analysis.warmup import WarmupChoice, choose_warmup
 from .errors import ScenarioError
+from .model.record import RunRecord
 from .model.world import run_world
 from .spec.bounds import SEED
 from .spec.feasibility import check
 from .spec.scenario import Scenario, load_scenario
+from .spec.types import Spec
 
 __all__ = ["simulate"]
 
@@ -49,5 +53,28 @@ def simulate(
         raise ScenarioError(f"must be an integer from 0 to {SEED.text()}", path="seed", value=seed)
     if not allow_long:
         check(scenario.spec, file=scenario.source or "<scenario>", raw=scenario.as_dict())
+    if scenario.spec.run.warmup_auto:
+        out, choice = run_auto_warmup(scenario.spec, int(seed))
+        return build_results(out, scenario.as_dict(), scenario.source, warmup=choice)
     out = run_world(scenario.spec, int(seed))
     return build_results(out, scenario.as_dict(), scenario.source)
+
+
+def run_auto_warmup(spec: Spec, seed: int) -> tuple[RunRecord, WarmupChoice]:
+    """``run.warmup = "auto"``: run from t = 0, choose the warm-up by MSER-5 at a time-bin
+    boundary, then run again recording from it.
+
+    The warm-up changes what is recorded, never what happens (the same seed gives the same
+    sessions, draws and queues), so the second run is the first one measured over ``[warm-up,
+    horizon)``: every KPI and table is exactly that of the same scenario with the chosen warm-up
+    given as a duration. It costs a second run (the record's ``wall_s`` counts both); a choice
+    of 0 reuses the first.
+    """
+    run = dataclasses.replace(spec.run, warmup_s=0.0, warmup_auto=False)
+    first = run_world(dataclasses.replace(spec, run=run), seed)
+    choice = choose_warmup(first)
+    if choice.warmup_s == 0.0:
+        return first, choice
+    chosen = dataclasses.replace(run, warmup_s=choice.warmup_s)
+    second = run_world(dataclasses.replace(spec, run=chosen), seed)
+    return dataclasses.replace(second, wall_s=first.wall_s + second.wall_s), choice

@@ -31,6 +31,7 @@ KPI_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "availability_published",
             "consents_lapsed",
             "slo_breach_hours",
+            "warmup_used_s",
         ),
     ),
     (

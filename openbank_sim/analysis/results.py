@@ -26,16 +26,19 @@ from ..model.record import (
     CallCounts,
     JourneyCounts,
     MoneyCells,
+    PoolWaitSums,
     RunRecord,
 )
 from ..model.recorder import CALL_LOG_COLUMNS
 from ..outcomes import JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES, JourneyEnding, Outcome
 from .folders import RUN_FORMAT, RUN_KIND, write_folder
+from .intervals import DEFAULT_BATCHES, BatchMeansInterval, interval_of
 from .kpis import KPI_GROUPS, KPI_NAMES
 from .money import build_ledger, onboarding_kpis, partners_table
 from .readback import read_folder, table_shape
 from .slo import evaluate_slo, union_length
 from .storms import storm_kpis, storm_warnings
+from .warmup import WarmupChoice
 
 __all__ = ["KPI_GROUPS", "KPI_NAMES", "Results", "build_results"]
 
@@ -82,7 +85,7 @@ class Results:
     Attributes:
         kpis: KPI name -> value (floats; NaN where a feature is off or undefined).
         tables: table name -> DataFrame (``timeseries``, ``timeseries_latency``,
-            ``by_partner``, ``by_product``, ``by_pool``, ``journeys``, optional ``calls``).
+            ``timeseries_wait``, ``by_partner``, ``by_product``, ``by_pool``, ``journeys``, optional ``calls``).
         manifest: provenance: scenario as resolved, seed, versions, git revision, wall time,
             event count.
         histograms: latency histograms of ok attempts by ``"product:NAME"`` /
@@ -117,8 +120,31 @@ class Results:
     @property
     def warnings(self) -> list[str]:
         """Plain-words warnings about the run (retry storms, queue waits past the client
-        timeout, unsettled windows; see :mod:`openbank_sim.analysis.storms`); empty when none."""
+        timeout, unsettled windows, see :mod:`openbank_sim.analysis.storms`; an automatic
+        warm-up that found no truncation point, see :mod:`openbank_sim.analysis.warmup`);
+        empty when none."""
         return list(self.manifest.get("warnings") or [])
+
+    def interval(
+        self, kpi: str, level: float = 0.95, batches: int = DEFAULT_BATCHES
+    ) -> BatchMeansInterval:
+        """A confidence interval of a steady-state mean from this one run, by batch means.
+
+        The time bins after the warm-up are cut into ``batches`` contiguous batches; see
+        :mod:`openbank_sim.analysis.intervals` for the formula and its assumptions. Supported
+        KPIs: :data:`~openbank_sim.analysis.intervals.INTERVAL_KPIS` (``backend_wait_mean_s``,
+        ``latency_mean_s``, ``success_rate``, ``throughput_ok_per_s``).
+
+        Returns:
+            estimate (the KPI), low, high, level, batches, lag-1 autocorrelation of the batch
+            means, and ``uncorrelated``; when False a
+            :class:`~openbank_sim.analysis.intervals.BatchCorrelationWarning` is raised too.
+
+        Raises:
+            ValueError: a KPI without a single-run interval (the message lists those with one),
+                windowed traffic, or fewer time bins after the warm-up than batches.
+        """
+        return interval_of(self, kpi, level, batches)
 
     def kpi_table(self) -> pd.DataFrame:
         """The KPIs as a two-column DataFrame (``kpi``, ``value``)."""
@@ -234,9 +260,17 @@ def _hist_stats(h: LatencyHistogram) -> dict[str, float]:
 
 
 def build_results(
-    record: RunRecord, scenario_raw: Mapping[str, Any], source: str | None
+    record: RunRecord,
+    scenario_raw: Mapping[str, Any],
+    source: str | None,
+    *,
+    warmup: WarmupChoice | None = None,
 ) -> Results:
-    """Turn a :class:`~openbank_sim.model.record.RunRecord` into :class:`Results`."""
+    """Turn a :class:`~openbank_sim.model.record.RunRecord` into :class:`Results`.
+
+    ``warmup``: how ``run.warmup = "auto"`` chose the record's warm-up (None for a fixed one);
+    it goes to the manifest (``warmup_auto``) and, when unsettled, to the warnings.
+    """
     spec = record.spec
     run = spec.run
     calls_rec = record.calls
@@ -307,6 +341,7 @@ def build_results(
         "availability_published": 1.0 - calls_rec.published_downtime_s / measured_s,
         "consents_lapsed": record.consents_lapsed,
         "slo_breach_hours": breach_hours,
+        "warmup_used_s": run.warmup_s,
         "journeys_started": started,
         "journeys_completed": completed,
         "journeys_abandoned": started - completed,
@@ -320,6 +355,7 @@ def build_results(
     tables = {
         "timeseries": _timeseries(calls_rec, partners, products, run),
         "timeseries_latency": _timeseries_latency(calls_rec.latency_by_bin, products, run),
+        "timeseries_wait": _timeseries_wait(calls_rec.wait_by_bin, record.pool_names, run),
         "by_partner": _by_partner(record),
         "by_product": _by_product(record),
         "by_pool": _by_pool(record, measured_s),
@@ -354,7 +390,8 @@ def build_results(
         "attempts_simulated": calls_rec.attempts,
         "sim_end_s": record.sim_end_s,
         "windows_s": [list(w) for w in record.windows] if record.windows is not None else None,
-        "warnings": storm_warnings(record),
+        "warnings": storm_warnings(record) + (warmup.warnings() if warmup is not None else []),
+        "warmup_auto": warmup.as_dict() if warmup is not None else None,
         "windowed_evaluation": _evaluation(record),
         "numpy_version": np.__version__,
         "pandas_version": pd.__version__,
@@ -507,6 +544,25 @@ def _timeseries_latency(lb: BinLatency, products, run) -> pd.DataFrame:
     )
     df["time"] = pd.Timestamp(run.start) + pd.to_timedelta(df["t_start_s"], unit="s")
     return df
+
+
+def _timeseries_wait(w: PoolWaitSums, pools: Sequence[str], run) -> pd.DataFrame:
+    """Backend queue waits by (time bin of arrival, pool): admitted attempts, summed and mean
+    wait (seconds)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(w.admitted > 0, w.wait_sum_s / np.maximum(w.admitted, 1), np.nan)
+    t_start = w.bin * w.bin_s
+    return pd.DataFrame(
+        {
+            "bin": w.bin,
+            "t_start_s": t_start.astype(np.float64),
+            "time": pd.Timestamp(run.start) + pd.to_timedelta(t_start, unit="s"),
+            "pool": pd.Categorical.from_codes(w.pool, categories=list(pools)),
+            "admitted": w.admitted,
+            "wait_sum_s": w.wait_sum_s,
+            "wait_mean_s": mean,
+        }
+    )
 
 
 def _journey_table(journeys: JourneyCounts, names: Sequence[str]) -> pd.DataFrame:

@@ -29,6 +29,7 @@ __all__ = [
     "MoneyCells",
     "PoolRecord",
     "PoolWaitMax",
+    "PoolWaitSums",
     "RunRecord",
     "SloAggregates",
     "WindowEnd",
@@ -130,6 +131,42 @@ class PoolWaitMax:
         keys = sorted(cells)
         b, pool = _axes(keys, 2)
         return cls(bin_s, b, pool, _floats([cells[k] for k in keys]))
+
+
+@dataclass(frozen=True)
+class PoolWaitSums:
+    """Backend queue waits of admitted attempts by (time bin of arrival, pool), sorted: the
+    per-bin means that warm-up detection and batch-means intervals work on.
+
+    Attributes:
+        bin_s: width of a time bin (seconds).
+        bin, pool: the axes (int64 arrays of equal length).
+        admitted: attempts admitted to the pool in the cell (float64 when booked).
+        wait_sum_s: their queue waits summed (seconds).
+    """
+
+    bin_s: float
+    bin: np.ndarray
+    pool: np.ndarray
+    admitted: np.ndarray
+    wait_sum_s: np.ndarray
+
+    @classmethod
+    def from_cells(
+        cls, bin_s: float, cells: Mapping[tuple[int, int], tuple[float, float]]
+    ) -> PoolWaitSums:
+        """From ``{(bin, pool): (admitted, wait sum in seconds)}`` (sorted here)."""
+        keys = sorted(cells)
+        b, pool = _axes(keys, 2)
+        admitted = [cells[k][0] for k in keys]
+        simulated = all(isinstance(n, int) for n in admitted)
+        return cls(
+            bin_s,
+            b,
+            pool,
+            _ints([int(n) for n in admitted]) if simulated else _floats(admitted),
+            _floats([cells[k][1] for k in keys]),
+        )
 
 
 @dataclass(frozen=True)
@@ -238,6 +275,7 @@ class CallAggregates:
         counts: attempts by (bin, partner, product, outcome), call-KPI window.
         first_attempts: first attempts of logical calls by (bin, partner, product).
         wait_max: the longest queue wait by (bin, pool).
+        wait_by_bin: queue waits summed and attempts admitted by (bin, pool).
         revenue, cost: the bank's revenue and per-attempt cost (currency) by (bin, partner,
             product), money window.
         journeys: finished journeys by (journey, partner, ending).
@@ -254,6 +292,7 @@ class CallAggregates:
     counts: CallCounts
     first_attempts: FirstAttempts
     wait_max: PoolWaitMax
+    wait_by_bin: PoolWaitSums
     revenue: MoneyCells
     cost: MoneyCells
     journeys: JourneyCounts

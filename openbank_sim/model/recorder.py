@@ -8,7 +8,7 @@ else); every ``flush_every`` attempts the buffers are aggregated with numpy into
 * latency histograms of ``ok`` attempts (:class:`~openbank_sim.histogram.LatencyHistogram`,
   0.5 % relative accuracy) per product and per partner, and coarser ones (2 %) per
   (time bin, product) for the timeseries;
-* queue-wait sums per pool.
+* queue-wait sums per pool, and per (time bin, pool) with the attempts admitted.
 
 Memory is bounded whatever the number of calls: the buffers hold at most ``flush_every``
 attempts; each histogram holds at most ``histogram.max_bins()`` (about 3,500) bins; the sparse
@@ -43,6 +43,7 @@ from .record import (
     JourneyCounts,
     MoneyCells,
     PoolWaitMax,
+    PoolWaitSums,
     SloAggregates,
 )
 
@@ -142,6 +143,7 @@ class Recorder:
         self._cost: dict[int, float] = defaultdict(float)  # bin*PP + pp, money window
         self._first: dict[int, int] = defaultdict(int)  # bin*PP + pp: first attempts
         self._wait_max: dict[int, float] = {}  # bin*n_pools + pool: longest queue wait (s)
+        self._wait_sums: dict[int, list] = {}  # bin*n_pools + pool: [admitted, wait sum (s)]
         self.latency_by_product = [LatencyHistogram() for _ in range(self.n_products)]
         self.latency_by_partner = [LatencyHistogram() for _ in range(self.n_partners)]
         self._latency_by_bin: dict[int, LatencyHistogram] = {}  # bin*P + product
@@ -272,7 +274,7 @@ class Recorder:
             pool = self._product_pool[pp[admitted] % P]
             self.wait_sum += np.bincount(pool, weights=wait[admitted], minlength=self.n_pools)
             self.wait_count += np.bincount(pool, minlength=self.n_pools)
-            self._longest_waits(bins[admitted] * self.n_pools + pool, wait[admitted])
+            self._bin_waits(bins[admitted] * self.n_pools + pool, wait[admitted])
 
         self._published(t, out, lat)
         if self.slo_period_s is not None:
@@ -329,6 +331,13 @@ class Recorder:
         wait_max = PoolWaitMax(
             bin_s, wbin, wpool, np.asarray([self._wait_max[k] for k in wkeys], dtype=float)
         )
+        wait_by_bin = PoolWaitSums.from_cells(
+            bin_s,
+            {
+                divmod(k, max(1, self.n_pools)): (n, total)
+                for k, (n, total) in self._wait_sums.items()
+            },
+        )
         lat_keys = sorted(self._latency_by_bin)
         lat_bin, lat_product = np.divmod(np.asarray(lat_keys, dtype=np.int64), P)
         slo = None
@@ -343,6 +352,7 @@ class Recorder:
             counts=counts,
             first_attempts=first,
             wait_max=wait_max,
+            wait_by_bin=wait_by_bin,
             revenue=self._money(self._revenue, PP),
             cost=self._money(self._cost, PP),
             journeys=JourneyCounts.from_cells(self._journeys),
@@ -360,16 +370,28 @@ class Recorder:
             call_log=self.call_log_columns() if self.call_log else None,
         )
 
-    def _longest_waits(self, keys: np.ndarray, wait: np.ndarray) -> None:
-        """Keep the longest queue wait per (bin, pool) key."""
+    def _bin_waits(self, keys: np.ndarray, wait: np.ndarray) -> None:
+        """Keep the longest queue wait, the waits' sum and the admitted attempts per (bin,
+        pool) key."""
         order = np.argsort(keys, kind="stable")
         keys, wait = keys[order], wait[order]
         uniq, starts = np.unique(keys, return_index=True)
         longest = np.maximum.reduceat(wait, starts)
+        sums = np.add.reduceat(wait, starts)
+        admitted = np.diff(np.append(starts, keys.size))
         waits = self._wait_max
-        for k, w in zip(uniq.tolist(), longest.tolist(), strict=True):
+        wait_sums = self._wait_sums
+        for k, w, total, n in zip(
+            uniq.tolist(), longest.tolist(), sums.tolist(), admitted.tolist(), strict=True
+        ):
             if w > waits.get(k, -1.0):
                 waits[k] = w
+            cell = wait_sums.get(k)
+            if cell is None:
+                wait_sums[k] = [n, total]
+            else:
+                cell[0] += n
+                cell[1] += total
 
     def _money(self, cells: dict[int, float], PP: int) -> MoneyCells:
         mbin, pp = np.divmod(_keys(cells), PP)

@@ -85,6 +85,7 @@ from .record import (
     MoneyCells,
     PoolRecord,
     PoolWaitMax,
+    PoolWaitSums,
     RunRecord,
     SloAggregates,
     WindowedEvaluation,
@@ -908,6 +909,7 @@ def merge_windows(
     token_requests = 0.0
     by_bin: dict[tuple[int, int], LatencyHistogram] = {}
     wait_max: dict[tuple[int, int], float] = {}
+    wait_by_bin: dict[tuple[int, int], tuple[float, float]] = {}
     bin_s = spec.run.time_bin_s
     for w, m in enumerate(measured):
         units = m.units
@@ -931,6 +933,14 @@ def merge_windows(
             zip(wm.bin.tolist(), wm.pool.tolist(), strict=True), wm.wait_max_s.tolist(), strict=True
         ):
             wait_max[key] = max(v, wait_max.get(key, v))
+        wb = m.calls.wait_by_bin
+        wait_by_bin.update(
+            zip(
+                zip(wb.bin.tolist(), wb.pool.tolist(), strict=True),
+                zip(wb.admitted.tolist(), wb.wait_sum_s.tolist(), strict=True),
+                strict=True,
+            )
+        )
         lb = m.calls.latency_by_bin
         bin_s = lb.bin_s
         by_bin.update(
@@ -940,6 +950,7 @@ def merge_windows(
         counts=booking.counts,
         first_attempts=booking.first_attempts,
         wait_max=PoolWaitMax.from_cells(bin_s, wait_max),
+        wait_by_bin=PoolWaitSums.from_cells(bin_s, wait_by_bin),
         revenue=booking.revenue,
         cost=booking.cost,
         journeys=booking.journeys,

@@ -389,6 +389,8 @@ def estimate(spec: Spec, raw: Mapping[str, Any] | None = None) -> Estimate:
     run_time = STARTUP_S + n_partners * PARTNER_S + sim_attempts / ENGINE_ATTEMPTS_PER_S
     if windowed:
         run_time += n_partners * (n_windows * PARTNER_WINDOW_S + n_hours * PARTNER_HOUR_S)
+    if run.warmup_auto:  # a pass from t = 0 chooses the warm-up, a second one records from it
+        run_time *= 2.0
     n_bins = math.ceil(run.horizon_s / run.time_bin_s)
     memory = {
         "partners": n_partners * PARTNER_BYTES,

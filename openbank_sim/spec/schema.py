@@ -85,7 +85,7 @@ from .types import (
     SweepSpec,
     WindowsSpec,
 )
-from .units import format_duration, parse_date
+from .units import format_duration, parse_date, parse_duration
 
 # --------------------------------------------------------------------------------------------
 # Sections
@@ -158,7 +158,8 @@ def _run(raw: Mapping[str, Any]) -> RunSpec:
             path="run.horizon",
             value=t.get("horizon"),
         )
-    warmup = duration(t, "warmup", path, "0s")
+    warmup_auto = t.get("warmup") == WARMUP_AUTO
+    warmup = 0.0 if warmup_auto else _warmup(t, path)
     if warmup >= horizon:
         raise ScenarioError(
             f"must be shorter than run.horizon ({t.get('horizon', '1d')})",
@@ -183,7 +184,33 @@ def _run(raw: Mapping[str, Any]) -> RunSpec:
         )
     traffic = text(t, "traffic", path, "full", ("full", "windowed"))
     windows = _windows(t, horizon, traffic)
-    return RunSpec(start, horizon, warmup, seed, time_bin, record, traffic, windows)
+    if warmup_auto and traffic == "windowed":
+        raise ScenarioError(
+            '"auto" is for full traffic: windowed traffic starts every window empty and '
+            "discards its own warm-up (run.windows.warmup); give run.warmup as a duration",
+            path="run.warmup",
+            value=t.get("warmup"),
+        )
+    return RunSpec(start, horizon, warmup, seed, time_bin, record, traffic, windows, warmup_auto)
+
+
+WARMUP_AUTO = "auto"
+
+
+def _warmup(t: Mapping[str, Any], path: str) -> float:
+    """``run.warmup`` as a duration (seconds); a value that is neither a duration nor
+    ``"auto"`` is one error naming both accepted forms."""
+    if "warmup" in t:
+        try:
+            parse_duration(t["warmup"])
+        except ScenarioError:
+            raise ScenarioError(
+                'must be a duration with a unit ("30m", "2h") or "auto" (a warm-up chosen '
+                "after the run by MSER-5)",
+                path="run.warmup",
+                value=t["warmup"],
+            ) from None
+    return duration(t, "warmup", path, "0s")
 
 
 def _check_bins(horizon_s: float, bin_s: float, path: str, value: object) -> None:

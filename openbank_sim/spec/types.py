@@ -38,7 +38,11 @@ NOT_YET = "is not supported yet by this version of openbank_sim"
 
 @dataclass(frozen=True, slots=True)
 class RunSpec:
-    """Run control. Times in seconds from ``start`` (a calendar date, midnight)."""
+    """Run control. Times in seconds from ``start`` (a calendar date, midnight).
+
+    ``warmup_auto``: ``run.warmup = "auto"``; the warm-up is chosen after the run by MSER-5
+    (:mod:`openbank_sim.analysis.warmup`) and ``warmup_s`` is 0 until then.
+    """
 
     start: dt.date
     horizon_s: float
@@ -48,6 +52,7 @@ class RunSpec:
     record_calls: float  # share of sessions whose attempts go to the call log (0 = none)
     traffic: str
     windows: WindowsSpec | None = None
+    warmup_auto: bool = False
 
 
 @dataclass(frozen=True, slots=True)

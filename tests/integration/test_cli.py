@@ -418,3 +418,39 @@ def test_usage_error_is_not_a_scenario_error(capsys: pytest.CaptureFixture[str])
         main(["run"])  # FILE|NAME missing: argparse's usage error
     assert info.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_run_json_intervals(capsys: pytest.CaptureFixture[str], scenario_file: Path) -> None:
+    """``--json --intervals`` adds ``KPI_ci`` = [low, high] after each KPI that has a
+    single-run interval, and only with ``--intervals``; the intervals contain the KPI."""
+    args = ["run", str(scenario_file), "--set", "run.time_bin=1m", "--json", "--quiet"]
+    assert main(args) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert not any(k.endswith("_ci") for k in plain)
+    assert main([*args, "--intervals"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for kpi in ("backend_wait_mean_s", "latency_mean_s", "success_rate", "throughput_ok_per_s"):
+        low, high = out[f"{kpi}_ci"]
+        assert low <= out[kpi] <= high
+    assert {k: v for k, v in out.items() if not k.endswith("_ci")} == plain
+    assert list(out).index("latency_mean_s_ci") == list(out).index("latency_mean_s") + 1
+
+
+def test_run_intervals_in_the_table(
+    capsys: pytest.CaptureFixture[str], scenario_file: Path
+) -> None:
+    """``--intervals`` without ``--json`` prints an [intervals] section after the KPIs."""
+    assert main(["run", str(scenario_file), "--set", "run.time_bin=1m", "--intervals"]) == 0
+    out = capsys.readouterr().out
+    assert "[intervals] 95%, one run, batch means of 20 batches" in out
+    assert out.index("[intervals]") > out.index("[onboarding]")
+
+
+def test_run_intervals_refused_before_the_run(
+    capsys: pytest.CaptureFixture[str], scenario_file: Path
+) -> None:
+    """Too few time bins after the warm-up for 20 batches: exit 2 naming --intervals."""
+    assert main(["run", str(scenario_file), "--intervals", "--json"]) == 2  # 10-minute bins
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "--intervals" in captured.err and "time bins" in captured.err
