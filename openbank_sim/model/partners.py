@@ -35,6 +35,7 @@ from ..spec.profiles import Profile, rate_pieces, sample_nhpp_blocks
 from ..spec.types import AuthSpec, JourneySpec, PartnerSpec, ProductSpec, Spec, StepSpec
 from ..spec.units import SECONDS_PER_YEAR
 from .bank import BackendPool
+from .clock import delay_until
 from .gateway import Gateway
 from .recorder import Recorder
 
@@ -572,7 +573,7 @@ class PartnerRuntime:
             for t_next in server:
                 if t_next > wake:
                     env.process(self._detached(server, t_next))
-                    yield env.timeout(wake - env.now)
+                    yield env.timeout(delay_until(wake, env.now))
                     if wake != client_deadline:
                         return PATIENCE
                     outcome = TIMEOUT
@@ -582,7 +583,7 @@ class PartnerRuntime:
             else:
                 end = att.client_end
                 if end > user_deadline:
-                    yield env.timeout(user_deadline - env.now)
+                    yield env.timeout(delay_until(user_deadline, env.now))
                     return PATIENCE
                 if end > env.now:
                     yield env.timeout(end - env.now)
@@ -601,7 +602,7 @@ class PartnerRuntime:
                 elif b.jitter == "equal":
                     delay = 0.5 * delay * (1.0 + self.jitter())
             if env.now + delay >= user_deadline:
-                yield env.timeout(user_deadline - env.now)
+                yield env.timeout(delay_until(user_deadline, env.now))
                 return PATIENCE
             if delay > 0.0:
                 yield env.timeout(delay)
