@@ -498,7 +498,8 @@ def estimate(spec: Spec, raw: Mapping[str, Any] | None = None) -> Estimate:
         "consents": sum(s.consents for s in all_shares) * CONSENT_BYTES,
     }
     backlogs = _backlogs(spec, partners, shares)
-    memory["backlog"] = sum(b.bytes for b in backlogs)
+    if backlogs:  # only then may it drive the memory (every part can be 0 on a tiny run)
+        memory["backlog"] = sum(b.bytes for b in backlogs)
     parts = sorted(memory, key=memory.__getitem__)
     drivers = {
         "attempts": _attempts_driver(spec, entries, partners, shares, onboarded),

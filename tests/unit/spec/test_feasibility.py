@@ -361,3 +361,14 @@ def test_a_token_service_queue_that_grows_for_the_whole_run_is_refused() -> None
 @pytest.mark.parametrize("name", sorted(shipped_scenarios()))
 def test_no_shipped_scenario_has_a_queue_growing_for_the_whole_run(name: str) -> None:
     assert estimate(load_scenario(name).spec).backlog == 0.0
+
+
+def test_a_run_with_no_memory_to_speak_of_names_an_ordinary_driver() -> None:
+    """traditional_vs_api for 2 h: nobody is live yet, every memory part is 0 and no queue
+    grows, so the memory driver is one of the ordinary keys."""
+    tiny = load_scenario("traditional_vs_api").with_overrides(
+        {"run.horizon": "2h", "run.warmup": "0s", "run.traffic": "full"}
+    )
+    est = estimate(tiny.spec)
+    assert est.backlog == 0.0
+    assert not est.drivers["memory"].endswith(".queue_limit")
