@@ -172,7 +172,10 @@ class BackendPool:
         self.servers = servers
         self.queue_limit = queue_limit
         self._free = [0.0] * servers  # heap of the times each worker frees up (fixed capacity)
-        self._queued: deque[float] = deque()  # start times of attempts still waiting
+        # start times of attempts still waiting, kept only to enforce the queue limit (with
+        # none, the pool holds no per-attempt state: its memory stays O(servers) however long
+        # the queue grows under overload)
+        self._queued: deque[float] = deque()
         self._t0, self._t1 = window
         self.admitted = 0
         self.rejected = 0
@@ -223,14 +226,15 @@ class BackendPool:
             if earliest <= now:
                 start = now
             else:
-                queued = self._queued
-                while queued and queued[0] <= now:
-                    queued.popleft()
-                if self.queue_limit is not None and len(queued) >= self.queue_limit:
-                    self.rejected += 1
-                    return REJECTED
                 start = earliest
-                queued.append(start)
+                if self.queue_limit is not None:
+                    queued = self._queued
+                    while queued and queued[0] <= now:
+                        queued.popleft()
+                    if len(queued) >= self.queue_limit:
+                        self.rejected += 1
+                        return REJECTED
+                    queued.append(start)
             heapq.heapreplace(free, start + service_s)
         else:
             start = self._start_scheduled(now)
@@ -242,18 +246,25 @@ class BackendPool:
         return start - now
 
     def _start_scheduled(self, now: float) -> float:
-        """Start time under a capacity schedule, or -1 when the queue is full."""
+        """Start time under a capacity schedule, or -1 when the queue is full.
+
+        Starts never decrease (FCFS), so an attempt is waiting at ``now`` exactly when the
+        latest start lies after ``now``; ``ends`` holds only the end times after the latest
+        start (at most the largest capacity).
+        """
         ends = self._ends
         while ends and ends[0] <= now:
             heapq.heappop(ends)
-        queued = self._queued
-        while queued and queued[0] <= now:
-            queued.popleft()
-        if not queued and len(ends) < self.capacity_at(now):
+        if self._last_start <= now and len(ends) < self.capacity_at(now):
             self._last_start = now
             return now
-        if self.queue_limit is not None and len(queued) >= self.queue_limit:
-            return -1.0
+        limit = self.queue_limit
+        queued = self._queued
+        if limit is not None:
+            while queued and queued[0] <= now:
+                queued.popleft()
+            if len(queued) >= limit:
+                return -1.0
         s = max(now, self._last_start)
         times = self._cap_times
         assert times is not None  # only pools with a capacity schedule come here
@@ -268,7 +279,7 @@ class BackendPool:
             if s == math.inf:  # pragma: no cover - capacities are positive
                 raise RuntimeError(f"pool {self.name}: no capacity ever frees up")
         self._last_start = s
-        if s > now:
+        if s > now and limit is not None:
             queued.append(s)
         return s
 
@@ -285,6 +296,16 @@ class BackendPool:
             if hi > lo:
                 self.queue_s += hi - lo
 
+    @property
+    def entries(self) -> int:
+        """Per-attempt entries the pool holds (worker free times, end times, waiting starts): at
+        most the servers, plus the largest capacity under a schedule, plus the queue limit;
+        never more with the length of the queue."""
+        return len(self._free) + len(self._ends) + len(self._queued)
+
     def queue_length(self, now: float) -> int:
-        """Attempts waiting (not in service) at ``now``."""
+        """Attempts waiting (not in service) at ``now``; only a pool with a queue limit keeps
+        them (``ValueError`` otherwise: the mean queue length is ``queue_s`` over the window)."""
+        if self.queue_limit is None:
+            raise ValueError(f"pool {self.name} has no queue limit and keeps no queue")
         return sum(1 for s in self._queued if s > now)

@@ -29,6 +29,7 @@ import simpy
 
 from ..rng import Streams
 from ..spec.units import SECONDS_PER_DAY, SECONDS_PER_MONTH
+from .clock import delay_until
 
 __all__ = ["Project", "run_pipeline"]
 
@@ -147,7 +148,7 @@ def run_pipeline(onboarding: Any, streams: Streams, horizon_s: float) -> list[Pr
             i += 1
             if t >= horizon_s:
                 return
-            yield env.timeout(t - env.now)
+            yield env.timeout(delay_until(t, env.now))
             sector = _choice(u_sector(), ob.mix)
             mode = _choice(u_mode(), ob.integration)
             template = ob.templates[sector]

@@ -13,8 +13,10 @@ the background step's streams. The gateway draws nothing itself.
 
 An attempt's server side (token fetch, limits, overhead, backend pool) runs inline in the
 session process as long as the client is still waiting; when the client's timeout or the
-user's patience comes first, the rest of the server side continues as a detached process (a
-backend never recalls work) while the session moves on.
+user's patience comes first, the rest of the server side continues detached (a backend never
+recalls work) while the session moves on: one pending timeout per step still ahead, which
+carries the server side, and no process of its own. A server side whose remaining steps are
+known when the client leaves (the backend's answer, fixed at admission) leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ..spec.profiles import Profile, rate_pieces, sample_nhpp_blocks
 from ..spec.types import AuthSpec, JourneySpec, PartnerSpec, ProductSpec, Spec, StepSpec
 from ..spec.units import SECONDS_PER_YEAR
 from .bank import BackendPool
+from .clock import delay_until
 from .gateway import Gateway
 from .recorder import Recorder
 
@@ -557,7 +560,9 @@ class PartnerRuntime:
         attempt's (``st.first()``); each retry takes its own from ``st.retry``.
 
         Each attempt's server side runs inline while the client waits; when the client's
-        timeout or the user's patience comes first, the rest continues detached.
+        timeout or the user's patience comes first, the rest continues detached
+        (:meth:`_detach`). Waiting for an answer, a deadline or a backoff takes one pending
+        timeout.
         """
         env = self.env
         t_first = env.now
@@ -571,8 +576,8 @@ class PartnerRuntime:
             outcome = OK
             for t_next in server:
                 if t_next > wake:
-                    env.process(self._detached(server, t_next))
-                    yield env.timeout(wake - env.now)
+                    self._detach(server, t_next)
+                    yield env.timeout(delay_until(wake, env.now))
                     if wake != client_deadline:
                         return PATIENCE
                     outcome = TIMEOUT
@@ -582,7 +587,7 @@ class PartnerRuntime:
             else:
                 end = att.client_end
                 if end > user_deadline:
-                    yield env.timeout(user_deadline - env.now)
+                    yield env.timeout(delay_until(user_deadline, env.now))
                     return PATIENCE
                 if end > env.now:
                     yield env.timeout(end - env.now)
@@ -601,23 +606,29 @@ class PartnerRuntime:
                 elif b.jitter == "equal":
                     delay = 0.5 * delay * (1.0 + self.jitter())
             if env.now + delay >= user_deadline:
-                yield env.timeout(user_deadline - env.now)
+                yield env.timeout(delay_until(user_deadline, env.now))
                 return PATIENCE
             if delay > 0.0:
                 yield env.timeout(delay)
             k += 1
             draws = st.retry()
 
-    def _detached(
-        self, server: Generator[float, None, None], t_next: float
-    ) -> Generator[simpy.Event, Any, None]:
-        """The rest of an attempt's server side after the client stopped waiting."""
+    def _detach(self, server: Generator[float, None, None], t_next: float) -> None:
+        """Go on with the rest of an attempt's server side after its client stopped waiting,
+        from its next step at ``t_next`` (s): one pending SimPy timeout that carries the server
+        side as its value, no process of its own."""
         env = self.env
-        if t_next > env.now:
-            yield env.timeout(t_next - env.now)
+        env.timeout(delay_until(t_next, env.now), server).callbacks.append(self._resume)
+
+    def _resume(self, event: simpy.Event) -> None:
+        """Run a detached server side (``event.value``) up to its next step that takes time."""
+        server = event.value
+        assert server is not None  # every detached timeout carries its server side
+        env = self.env
         for t in server:
             if t > env.now:
-                yield env.timeout(t - env.now)
+                env.timeout(t - env.now, server).callbacks.append(self._resume)
+                return
 
     def _serve(self, att: _Attempt) -> Generator[float, None, None]:
         """The server side of an attempt; yields the next time it needs (absolute seconds)."""

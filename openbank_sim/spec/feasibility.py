@@ -86,7 +86,13 @@ CELL_BYTES = 100.0
 LOGGED_ATTEMPT_BYTES = 250.0
 """Per attempt in the call log (``run.record_calls``): a tuple of ten values, then a row."""
 SESSION_BYTES = 4e3
-"""Per session in flight: its generator, attempts and draws."""
+"""Per session in flight: its generator, attempts and draws (a session waiting for an answer
+that never times out: 2.7 kB measured by ``benchmarks/bench_overload.py``, case
+``server-waits``)."""
+DETACHED_BYTES = 1.2e3
+"""Per token request waiting in the token service's queue after its client left: the rest of
+the attempt's server side and its pending timeout (``benchmarks/bench_overload.py``, case
+``ecommerce``)."""
 USER_BYTES = 150.0
 """Per distinct user with state: a cached token or a per-user limiter."""
 CONSENT_BYTES = 40.0
@@ -125,6 +131,8 @@ class Estimate:
         memory_bytes: estimated peak memory.
         drivers: the key paths behind the estimate, most important first: ``("attempts",
             path)`` for sessions and attempts, ``("memory", path)`` for memory.
+        backlog: attempts (or token requests) expected to wait at the end in queues that grow
+            for the whole run and hold memory while they wait (0 when none does).
     """
 
     sessions: float
@@ -134,6 +142,7 @@ class Estimate:
     run_time_s: float
     memory_bytes: float
     drivers: Mapping[str, str] = field(default_factory=dict)
+    backlog: float = 0.0
 
     def describe(self) -> str:
         """One line: ``about 1.2 million sessions, 2.5 million attempts, 50 s, 180 MB``."""
@@ -228,11 +237,13 @@ def _attempts_per_call(product: ProductSpec, max_attempts: int, retry_errors: bo
 
 def _journey_attempts(
     journey: JourneySpec, products: Mapping[str, ProductSpec], partner: PartnerSpec
-) -> tuple[float, float]:
-    """Expected attempts and seconds in flight of one session of ``journey``."""
+) -> tuple[float, float, dict[str, float]]:
+    """Expected attempts and seconds in flight of one session of ``journey``, and its expected
+    attempts by product."""
     client = partner.client
     retry_errors = "error" in client.retry_on
     attempts = seconds = 0.0
+    by_product: dict[str, float] = {}
     ran_before = 1.0  # probability that the previous step ran
     approval_before = 1.0
     for step in journey.steps:
@@ -246,14 +257,91 @@ def _journey_attempts(
             condition = ran_before * (1.0 - approval_before)
         runs = condition * step.probability
         product = products[step.product]
-        attempts += runs * _attempts_per_call(product, client.max_attempts, retry_errors)
+        step_attempts = runs * _attempts_per_call(product, client.max_attempts, retry_errors)
+        attempts += step_attempts
+        by_product[step.product] = by_product.get(step.product, 0.0) + step_attempts
         seconds += runs * (
             product.service_time.mean + (step.think_time.mean if step.think_time else 0.0)
         )
         ran_before, approval_before = runs, step.approval_rate
     if journey.redirect_time is not None:
         seconds += journey.redirect_time.mean
-    return attempts, seconds
+    return attempts, seconds, by_product
+
+
+# --------------------------------------------------------------------------------------------
+# Queues that grow for the whole run
+
+
+@dataclass(frozen=True, slots=True)
+class _Backlog:
+    """A queue that grows for the whole run: what waits in it at the end and the key to change."""
+
+    waiting: float  # attempts (or token requests) waiting at the end that hold memory
+    bytes: float
+    path: str
+
+
+def _waits_forever(spec: Spec, p: PartnerSpec) -> bool:
+    """Whether the partner's sessions wait for an answer however long it takes."""
+    return math.isinf(p.client.timeout_s) and math.isinf(spec.journeys[p.journey].patience_s)
+
+
+def _backlogs(spec: Spec, partners: list[PartnerSpec], shares: list[_Partner]) -> list[_Backlog]:
+    """The queues offered more work over the simulated time than their servers can do.
+
+    A backend pool keeps no state per waiting attempt, but a session whose client waits with
+    no timeout and no patience stays alive until it is served: the pool's excess work divided
+    by its mean service time is the attempts still waiting at the end, and the share of them
+    from such partners holds :data:`SESSION_BYTES` each. A pool with a ``queue_limit`` never
+    grows so. The token service has no queue limit, and each request waiting there holds the
+    rest of its attempt (:data:`DETACHED_BYTES`) whether or not its client is still waiting.
+    Work is spread evenly over the horizon (a peak that drains again is not a backlog).
+    """
+    run = spec.run
+    duration = run.horizon_s
+    if run.traffic == "windowed" and run.windows is not None:
+        duration = min(duration, run.windows.length_s + run.windows.warmup_s)
+    out: list[_Backlog] = []
+    products = spec.bank.products
+    for pool in spec.bank.pools.values():
+        if pool.queue_limit is not None:
+            continue
+        work = held = attempts = 0.0
+        for p, share in zip(partners, shares, strict=True):
+            forever = _waits_forever(spec, p)
+            for name, n in share.by_product.items():
+                product = products[name]
+                if product.pool != pool.name:
+                    continue
+                w = n * product.service_time.mean
+                work += w
+                attempts += n
+                held += w if forever else 0.0
+        excess = work / run.horizon_s - pool.servers  # busy servers beyond capacity
+        if excess <= 0.0 or held <= 0.0:
+            continue
+        waiting = excess * duration / (work / attempts) * (held / work)
+        out.append(
+            _Backlog(waiting, waiting * SESSION_BYTES, f"bank.pools.{pool.name}.queue_limit")
+        )
+    auth = spec.gateway.auth
+    if auth is not None:
+        requests = 0.0
+        for p, share in zip(partners, shares, strict=True):
+            live_s = run.horizon_s - p.live_from_s
+            n = share.attempts + share.refreshes
+            if p.integration != "api" or live_s <= 0.0 or n <= 0.0:
+                continue
+            # a user fetches a token at the first attempt after the last one expired
+            r = n / (p.users * live_s)  # attempts per user and second
+            requests += p.users * r / (1.0 + r * auth.token_ttl_s) * live_s
+        mean = auth.service_time.mean
+        excess = requests * mean / run.horizon_s - auth.servers
+        if excess > 0.0 and mean > 0.0:
+            waiting = excess * duration / mean
+            out.append(_Backlog(waiting, waiting * DETACHED_BYTES, "gateway.auth.servers"))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,6 +358,7 @@ class _Partner:
     in_flight: float
     distinct_users: float
     consents: float
+    by_product: dict[str, float] = field(default_factory=dict)  # attempts, refreshes included
 
 
 def _partner(
@@ -278,7 +367,9 @@ def _partner(
     run = spec.run
     shape = _shape_integral(spec, p, cache)
     sessions = p.users * p.sessions_per_user_day / SECONDS_PER_DAY * shape
-    per_session, seconds = _journey_attempts(spec.journeys[p.journey], spec.bank.products, p)
+    per_session, seconds, by_product = _journey_attempts(
+        spec.journeys[p.journey], spec.bank.products, p
+    )
     live_s = max(0.0, run.horizon_s - p.live_from_s)
     refreshes = consents = 0.0
     bg = p.background
@@ -292,7 +383,12 @@ def _partner(
         )
     distinct = p.users * -math.expm1(-sessions / p.users) if user_state and sessions else 0.0
     rate = sessions / live_s if live_s else 0.0
-    return _Partner(sessions, sessions * per_session, refreshes, rate * seconds, distinct, consents)
+    attempts = {name: sessions * a for name, a in by_product.items()}
+    if refreshes and p.background is not None:
+        attempts[p.background.product] = attempts.get(p.background.product, 0.0) + refreshes
+    return _Partner(
+        sessions, sessions * per_session, refreshes, rate * seconds, distinct, consents, attempts
+    )
 
 
 def _onboarded(
@@ -403,10 +499,17 @@ def estimate(spec: Spec, raw: Mapping[str, Any] | None = None) -> Estimate:
         "users": sum(s.distinct_users for s in all_shares) * USER_BYTES * fraction,
         "consents": sum(s.consents for s in all_shares) * CONSENT_BYTES,
     }
+    backlogs = _backlogs(spec, partners, shares)
+    if backlogs:  # only then may it drive the memory (every part can be 0 on a tiny run)
+        memory["backlog"] = sum(b.bytes for b in backlogs)
     parts = sorted(memory, key=memory.__getitem__)
     drivers = {
         "attempts": _attempts_driver(spec, entries, partners, shares, onboarded),
-        "memory": _memory_driver(spec, entries, partners, shares, parts[-1], n_onboarded),
+        "memory": (
+            max(backlogs, key=lambda b: b.bytes).path
+            if parts[-1] == "backlog"
+            else _memory_driver(spec, entries, partners, shares, parts[-1], n_onboarded)
+        ),
     }
     return Estimate(
         sessions=sim_sessions,
@@ -416,6 +519,7 @@ def estimate(spec: Spec, raw: Mapping[str, Any] | None = None) -> Estimate:
         run_time_s=run_time,
         memory_bytes=BASE_BYTES + sum(memory.values()),
         drivers=drivers,
+        backlog=sum(b.waiting for b in backlogs),
     )
 
 
@@ -515,6 +619,24 @@ _REMEDIES = (
     'shorten run.horizon, use windowed traffic (run.traffic = "windowed"), model fewer users '
     "or sessions, or pass --allow-long (allow_long=True) to run it anyway"
 )
+_ALLOW = "or pass --allow-long (allow_long=True) to run it anyway"
+
+
+def _backlog_remedies(path: str, waiting: float) -> str:
+    """What to change when a queue that grows for the whole run drives the memory."""
+    if path == "gateway.auth.servers":
+        return (
+            f"the token service's queue grows for the whole run (about {_count(waiting)} "
+            "requests waiting at the end, each holding the rest of its attempt); add "
+            f"gateway.auth.servers, lengthen gateway.auth.token_ttl, model fewer users, {_ALLOW}"
+        )
+    pool = path.split(".")[2]
+    return (
+        f"the queue of pool '{pool}' grows for the whole run (about {_count(waiting)} sessions "
+        "waiting at the end for an answer without a timeout); set "
+        f"bank.pools.{pool}.queue_limit, give the client a timeout ([client] timeout) or the "
+        f"journey a patience, add servers, model fewer users, {_ALLOW}"
+    )
 
 
 def check(
@@ -534,6 +656,7 @@ def check(
     if memory_limit is None:
         memory_limit = machine_memory_bytes()
     what = ""
+    remedies = _REMEDIES
     driver = est.drivers["attempts"]
     if not est.attempts <= limits.attempts:
         what = f"above the limit of {_count(limits.attempts)} attempts"
@@ -542,9 +665,11 @@ def check(
     elif memory_limit is not None and not est.memory_bytes <= memory_limit:
         what = f"more memory than the {_bytes(memory_limit)} this machine has"
         driver = est.drivers["memory"]
+        if driver.endswith(".queue_limit") or driver == "gateway.auth.servers":
+            remedies = _backlog_remedies(driver, est.backlog)
     if what:
         raise InfeasibleRunError(
-            f"the run is estimated at {est.describe()}: {what}; {_REMEDIES}",
+            f"the run is estimated at {est.describe()}: {what}; {remedies}",
             path=driver,
             file=file,
         )

@@ -604,7 +604,9 @@ def test_admit_a_queued_attempt_starts_exactly_at_a_capacity_raise() -> None:
     finds 2 busy from 10, starts when the second finishes at 15 (wait 13); t=21 (1 s) starts
     at once (both ended at 20).
     """
-    pool = BackendPool("core", 1, None, (0.0, 100.0), ([0.0, 10.0], [1, 2]))
+    pool = BackendPool(
+        "core", 1, 10, (0.0, 100.0), ([0.0, 10.0], [1, 2])
+    )  # a limit that never binds
     assert [pool.capacity_at(x) for x in (0.0, 9.999, 10.0, 50.0)] == [1, 1, 2, 2]
     assert pool.admit(0.0, 20.0) == 0.0
     assert pool.admit(1.0, 5.0) == 9.0

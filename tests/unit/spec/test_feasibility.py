@@ -233,7 +233,8 @@ def test_run_time_limit() -> None:
 @pytest.mark.parametrize(
     ("sessions", "prepend", "append", "path"),
     [
-        ("50.0", '[run]\nhorizon = "1d"\nrecord_calls = "all"\n\n', "", "run.record_calls"),
+        # 30 sessions/s keep the 4 servers 75% busy (at 50/s the queue would grow all day)
+        ("30.0", '[run]\nhorizon = "1d"\nrecord_calls = "all"\n\n', "", "run.record_calls"),
         ("0.01", '[run]\nhorizon = "10d"\ntime_bin = "1s"\n\n', "copies = 2\n", "run.time_bin"),
         (
             "0.00001",
@@ -305,3 +306,69 @@ def test_the_estimate_is_finite_at_every_bound() -> None:
     )
     with pytest.raises(InfeasibleRunError):
         check(s.spec)
+
+
+# One server, exponential 100 ms service (10 attempts/s of capacity) against 1,000 sessions/s
+# for an hour: 100x its capacity, no queue limit, and by default no timeout and no patience.
+OVERLOADED = (
+    ("servers = 4", "servers = 1"),
+    (
+        "users = 1000\nsessions_per_user_day = 2.0",
+        "users = 1_000_000\nsessions_per_user_day = 86.4",
+    ),
+)
+
+
+def test_a_queue_that_holds_waiting_sessions_for_the_whole_run_is_refused() -> None:
+    """About 3.6 million sessions still wait at the end (99% of them), 4 kB each: refused at
+    the pool's queue limit with the remedies; a client timeout, a user patience or a queue
+    limit leaves the pool holding nothing, and the estimate nothing for it."""
+    waits = scenario(*OVERLOADED, prepend='[run]\nhorizon = "1h"\n\n')
+    est = estimate(waits.spec)
+    assert est.backlog == pytest.approx(0.99 * 3.6e6, rel=0.01)
+    assert est.memory_bytes > 14e9
+    err, _ = timed_check(waits, Limits(memory_bytes=8e9))
+    assert err.path == "bank.pools.core.queue_limit"
+    assert "the queue of pool 'core' grows for the whole run" in err.reason
+    for remedy in ("bank.pools.core.queue_limit", "[client] timeout", "patience", "--allow-long"):
+        assert remedy in err.reason
+    for fix in (
+        {"client.timeout": "5s"},
+        {"journeys.buy.patience": "10s"},
+        {"bank.pools.core.queue_limit": 100},
+    ):
+        fixed = estimate(waits.with_overrides(fix).spec)
+        assert fixed.backlog == 0.0
+        assert fixed.memory_bytes < 1e9
+        check(waits.with_overrides(fix).spec, Limits(memory_bytes=8e9))
+
+
+def test_a_token_service_queue_that_grows_for_the_whole_run_is_refused() -> None:
+    """The e-commerce case at 100x its users for two days: token requests arrive at several
+    times what the one token server can sign, and each waiting request holds the rest of its
+    attempt; refused at gateway.auth.servers."""
+    huge = load_scenario("ecommerce").with_overrides(
+        {"partners.0.users": 160_000_000, "partners.1.users": 20_000_000}
+    )
+    est = estimate(huge.spec)
+    assert est.backlog > 1e7
+    err, _ = timed_check(huge, Limits(memory_bytes=8e9))
+    assert err.path == "gateway.auth.servers"
+    assert "the token service's queue grows for the whole run" in err.reason
+    assert estimate(huge.with_overrides({"gateway.auth.servers": 64}).spec).backlog == 0.0
+
+
+@pytest.mark.parametrize("name", sorted(shipped_scenarios()))
+def test_no_shipped_scenario_has_a_queue_growing_for_the_whole_run(name: str) -> None:
+    assert estimate(load_scenario(name).spec).backlog == 0.0
+
+
+def test_a_run_with_no_memory_to_speak_of_names_an_ordinary_driver() -> None:
+    """traditional_vs_api for 2 h: nobody is live yet, every memory part is 0 and no queue
+    grows, so the memory driver is one of the ordinary keys."""
+    tiny = load_scenario("traditional_vs_api").with_overrides(
+        {"run.horizon": "2h", "run.warmup": "0s", "run.traffic": "full"}
+    )
+    est = estimate(tiny.spec)
+    assert est.backlog == 0.0
+    assert not est.drivers["memory"].endswith(".queue_limit")
