@@ -532,6 +532,7 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
     from .analysis.kpis import KPI_NAMES
     from .experiments import replicate
     from .experiments.executors import ExecutorError
+    from .experiments.stats import HISTOGRAM_RESOLUTION, target_verdict
 
     _check_run_options(args, "replications", "max_replications")
     target = _parse_target(args.target)
@@ -564,11 +565,7 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
         return 2
     shown = [k for k in kpis if k in res.summary.index]  # a KPI the scenario has no part for
     table = res.summary.loc[shown, ["n", "mean", "ci_low", "ci_high", "half_width"]]
-    met = None
-    if target is not None:
-        row = res.summary.loc[target["kpi"]]
-        goal = float(target["half_width"]) * (abs(row["mean"]) if target["relative"] else 1.0)
-        met = bool(row["half_width"] <= goal)
+    verdict = target_verdict(res.runs, target, res.level) if target is not None else None
     if args.json:
         out = {
             "scenario": scenario.name,
@@ -577,7 +574,7 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
             "kpis": {k: {c: float(v) for c, v in r.items()} for k, r in table.iterrows()},
         }
         if target is not None:
-            out["target"] = {**target, "met": met}
+            out["target"] = {**target, "met": verdict == "met", "verdict": verdict}
         print(json.dumps(out, indent=2))
         return 0
     print(
@@ -585,9 +582,14 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
         f"{res.level:.0%} Student-t interval of each mean"
     )
     print(table.to_string(formatters={c: _fmt for c in table.columns}))
-    if target is not None:
-        verdict = "met" if met else f"not met after --max-replications {args.max_replications}"
-        print(f"target {args.target}: {verdict}")
+    if verdict is not None:
+        words = {
+            "met": "met",
+            "below resolution": "not met: finer than the latency histogram's bin width "
+            f"(+-{HISTOGRAM_RESOLUTION:.1%}), which no number of replications narrows",
+            "not met": f"not met after --max-replications {args.max_replications}",
+        }
+        print(f"target {args.target}: {words[verdict]}")
     return 0
 
 

@@ -36,6 +36,8 @@ __all__ = [
     "more_needed",
     "summarise",
     "t_interval",
+    "target_half_width",
+    "target_verdict",
     "wilson_interval",
 ]
 
@@ -143,23 +145,40 @@ def summarise(runs: pd.DataFrame, kpis: Sequence[str], level: float) -> pd.DataF
     return pd.DataFrame(rows).set_index("kpi")
 
 
+def target_half_width(target: Mapping[str, Any], mean: float) -> float:
+    """The half-width ``target`` asks of a KPI whose mean is ``mean``: ``h``, or ``h x |mean|``
+    when relative (``target`` is ``{"kpi": name, "half_width": h, "relative": bool}``)."""
+    return float(target["half_width"]) * (abs(mean) if target.get("relative") else 1.0)
+
+
+def target_verdict(runs: pd.DataFrame, target: Mapping[str, Any], level: float) -> str:
+    """Where the target stands on ``runs``: ``"met"`` (the KPI's :func:`kpi_interval` is that
+    narrow), ``"below resolution"`` (a histogram quantile asked finer than the histogram's bin
+    width: no number of replications meets it) or ``"not met"``."""
+    mean, _std, lo, hi = kpi_interval(runs, target["kpi"], level)
+    goal = target_half_width(target, mean)
+    if not math.isnan(hi) and (hi - lo) / 2 <= goal:
+        return "met"
+    if target["kpi"] in HISTOGRAM_QUANTILES and goal < abs(mean) * HISTOGRAM_RESOLUTION:
+        return "below resolution"
+    return "not met"
+
+
 def more_needed(
     rows: list[dict], target: Mapping[str, Any], level: float, max_replications: int
 ) -> int:
-    """How many more replications the target interval needs (0 when met or capped).
-
-    ``target`` is ``{"kpi": name, "half_width": h, "relative": bool}``: the interval's
-    half-width must be at most ``h`` (in the KPI's unit), or ``h x |mean|`` when relative.
-    """
+    """How many more replications the target interval needs (0 when met, capped, or below the
+    histogram's resolution; see :func:`target_verdict`, which judges the same interval the
+    summaries report)."""
     runs = pd.DataFrame(rows)
-    mean, std, lo, hi = t_interval(runs[target["kpi"]].to_numpy(dtype=float), level)
-    goal = float(target["half_width"]) * (abs(mean) if target.get("relative") else 1.0)
     have = len(runs)
-    if (not math.isnan(hi) and (hi - lo) / 2 <= goal) or have >= max_replications:
+    if target_verdict(runs, target, level) != "not met" or have >= max_replications:
         return 0
     # the smallest n whose interval would be narrow enough at the current spread: the normal
     # quantile, not the t quantile of the few runs so far (that one overshoots); then a batch
-    # of at least 2, and the loop checks again with the t interval
+    # of at least 2, and the loop checks again
+    mean, std, _lo, _hi = t_interval(runs[target["kpi"]].to_numpy(dtype=float), level)
+    goal = target_half_width(target, mean)
     if goal > 0 and math.isfinite(std):
         z = float(stats.norm.ppf(0.5 + level / 2))
         need = math.ceil((z * std / goal) ** 2)

@@ -1447,6 +1447,13 @@ def test_cli_replicate_reports_intervals_and_grows_to_a_target(
     )  # fmt: skip
     assert code == 0, err
     assert "target latency_mean_s:0.0000001: not met after --max-replications 3" in out
+    code, out, err = run_cli(
+        capsys, "replicate", str(cli_file), "--replications", "2", "--executor", "serial",
+        "--target", "latency_p95_s:0.01%", "--max-replications", "50", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    got = json.loads(out)  # finer than the histogram: said so, and no replications wasted
+    assert got["target"]["verdict"] == "below resolution" and got["replications"] == 2
 
 
 @pytest.mark.parametrize(

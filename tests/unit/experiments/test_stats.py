@@ -15,8 +15,11 @@ from scipy import stats
 from openbank_sim.experiments.stats import (
     HISTOGRAM_RESOLUTION,
     kpi_interval,
+    more_needed,
     summarise,
     t_interval,
+    target_half_width,
+    target_verdict,
     wilson_interval,
 )
 from openbank_sim.histogram import DEFAULT_ALPHA
@@ -82,3 +85,20 @@ def test_summarise_states_the_method() -> None:
     assert "bin width" in s.loc["latency_p95_s", "method"]
     assert s.loc["x", "method"] == "Student t over replications"
     assert s.loc["x", "half_width"] == pytest.approx(stats.t.ppf(0.975, 2) / math.sqrt(3))
+
+
+def test_a_target_is_judged_on_the_interval_the_summary_reports() -> None:
+    """``more_needed`` and ``target_verdict`` use the summaries' interval: a p95 target finer
+    than the histogram's bin width is reported as such and asks for no more replications; a
+    share's target counts the Wilson widening."""
+    p95 = pd.DataFrame({"latency_p95_s": [0.8, 0.8, 0.8]})
+    fine = {"kpi": "latency_p95_s", "half_width": 0.001, "relative": True}
+    coarse = {"kpi": "latency_p95_s", "half_width": 0.01, "relative": True}
+    assert target_verdict(p95, fine, 0.95) == "below resolution"
+    assert more_needed(p95.to_dict("records"), fine, 0.95, 100) == 0
+    assert target_verdict(p95, coarse, 0.95) == "met"
+    perfect = shares([100.0] * 3, [100.0] * 3)  # the t interval has no width, Wilson has
+    tight = {"kpi": "success_rate", "half_width": 0.001}
+    assert target_verdict(perfect, tight, 0.95) == "not met"
+    assert more_needed(perfect.to_dict("records"), tight, 0.95, 100) > 0
+    assert target_half_width({"half_width": 0.02, "relative": True}, -3.0) == pytest.approx(0.06)
