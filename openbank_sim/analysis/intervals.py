@@ -9,8 +9,9 @@ residuals; for equal ``D_j`` this is the classical batch-means interval), the in
 
     R +- t_{k-1, (1 + level) / 2} * sqrt(sum e_j^2 / (k (k - 1))) / mean(D_j)
 
-It assumes the batch means are close to independent and normal: batches much longer than the
-run's correlation time, after a warm-up that removed the start-up transient. The check is the
+The interval of a share (``success_rate``) is clipped to ``[0, 1]``. It assumes the batch
+means are close to independent and normal: batches much longer than the run's correlation
+time, after a warm-up that removed the start-up transient. The check is the
 lag-1 autocorrelation ``r1`` of the residuals: ``r1 > 1.645 / sqrt(k)`` (a one-sided 5 % test of
 zero correlation) flags the interval (``uncorrelated = False``) and raises a
 :class:`BatchCorrelationWarning`: the batches are too short, and the interval is too narrow;
@@ -19,6 +20,7 @@ run longer (or lengthen the warm-up).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -26,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
+
+from .kpis import SHARES
 
 if TYPE_CHECKING:
     from .results import Results
@@ -191,6 +195,8 @@ def interval_of(
         )
     num, den = bin_sums(results, kpi)
     out = batch_means(num, den, kpi=kpi, level=level, batches=batches)
+    if kpi in SHARES and math.isfinite(out.low):  # a share's interval stays in [0, 1]
+        out = dataclasses.replace(out, low=max(0.0, out.low), high=min(1.0, out.high))
     if not out.uncorrelated and math.isfinite(out.lag1_autocorrelation):
         warnings.warn(
             f"{kpi}: the {batches} batch means are correlated (lag-1 autocorrelation "

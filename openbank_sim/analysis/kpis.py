@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["KPI_GROUPS", "KPI_NAMES"]
+__all__ = ["KPI_GROUPS", "KPI_NAMES", "SHARES"]
 
 KPI_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
@@ -63,3 +63,13 @@ KPI_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 """The KPIs by group, in the order they are reported (a public contract)."""
 KPI_NAMES = tuple(name for _group, names in KPI_GROUPS for name in names)
+
+SHARES: dict[str, tuple[str, str] | None] = {
+    "success_rate": ("calls_ok", "calls_total"),
+    "conversion_rate": ("journeys_completed", "journeys_started"),
+    "availability": None,
+    "availability_published": None,
+}
+"""The KPIs that are shares in ``[0, 1]``, with the (numerator, denominator) KPIs they are the
+ratio of, where those are KPIs too (None: a share of time, no counts). Intervals of a share are
+kept inside ``[0, 1]``."""

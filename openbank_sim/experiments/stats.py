@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..analysis.kpis import SHARES
+
 __all__ = [
     "HISTOGRAM_QUANTILES",
     "SHARES",
@@ -40,15 +42,6 @@ __all__ = [
     "target_verdict",
     "wilson_interval",
 ]
-
-SHARES: Mapping[str, tuple[str, str] | None] = {
-    "success_rate": ("calls_ok", "calls_total"),
-    "conversion_rate": ("journeys_completed", "journeys_started"),
-    "availability": None,
-    "availability_published": None,
-}
-"""KPIs that are shares in ``[0, 1]``, with the (numerator, denominator) KPIs they are the
-ratio of, where the runs carry those counts (None: a time share, no counts)."""
 
 HISTOGRAM_QUANTILES = ("latency_p50_s", "latency_p95_s", "latency_p99_s", "client_latency_p95_s")
 """KPIs read from a latency histogram, known to its relative resolution only."""

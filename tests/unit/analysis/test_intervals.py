@@ -12,6 +12,7 @@ from minimal_scenario import minimal_toml
 from scipy import stats
 
 from openbank_sim import Results, Scenario, simulate
+from openbank_sim.analysis import intervals
 from openbank_sim.analysis.intervals import (
     INTERVAL_KPIS,
     BatchCorrelationWarning,
@@ -117,3 +118,16 @@ def test_correlated_run_warns(run: Results) -> None:
         iv = res.interval("backend_wait_mean_s")
     assert not iv.uncorrelated
     assert any(issubclass(w.category, BatchCorrelationWarning) for w in caught)
+
+
+def test_a_share_interval_stays_in_0_1() -> None:
+    """A success rate near 1 whose raw batch-means interval would pass 1 is clipped to it,
+    its estimate and lower end untouched."""
+    rare = simulate(
+        Scenario(tomllib.loads(RUN)).with_overrides({"bank.products.pay.error_rate": 5e-05}), 5
+    )
+    num, den = intervals.bin_sums(rare, "success_rate")
+    raw = batch_means(num, den, kpi="success_rate")
+    assert raw.high > 1.0  # the unclipped interval leaves the range
+    got = rare.interval("success_rate")
+    assert got.high == 1.0 and got.low == raw.low and got.estimate == raw.estimate
