@@ -18,8 +18,9 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from .analysis.folders import check_output_folder, folder_kind
+from .analysis.folders import COMPARISON_KIND, REPORT_KIND, check_output_folder, folder_kind
 from .analysis.kpis import KPI_GROUPS
 from .analysis.readback import ResultsFolderError
 from .errors import ScenarioError, did_you_mean
@@ -31,28 +32,35 @@ from .spec.units import format_duration
 __all__ = ["main"]
 
 
-def _parse_sets(items: Sequence[str] | None) -> dict[str, object]:
+def _parse_sets(items: Sequence[str] | None, option: str = "--set") -> dict[str, object]:
+    """``KEY=VALUE`` items of ``option`` (``--set``, ``--set-a``, ...) as overrides."""
     out: dict[str, object] = {}
     for item in items or ():
         if "\n" in item or "\r" in item:
-            raise ScenarioError(
-                "a line break cannot be part of KEY=VALUE", path="--set", value=item
-            )
+            raise ScenarioError("a line break cannot be part of KEY=VALUE", path=option, value=item)
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ScenarioError(
-                "expected KEY=VALUE, e.g. bank.pools.core.servers=64", path="--set", value=item
+                "expected KEY=VALUE, e.g. bank.pools.core.servers=64", path=option, value=item
             )
         try:
             out[key.strip()] = parse_override_value(value.strip())
         except ScenarioError as err:
-            raise err.within(f"--set {key.strip()}") from None
+            raise err.within(f"{option} {key.strip()}") from None
     return out
 
 
-def _load(target: str, sets: Sequence[str] | None) -> Scenario:
+def _load(
+    target: str,
+    sets: Sequence[str] | None,
+    arm_sets: Sequence[str] | None = None,
+    arm_option: str = "--set-a",
+) -> Scenario:
+    """Scenario ``target`` with the ``--set`` overrides, then those of one arm (``arm_sets``
+    given as ``arm_option``), each validated like the file."""
     scenario = load_scenario(target)
     overrides = _parse_sets(sets)
+    overrides.update(_parse_sets(arm_sets, arm_option))
     return scenario.with_overrides(overrides) if overrides else scenario
 
 
@@ -456,11 +464,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .experiments.executors import ExecutorError
 
     _check_run_options(args, "replications")
+    if args.out:
+        check_output_folder(args.out, args.force, "--force", kind=COMPARISON_KIND)
     if len(args.b) > 1 or args.best is not None or args.delta is not None:
         return _cmd_compare_many(args)
     args.b = args.b[0]
-    a = _load(args.a, args.set)
-    b = _load(args.b, args.set)
+    a = _load(args.a, args.set, args.set_a, "--set-a")
+    b = _load(args.b, args.set, args.set_b, "--set-b")
     try:
         res = compare(
             a,
@@ -477,6 +487,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(f"openbank-sim: error: {err}", file=sys.stderr)
         return 2
     s = res.summary
+    intervals = s[["mean_a", "mean_b", "diff_mean", "ci_low", "ci_high"]]
+    if args.out:
+        document = {
+            "scenarios": _compared(["A", "B"], [a, b], [args.a, args.b], args),
+            "replications": args.replications,
+            "seed": args.seed if args.seed is not None else a.spec.run.seed,
+            "level": res.level,
+            "crn": res.crn,
+            "correction": None,
+            "summary": _records(s.reset_index()),
+            "best": None,
+        }
+        _write_comparison(args, s.reset_index(), intervals.reset_index(), res.runs, document)
     if args.json:
         print(s.reset_index().to_json(orient="records", indent=2))
         return 0
@@ -484,7 +507,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         f"A = {a.name} ({args.a}), B = {b.name} ({args.b}); {args.replications} paired "
         f"replications, common random numbers; 95% interval of the mean of B - A"
     )
-    print(s[["mean_a", "mean_b", "diff_mean", "ci_low", "ci_high"]].to_string(float_format=_fmt))
+    print(intervals.to_string(float_format=_fmt))
     return 0
 
 
@@ -593,6 +616,54 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compared(
+    labels: Sequence[str], scenarios: Sequence[Scenario], targets: Sequence[str], args
+) -> list[dict[str, object]]:
+    """The compared scenarios as the comparison's JSON lists them: label, name, source and
+    the overrides each was run with."""
+    out: list[dict[str, object]] = []
+    for i, (label, scenario, target) in enumerate(zip(labels, scenarios, targets, strict=True)):
+        arm_sets, option = (args.set_a, "--set-a") if i == 0 else (args.set_b, "--set-b")
+        overrides = {**_parse_sets(args.set), **_parse_sets(arm_sets, option)}
+        out.append(
+            {
+                "label": label,
+                "name": scenario.name,
+                "source": target,
+                "overrides": {k: _plain(v) for k, v in overrides.items()},
+            }
+        )
+    return out
+
+
+def _plain(value: object) -> object:
+    """An override value as JSON holds it (dates and times as ISO text)."""
+    return value if isinstance(value, str | int | float | bool | list | dict) else str(value)
+
+
+def _records(table) -> list[dict[str, object]]:
+    """A DataFrame as a list of records of plain Python values at full precision (NaN is
+    written as null)."""
+    return table.to_dict(orient="records")
+
+
+def _write_comparison(args: argparse.Namespace, table, intervals, runs, document) -> None:
+    """``compare --out``: the comparison table, the paired intervals, the runs and the JSON
+    summary, written as one folder (see :mod:`openbank_sim.analysis.outputs`)."""
+    from .analysis.outputs import package_version, write_output
+
+    out = write_output(
+        args.out,
+        COMPARISON_KIND,
+        tables={"comparison.csv": table, "intervals.csv": intervals, "runs.csv": runs},
+        documents={"comparison.json": document},
+        provenance={"command": "compare", "package_version": package_version()},
+        overwrite=args.force,
+    )
+    if not args.quiet:
+        print(f"comparison written to {out}/", file=sys.stderr)
+
+
 def _number(text: str | None, option: str) -> float | None:
     """A command-line number (None stays None), or a one-line ScenarioError naming the option."""
     if text is None:
@@ -608,7 +679,8 @@ def _cmd_compare_many(args: argparse.Namespace) -> int:
     from .experiments.executors import ExecutorError
 
     targets = [args.a, *args.b]
-    scenarios = [_load(t, args.set) for t in targets]
+    scenarios = [_load(args.a, args.set, args.set_a, "--set-a")]
+    scenarios += [_load(t, args.set, args.set_b, "--set-b") for t in args.b]
     _check_run_options(args, "replications")
     delta = _number(args.delta, "--delta")
     try:
@@ -632,7 +704,12 @@ def _cmd_compare_many(args: argparse.Namespace) -> int:
             raise ScenarioError(err.reason, path=where, value=err.value) from None
         raise
     s = res.summary
-    if args.json:
+    first = res.labels[0]
+    wide = s["mean_a"].xs(res.labels[1], level="scenario").rename(f"mean_{first}").to_frame()
+    for lab in res.labels[1:]:
+        part = s.xs(lab, level="scenario")[["diff_mean", "ci_low", "ci_high"]]
+        wide[[f"{lab}-{first}", f"low_{lab}", f"high_{lab}"]] = part.to_numpy()
+    if args.json or args.out:
         out = {
             "scenarios": [
                 {"label": lab, "name": name, "source": src}
@@ -644,21 +721,26 @@ def _cmd_compare_many(args: argparse.Namespace) -> int:
             "summary": json.loads(s.reset_index().to_json(orient="records")),
             "best": res.best,
         }
-        print(json.dumps(out, indent=2, default=str))
-        return 0
+        if args.out:
+            document = {
+                **out,
+                "summary": _records(s.reset_index()),
+                "scenarios": _compared(res.labels, scenarios, targets, args),
+                "seed": args.seed if args.seed is not None else scenarios[0].spec.run.seed,
+                "crn": res.crn,
+            }
+            _write_comparison(args, s.reset_index(), wide.reset_index(), res.runs, document)
+        if args.json:
+            print(json.dumps(out, indent=2, default=str))
+            return 0
     names = ", ".join(
         f"{lab} = {name} ({src})"
         for lab, name, src in zip(res.labels, res.names, targets, strict=True)
     )
-    first = res.labels[0]
     print(
         f"{names}; {args.replications} paired replications, common random numbers; "
         f"simultaneous {res.level:.0%} intervals of the mean of X - {first} ({res.correction})"
     )
-    wide = s["mean_a"].xs(res.labels[1], level="scenario").rename(f"mean_{first}").to_frame()
-    for lab in res.labels[1:]:
-        part = s.xs(lab, level="scenario")[["diff_mean", "ci_low", "ci_high"]]
-        wide[[f"{lab}-{first}", f"low_{lab}", f"high_{lab}"]] = part.to_numpy()
     print(wide.to_string(float_format=_fmt))
     if res.best is not None:
         print(f"best on {res.best['kpi']}: {res.best['statement']}")
@@ -738,8 +820,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .plots import latency_throughput, sweep_effects
 
     d = Path(args.dir)
-    figures = d / "figures"
+    if args.out:
+        _check_out(args.out, "a report needs a directory")
+        check_output_folder(args.out, args.force, "--force", kind=REPORT_KIND)
+    tables: dict[str, pd.DataFrame] = {}  # file name -> the table shown
+    figures: dict[str, Any] = {}  # file name -> the figure drawn (a matplotlib Figure)
     kind = folder_kind(d)
+    if kind in ("comparison", "report"):
+        raise ScenarioError(
+            f"is the output of {kind}, which report does not read (it reads a results "
+            "directory or a sweep store)",
+            file=str(d),
+        )
     if kind == "sweep" or (kind is None and (d / "runs").is_dir()):
         from .experiments import SweepResult
         from .experiments.sensitivity import (
@@ -759,9 +851,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         kpis = ["success_rate", "latency_p95_s", "calls_rate_limited", "throughput_ok_per_s"]
         summary = result.summary(kpis)
         print(summary.to_string(index=False, float_format=_fmt))
-        figures.mkdir(exist_ok=True)
+        tables["summary.csv"] = summary
         if len(params) <= 3:
-            sweep_effects(summary, params, kpis).savefig(figures / "sweep_effects.png", dpi=100)
+            figures["sweep_effects.png"] = sweep_effects(summary, params, kpis)
         if definition["design"] in SENSITIVITY_DESIGNS:
             try:
                 from .plots import sensitivity_bars
@@ -778,22 +870,45 @@ def _cmd_report(args: argparse.Namespace) -> int:
                     print(idx.to_string(index=False, float_format=_fmt))
                     for note in idx.attrs["warnings"]:
                         print(f"warning: {note}")
-                    sensitivity_bars(idx, kpi).savefig(figures / f"sensitivity_{kpi}.png", dpi=100)
+                    tables[f"sensitivity_{kpi}.csv"] = idx
+                    figures[f"sensitivity_{kpi}.png"] = sensitivity_bars(idx, kpi)
             except ImportError:
                 print("(install the 'analysis' extra for sensitivity indices)", file=sys.stderr)
     elif kind == "run" or (d / "manifest.json").exists() or (d / "summary.csv").exists():
         results = Results.load(d)  # every file checked: a damaged one is a ResultsFolderError
         currency = results.manifest.get("currency")
         print(format_kpis(results.kpis, currency if isinstance(currency, str) else ""))
-        figures.mkdir(exist_ok=True)
-        latency_throughput(results).savefig(figures / "latency_throughput.png", dpi=100)
+        tables["summary.csv"] = results.kpi_table()
+        figures["latency_throughput.png"] = latency_throughput(results)
     else:
         raise ScenarioError(
             "not a results directory (no summary.csv) nor a sweep store "
             "(no manifest.json and runs/)",
             file=str(d),
         )
-    print(f"figures written to {figures}/", file=sys.stderr)
+    if args.out:
+        from .analysis.outputs import package_version, write_output
+
+        out = write_output(
+            args.out,
+            REPORT_KIND,
+            tables=tables,
+            figures=figures,
+            provenance={
+                "command": "report",
+                "source": str(d),
+                "source_kind": kind or ("sweep" if (d / "runs").is_dir() else "run"),
+                "package_version": package_version(),
+            },
+            overwrite=args.force,
+        )
+        print(f"report written to {out}/", file=sys.stderr)
+        return 0
+    folder = d / "figures"
+    folder.mkdir(exist_ok=True)
+    for name, fig in figures.items():
+        fig.savefig(folder / name, dpi=100)
+    print(f"figures written to {folder}/", file=sys.stderr)
     return 0
 
 
@@ -942,7 +1057,32 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--replications", type=int, default=10)
     cmp_.add_argument("--seed", type=int)
     cmp_.add_argument(
-        "--set", action="append", metavar="KEY=VALUE", help="override applied to both scenarios"
+        "--set", action="append", metavar="KEY=VALUE", help="override applied to every scenario"
+    )
+    cmp_.add_argument(
+        "--set-a",
+        dest="set_a",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override applied to A only (after --set)",
+    )
+    cmp_.add_argument(
+        "--set-b",
+        dest="set_b",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override applied to B (and every further scenario) only (after --set)",
+    )
+    cmp_.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write comparison.csv, intervals.csv, runs.csv and comparison.json here",
+    )
+    cmp_.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an --out folder that holds other files (only this program's own "
+        "files are replaced)",
     )
     cmp_.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes")
     cmp_.add_argument(
@@ -992,6 +1132,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="summary table and figures of a results dir or sweep store")
     rep.add_argument("dir", metavar="DIR")
+    rep.add_argument(
+        "--out",
+        metavar="OUT",
+        help="write summary.csv and figures/ to OUT instead of DIR/figures",
+    )
+    rep.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an --out folder that holds other files (only this program's own "
+        "files are replaced)",
+    )
     rep.set_defaults(func=_cmd_report)
 
     lst = sub.add_parser("list", help="list the shipped scenarios")

@@ -15,6 +15,17 @@ that marker are recognised by the provenance keys ``tables``, ``scenario`` and
 
 Everything else, and everything in a folder that is not a results folder, is the user's.
 
+Two more kinds of folder are this project's own, each only for writing the same kind again:
+
+* a *comparison folder* (``openbank-sim compare --out``), ``"kind": "openbank_sim.comparison"``:
+  ``manifest.json``, ``comparison.csv``, ``comparison.json``, ``intervals.csv``, ``runs.csv``;
+* a *report folder* (``openbank-sim report --out``), ``"kind": "openbank_sim.report"``:
+  ``manifest.json``, ``summary.csv``, ``sensitivity_KPI.csv`` and ``figures/`` as above.
+
+A folder of one kind is not this project's output for writing another kind (a report written
+over the results folder it reads would destroy them): it is refused like a folder of the
+user's, and even with ``overwrite`` its files are never replaced.
+
 **Writing.** :func:`write_folder` writes every file into a temporary sibling folder first; only
 when all of them are written does it touch the target. A target that does not exist, is empty
 or holds nothing but this project's files is swapped for the new folder by renames (the old
@@ -41,6 +52,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "COMPARISON_KIND",
+    "REPORT_KIND",
     "RUN_FORMAT",
     "RUN_KIND",
     "OutputFolderError",
@@ -52,6 +65,8 @@ __all__ = [
 RUN_KIND = "openbank_sim.run"
 RUN_FORMAT = 1
 SWEEP_KIND = "openbank_sim.sweep"
+COMPARISON_KIND = "openbank_sim.comparison"
+REPORT_KIND = "openbank_sim.report"
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.csv"
@@ -65,6 +80,21 @@ TABLE_NAME = re.compile(r"[A-Za-z0-9_]+")
 TABLE_SUFFIXES = (".parquet", ".csv")
 _REPORT_FIGURE = re.compile(r"(latency_throughput|sweep_effects|sensitivity_[A-Za-z0-9_]+)\.png")
 _LISTED = 6  # foreign entries named in a refusal
+
+# the files of the other kinds of output folder: fixed names, and a pattern of further names
+OUTPUT_NAMES: dict[str, tuple[str, ...]] = {
+    COMPARISON_KIND: (MANIFEST, "comparison.csv", "comparison.json", "intervals.csv", "runs.csv"),
+    REPORT_KIND: (MANIFEST, SUMMARY, FIGURES_DIR),
+}
+_OUTPUT_PATTERN: dict[str, re.Pattern[str]] = {
+    REPORT_KIND: re.compile(r"sensitivity_[A-Za-z0-9_]+\.csv"),
+}
+_DESCRIBED = {
+    RUN_KIND: "a run's results",
+    SWEEP_KIND: "a sweep store",
+    COMPARISON_KIND: "a comparison",
+    REPORT_KIND: "a report",
+}
 
 
 class OutputFolderError(FileExistsError):
@@ -120,32 +150,50 @@ def table_file_ok(name: object, file: object) -> bool:
 
 
 def folder_kind(folder: Path) -> str | None:
-    """``"run"`` for a results folder, ``"sweep"`` for a sweep store (by the kind in its
-    ``manifest.json``), else None."""
-    manifest = _read_json_object(folder / MANIFEST)
+    """``"run"`` for a results folder, ``"sweep"`` for a sweep store, ``"comparison"`` and
+    ``"report"`` for those outputs (by the kind in its ``manifest.json``), else None."""
+    kind = _manifest_kind(_read_json_object(folder / MANIFEST))
+    return kind.removeprefix("openbank_sim.") if kind is not None else None
+
+
+def _manifest_kind(manifest: Mapping[str, Any] | None) -> str | None:
+    """The kind of this project's folder that ``manifest`` describes, or None."""
     if is_run_manifest(manifest):
-        return "run"
-    if manifest is not None and manifest.get("kind") == SWEEP_KIND:
-        return "sweep"
-    return None
+        return RUN_KIND
+    kind = manifest.get("kind") if manifest is not None else None
+    return kind if kind in _DESCRIBED else None
 
 
-def _own_and_foreign(folder: Path) -> tuple[list[str], list[str]]:
-    """The top-level entries of ``folder`` that are this project's and the others (a foreign
-    file inside ``figures/`` makes ``figures`` foreign and is listed as ``figures/NAME``)."""
+def _named_like_ours(name: str, kind: str) -> bool:
+    """Whether ``name`` (a top-level entry) is one that a folder of ``kind`` writes."""
+    if kind == RUN_KIND:
+        return name in FIXED_NAMES
+    pattern = _OUTPUT_PATTERN.get(kind)
+    return name in OUTPUT_NAMES[kind] or (
+        pattern is not None and pattern.fullmatch(name) is not None
+    )
+
+
+def _own_and_foreign(folder: Path, kind: str = RUN_KIND) -> tuple[list[str], list[str]]:
+    """The top-level entries of ``folder`` that are this project's output of ``kind`` and the
+    others (a foreign file inside ``figures/`` makes ``figures`` foreign and is listed as
+    ``figures/NAME``)."""
     entries = sorted(p.name for p in folder.iterdir())
     manifest = _read_json_object(folder / MANIFEST)
-    if not is_run_manifest(manifest):
+    if _manifest_kind(manifest) != kind:
         return [], entries
     assert manifest is not None
-    tables = manifest.get("tables")
-    own_names = set(FIXED_NAMES)
-    if isinstance(tables, dict):
-        own_names.update(f for n, f in tables.items() if table_file_ok(n, f))
+    own_names: set[str] = set()
+    if kind == RUN_KIND:
+        tables = manifest.get("tables")
+        own_names.update(FIXED_NAMES)
+        if isinstance(tables, dict):
+            own_names.update(f for n, f in tables.items() if table_file_ok(n, f))
     own, foreign = [], []
     for name in entries:
         path = folder / name
-        if name not in own_names or path.is_symlink():
+        ours = name in own_names or (kind != RUN_KIND and _named_like_ours(name, kind))
+        if not ours or path.is_symlink():
             foreign.append(name)
         elif name == FIGURES_DIR:
             if not path.is_dir():
@@ -174,15 +222,19 @@ def listing(names: list[str]) -> str:
 
 
 def check_output_folder(
-    folder: str | Path, overwrite: bool = False, option: str = "overwrite=True"
+    folder: str | Path,
+    overwrite: bool = False,
+    option: str = "overwrite=True",
+    kind: str = RUN_KIND,
 ) -> None:
-    """Refuse ``folder`` as a results folder before anything is computed for it (``option``
-    is how the refusal names the way to write anyway, e.g. ``--force``).
+    """Refuse ``folder`` as an output folder of ``kind`` (a results folder by default) before
+    anything is computed for it (``option`` is how the refusal names the way to write anyway,
+    e.g. ``--force``).
 
     Raises:
         OutputFolderError: it exists and is not a folder, or it holds files that are not this
-            project's (unless ``overwrite``), or, even with ``overwrite``, a file of the user's
-            named like one this project writes.
+            project's output of ``kind`` (unless ``overwrite``), or, even with ``overwrite``, a
+            file of another's named like one this output writes.
     """
     target = _real(Path(folder))
     if not target.exists() and not target.is_symlink():
@@ -191,16 +243,18 @@ def check_output_folder(
         raise OutputFolderError(
             target, [], f"{target} exists and is not a folder; results need a folder"
         )
-    _own, foreign = _own_and_foreign(target)
+    _own, foreign = _own_and_foreign(target, kind)
     if not foreign:
         return
-    clash = sorted(n for n in foreign if n.split("/")[0] in FIXED_NAMES)
+    clash = sorted(n for n in foreign if _named_like_ours(n.split("/")[0], kind))
     if not overwrite:
-        what = (
-            "is a sweep store"
-            if folder_kind(target) == "sweep"
-            else f"holds files this project did not write ({listing(foreign)})"
-        )
+        other = _manifest_kind(_read_json_object(target / MANIFEST))
+        if other == SWEEP_KIND:
+            what = "is a sweep store"
+        elif other is not None and other != kind:
+            what = f"holds {_DESCRIBED[other]}, not {_DESCRIBED[kind]} ({listing(foreign)})"
+        else:
+            what = f"holds files this project did not write ({listing(foreign)})"
         raise OutputFolderError(
             target,
             foreign,
@@ -208,12 +262,16 @@ def check_output_folder(
             "beside them (they are left untouched). Nothing was changed.",
         )
     if clash:
-        raise OutputFolderError(
-            target,
-            foreign,
-            f"{target} holds files this project did not write under names its results use "
-            f"({listing(clash)}); move them away or choose another folder. Nothing was changed.",
-        )
+        raise OutputFolderError(target, foreign, _clash_reason(target, clash, kind))
+
+
+def _clash_reason(target: Path, clash: list[str], kind: str) -> str:
+    """Why ``target`` is refused even with overwrite: files not of ``kind`` under its names."""
+    need = "need" if kind == RUN_KIND else "needs"
+    return (
+        f"{target} holds other files under names that {_DESCRIBED[kind]} {need} "
+        f"({listing(clash)}); move them away or choose another folder. Nothing was changed."
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,18 +288,23 @@ def _make_temp_dir(target: Path, tag: str) -> Path:
 
 
 def write_folder(
-    folder: str | Path, write: Callable[[Path], None], overwrite: bool = False
+    folder: str | Path,
+    write: Callable[[Path], None],
+    overwrite: bool = False,
+    kind: str = RUN_KIND,
 ) -> Path:
-    """Write a results folder: ``write(tmp)`` fills a temporary sibling folder, which then
-    replaces this project's files in ``folder`` (see the module docstring); returns the folder.
+    """Write an output folder of ``kind`` (a results folder by default): ``write(tmp)`` fills
+    a temporary sibling folder, whose ``manifest.json`` must say ``kind``, which then replaces
+    this project's files of that kind in ``folder`` (see the module docstring); returns the
+    folder.
 
     Raises:
-        OutputFolderError: as :func:`check_output_folder`, and when a table file of the new
-            results would replace a file of the user's. Nothing was changed.
+        OutputFolderError: as :func:`check_output_folder`, and when a file of the new output
+            would replace a file of the user's. Nothing was changed.
     """
     given = Path(folder)
     target = _real(given)  # a link to a folder: write in the folder, keep the link
-    check_output_folder(target, overwrite)
+    check_output_folder(target, overwrite, kind=kind)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _make_temp_dir(target, "")
     try:
@@ -249,7 +312,7 @@ def write_folder(
         if not target.exists():
             os.replace(tmp, target)
             return given
-        own, foreign = _own_and_foreign(target)
+        own, foreign = _own_and_foreign(target, kind)
         if not foreign:
             old = _make_temp_dir(target, "old.")
             os.replace(target, old / "x")
@@ -257,17 +320,11 @@ def write_folder(
             shutil.rmtree(old, ignore_errors=True)
             return given
         if not overwrite:
-            check_output_folder(target)  # raises: the folder changed since it was checked
+            check_output_folder(target, kind=kind)  # raises: the folder changed since checked
         new = sorted(p.name for p in tmp.iterdir())
         clash = sorted(set(new) & set(foreign))
         if clash:
-            raise OutputFolderError(
-                target,
-                foreign,
-                f"{target} holds files this project did not write under names its results use "
-                f"({listing(clash)}); move them away or choose another folder. "
-                "Nothing was changed.",
-            )
+            raise OutputFolderError(target, foreign, _clash_reason(target, clash, kind))
         _replace_own_files(target, tmp, own, new)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

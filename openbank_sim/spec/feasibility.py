@@ -10,7 +10,10 @@ simulate only their windows; the sessions booked between windows cost no engine 
 
 :func:`check` refuses a run whose estimate exceeds :class:`Limits` (by default 10^9 attempts,
 24 h of run time, or more memory than this machine has) with one
-:class:`InfeasibleRunError` that names the key driving the estimate and the remedies.
+:class:`InfeasibleRunError` that names the key driving the estimate and the remedies. It also
+refuses a run whose queues would drain past a clock of 100 years (sessions under way at the
+horizon finish, so a pool offered more work than its servers can do serves its queue after
+the horizon, and the run simulates that time).
 
 The estimate is an order of magnitude, not a forecast: retries are counted from the products'
 error rates only (not from overload), overlapping profile events add instead of multiply, and
@@ -29,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ScenarioError
+from .bounds import DURATION
 from .profiles import Profile, _event_occurrences
 from .types import JourneySpec, PartnerSpec, ProductSpec, Spec
 from .units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_MONTH, SECONDS_PER_YEAR
@@ -111,11 +115,15 @@ class Limits:
         attempts: most simulated attempts.
         run_time_s: most estimated wall-clock seconds.
         memory_bytes: most estimated memory; None = this machine's (:func:`machine_memory_bytes`).
+        clock_s: latest simulated time the run may reach, queues drained after the horizon
+            included (the bound of every duration, 100 years: the clock in seconds keeps
+            sub-microsecond resolution; also refused under ``allow_long``).
     """
 
     attempts: float = 1e9
     run_time_s: float = 24 * 3600.0
     memory_bytes: float | None = None
+    clock_s: float = DURATION.maximum
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +138,12 @@ class Estimate:
         run_time_s: estimated wall-clock seconds at :data:`ENGINE_ATTEMPTS_PER_S`.
         memory_bytes: estimated peak memory.
         drivers: the key paths behind the estimate, most important first: ``("attempts",
-            path)`` for sessions and attempts, ``("memory", path)`` for memory.
+            path)`` for sessions and attempts, ``("memory", path)`` for memory, ``("drain",
+            path)`` for the drain.
         backlog: attempts (or token requests) expected to wait at the end in queues that grow
             for the whole run and hold memory while they wait (0 when none does).
+        drain_s: simulated seconds after the horizon that the most loaded queue needs to
+            serve the work offered to it (0 when every pool keeps up); ``drain_pool`` names it.
     """
 
     sessions: float
@@ -143,6 +154,8 @@ class Estimate:
     memory_bytes: float
     drivers: Mapping[str, str] = field(default_factory=dict)
     backlog: float = 0.0
+    drain_s: float = 0.0
+    drain_pool: str = ""
 
     def describe(self) -> str:
         """One line: ``about 1.2 million sessions, 2.5 million attempts, 50 s, 180 MB``."""
@@ -461,6 +474,88 @@ def _windowed_fraction(spec: Spec) -> tuple[float, float]:
     return fraction, windows + len(events)
 
 
+# --------------------------------------------------------------------------------------------
+# Queues after the horizon
+
+
+def _step_runs(
+    journey: JourneySpec, products: Mapping[str, ProductSpec], partner: PartnerSpec
+) -> dict[str, float]:
+    """Expected attempts of each product in one session of ``journey`` (as
+    :func:`_journey_attempts` counts them)."""
+    client = partner.client
+    retry_errors = "error" in client.retry_on
+    out: dict[str, float] = {}
+    ran_before = approval_before = 1.0
+    for step in journey.steps:
+        if step.when is None:
+            condition = 1.0
+        elif step.when == "ok":
+            condition = ran_before
+        elif step.when == "approved":
+            condition = ran_before * approval_before
+        else:
+            condition = ran_before * (1.0 - approval_before)
+        runs = condition * step.probability
+        product = products[step.product]
+        out[step.product] = out.get(step.product, 0.0) + runs * _attempts_per_call(
+            product, client.max_attempts, retry_errors
+        )
+        ran_before, approval_before = runs, step.approval_rate
+    return out
+
+
+def _drain(
+    spec: Spec, partners: list[PartnerSpec], shares: list[_Partner], scale: float
+) -> tuple[float, str, str]:
+    """How long after the horizon the most loaded queue keeps serving, in seconds, with its
+    name and the key that drives it.
+
+    Every pool (and the token service) is offered the expected work of the partners' attempts
+    (attempts x mean service time); the clock reaches the later of the horizon and the time
+    ``servers`` workers need for it. A bounded queue (``queue_limit``) turns the excess away,
+    so it holds at most ``queue_limit + servers`` attempts at the horizon. ``scale`` is the
+    share of the horizon one simulated span covers (one window of windowed traffic)."""
+    products = spec.bank.products
+    work: dict[str, float] = {}  # pool -> offered seconds of service
+    heaviest: dict[str, tuple[float, str]] = {}  # pool -> (work, product)
+    tokens = 0.0
+    auth = spec.gateway.auth
+    for p, share in zip(partners, shares, strict=True):
+        per_session = _step_runs(spec.journeys[p.journey], products, p)
+        demand = {name: n * share.sessions for name, n in per_session.items()}
+        if p.background is not None:
+            demand[p.background.product] = demand.get(p.background.product, 0.0) + share.refreshes
+        for name, attempts in demand.items():
+            product = products[name]
+            w = attempts * product.service_time.mean
+            work[product.pool] = work.get(product.pool, 0.0) + w
+            if w > heaviest.get(product.pool, (-1.0, ""))[0]:
+                heaviest[product.pool] = (w, name)
+        if auth is not None and p.integration == "api":
+            live_s = max(0.0, spec.run.horizon_s - p.live_from_s)
+            renewals = 1.0 + live_s / auth.token_ttl_s if auth.token_ttl_s > 0 else math.inf
+            tokens += min(share.attempts + share.refreshes, share.distinct_users * renewals)
+    span_s = spec.run.horizon_s * scale
+    longest = (0.0, "", "")
+    for pool in spec.bank.pools.values():
+        offered = work.get(pool.name, 0.0) * scale
+        drain = max(0.0, offered / pool.servers - span_s)
+        if pool.queue_limit is not None and drain > 0:
+            longest_service = max(
+                q.service_time.mean for q in products.values() if q.pool == pool.name
+            )
+            held = pool.queue_limit + pool.servers  # attempts in the pool at the horizon
+            drain = min(drain, held * longest_service / pool.servers)
+        if drain > longest[0]:
+            longest = (drain, pool.name, f"bank.products.{heaviest[pool.name][1]}.service_time")
+    if auth is not None and tokens:
+        drain = max(0.0, tokens * scale * auth.service_time.mean / auth.servers - span_s)
+        if drain > longest[0]:
+            longest = (drain, "token service", "gateway.auth.service_time")
+    return longest
+
+
 def estimate(spec: Spec, raw: Mapping[str, Any] | None = None) -> Estimate:
     """The expected cost of running ``spec`` once (see the module docstring); ``raw`` (the
     table as written) lets :attr:`Estimate.drivers` name ``[[partners]]`` entries exactly."""
@@ -503,6 +598,8 @@ def estimate(spec: Spec, raw: Mapping[str, Any] | None = None) -> Estimate:
     if backlogs:  # only then may it drive the memory (every part can be 0 on a tiny run)
         memory["backlog"] = sum(b.bytes for b in backlogs)
     parts = sorted(memory, key=memory.__getitem__)
+    span_scale = fraction / n_windows if windowed and n_windows else 1.0
+    drain_s, drain_pool, drain_key = _drain(spec, partners, shares, span_scale)
     drivers = {
         "attempts": _attempts_driver(spec, entries, partners, shares, onboarded),
         "memory": (
@@ -510,6 +607,7 @@ def estimate(spec: Spec, raw: Mapping[str, Any] | None = None) -> Estimate:
             if parts[-1] == "backlog"
             else _memory_driver(spec, entries, partners, shares, parts[-1], n_onboarded)
         ),
+        "drain": drain_key,
     }
     return Estimate(
         sessions=sim_sessions,
@@ -520,6 +618,8 @@ def estimate(spec: Spec, raw: Mapping[str, Any] | None = None) -> Estimate:
         memory_bytes=BASE_BYTES + sum(memory.values()),
         drivers=drivers,
         backlog=sum(b.waiting for b in backlogs),
+        drain_s=drain_s,
+        drain_pool=drain_pool,
     )
 
 
@@ -671,6 +771,22 @@ def check(
         raise InfeasibleRunError(
             f"the run is estimated at {est.describe()}: {what}; {remedies}",
             path=driver,
+            file=file,
+        )
+    if not spec.run.horizon_s + est.drain_s <= limits.clock_s:
+        pool = est.drain_pool
+        where = "the token service" if pool == "token service" else f"pool {pool!r}"
+        remedy = (
+            "give [gateway.auth] more servers or a shorter service_time"
+            if pool == "token service"
+            else f"give bank.pools.{pool} more servers or a queue_limit, or shorten this "
+            "service time"
+        )
+        raise InfeasibleRunError(
+            f"{where} is offered more work than its servers can do: its queue would take "
+            f"about {_duration(est.drain_s)} to drain after the horizon, past the "
+            f"{_duration(limits.clock_s)} a run's clock may reach; {remedy}",
+            path=est.drivers["drain"],
             file=file,
         )
     return est

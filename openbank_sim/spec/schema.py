@@ -352,7 +352,7 @@ def _check_windows(
             )
 
 
-_MONTH_DAY_TIME = re.compile(r"^(\d{2})-(\d{2})T(\d{2}):(\d{2})$")
+_MONTH_DAY_TIME = re.compile(r"^([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})$")
 
 
 def _schedule_time(

@@ -86,11 +86,13 @@ _INT64_MAX = 2**63 - 1
 # Units pandas refuses, converted here exactly: whole seconds per unit.
 _CALENDAR_SECONDS: dict[str, int] = {"mo": 2_629_800, "y": 31_557_600}
 
-_NUMBER = r"\d+(?:\.\d+)?"
+# ASCII digits only: Python's \d also matches the digits of other scripts ("\u0663s"), which
+# pandas cannot read and no scenario means
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 _UNIT = r"ms|min|mo|m|s|h|d|w|y"  # longest first where one is a prefix of another
-_COMPONENT = re.compile(rf"({_NUMBER})\s*({_UNIT})")
-_DURATION = re.compile(rf"(-)?\s*((?:{_NUMBER}\s*(?:{_UNIT})\s*)+)")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_COMPONENT = re.compile(rf"({_NUMBER})\s*({_UNIT})", re.ASCII)
+_DURATION = re.compile(rf"(-)?\s*((?:{_NUMBER}\s*(?:{_UNIT})\s*)+)", re.ASCII)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 _EXAMPLES = '"120ms", "5s", "7d"'
 _UNITS_TEXT = "ms, s, m or min, h, d, w, mo (1/12 year), y (365.25 days)"

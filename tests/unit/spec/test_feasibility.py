@@ -372,3 +372,55 @@ def test_a_run_with_no_memory_to_speak_of_names_an_ordinary_driver() -> None:
     est = estimate(tiny.spec)
     assert est.backlog == 0.0
     assert not est.drivers["memory"].endswith(".queue_limit")
+
+
+UNBOUNDED_LIMITS = Limits(attempts=math.inf, run_time_s=math.inf, memory_bytes=math.inf)
+
+
+def test_work_beyond_the_servers_drains_after_the_horizon() -> None:
+    """2,000 attempts a day of 1 minute each on 1 server: 2,000 minutes of work in 1,440, so
+    the queue drains for about 560 minutes after the horizon."""
+    s = scenario(("servers = 4", "servers = 1"), ('mean = "100ms"', 'mean = "1min"'))
+    est = check(s.spec, UNBOUNDED_LIMITS)
+    assert est.drain_pool == "core"
+    assert est.drivers["drain"] == "bank.products.pay.service_time"
+    assert est.drain_s == pytest.approx(2000 * 60 - 86400, rel=0.02)
+
+
+def test_a_bounded_queue_limits_the_drain() -> None:
+    s = scenario(
+        ("servers = 4", "servers = 1\nqueue_limit = 9"), ('mean = "100ms"', 'mean = "1min"')
+    )
+    assert estimate(s.spec).drain_s == pytest.approx(10 * 60)
+
+
+def test_a_light_load_does_not_drain() -> None:
+    assert estimate(scenario().spec).drain_s == 0.0
+
+
+@pytest.mark.parametrize(
+    ("edits", "prepend", "path", "where"),
+    [
+        ((('mean = "100ms"', 'mean = "1y"'),), "", "bank.products.pay.service_time", "pool"),
+        (
+            (),
+            '[gateway.auth]\nservice_time = { dist = "constant", value = "99y" }\n\n',
+            "gateway.auth.service_time",
+            "the token service",
+        ),
+    ],
+    ids=["pool", "token-service"],
+)
+def test_a_drain_past_the_clock_is_refused_even_when_allowed_long(
+    edits: tuple[tuple[str, str], ...], prepend: str, path: str, where: str
+) -> None:
+    """A queue that would drain for centuries after the horizon is refused before it runs
+    (the run would simulate those centuries, outage timelines and all), even with the
+    limits ``--allow-long`` lifts."""
+    s = scenario(*edits, prepend=prepend)
+    with pytest.raises(InfeasibleRunError) as info:
+        check(s.spec, UNBOUNDED_LIMITS, file="x.toml")
+    err = info.value
+    assert err.path == path
+    assert str(err).startswith(f"x.toml: {path}: {where}")
+    assert "to drain after the horizon, past the 100.0 years" in err.reason

@@ -159,6 +159,12 @@ def test_negative_rejected(text: str) -> None:
         "5s-",
         "1,5h",
         "nones",
+        # digits of other scripts: Python's int() and Decimal read them, pandas does not
+        "\u0663s",
+        "1.\u0663s",
+        "\uff15ms",
+        "0.\u096bm",
+        "1h \u0663\u0663min",
     ],
 )
 def test_garbage_rejected_with_the_units(text: str) -> None:
@@ -288,7 +294,17 @@ def test_parse_date_rejects_impossible_dates(text: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["20250131", "2025-W05-1", "31/01/2025", "2025-1-31", "2025-01-31T00:00", "", 20250131, None],
+    [
+        "20250131",
+        "2025-W05-1",
+        "31/01/2025",
+        "2025-1-31",
+        "2025-01-31T00:00",
+        "",
+        "\u0662\u0660\u0662\u0665-01-31",  # Arabic-Indic digits
+        20250131,
+        None,
+    ],
 )
 def test_parse_date_rejects_other_forms(value: object) -> None:
     with pytest.raises(ScenarioError, match="YYYY-MM-DD") as info:
