@@ -133,7 +133,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.intervals:
         _check_intervals(scenario)
     t0 = time.perf_counter()
-    results = simulate(scenario, seed=seed, allow_long=True)  # estimated above
+    progress = False if args.quiet or args.json else None  # a bar when stderr is a terminal
+    results = simulate(scenario, seed=seed, allow_long=True, progress=progress)  # estimated
     wall = time.perf_counter() - t0
     intervals, interval_warnings = _intervals(results) if args.intervals else ({}, [])
     if args.json:
@@ -961,7 +962,7 @@ def build_parser() -> argparse.ArgumentParser:
         "latency_mean_s, success_rate and throughput_ok_per_s: KPI_ci fields with --json, an "
         "[intervals] section in the table otherwise",
     )
-    run.add_argument("--quiet", action="store_true", help="no progress messages")
+    run.add_argument("--quiet", action="store_true", help="no progress messages or bar")
     run.add_argument(
         "--force",
         action="store_true",

@@ -10,8 +10,10 @@ from typing import Any
 from .analysis.results import Results, build_results
 from .analysis.warmup import WarmupChoice, choose_warmup
 from .errors import ScenarioError
+from .model.progress import ProgressHook
 from .model.record import RunRecord
 from .model.world import run_world
+from .progress import run_bar
 from .spec.bounds import SEED
 from .spec.feasibility import check
 from .spec.scenario import Scenario, load_scenario
@@ -26,6 +28,7 @@ def simulate(
     overrides: Mapping[str, Any] | None = None,
     *,
     allow_long: bool = False,
+    progress: bool | None = False,
 ) -> Results:
     """Run ``scenario`` once and return its :class:`~openbank_sim.analysis.results.Results`.
 
@@ -37,6 +40,9 @@ def simulate(
             ``{"bank.pools.core.servers": 64}``.
         allow_long: run even when the feasibility estimate exceeds its limits (10^9 attempts,
             24 h, this machine's memory; see :mod:`openbank_sim.spec.feasibility`).
+        progress: show a bar over simulated time (over windows for windowed traffic) with an
+            ETA on stderr (a widget in Jupyter); ``None`` shows it only when stderr is a
+            terminal. It never changes the numbers.
 
     Raises:
         ScenarioError: a bad scenario, seed or override; its subclass
@@ -53,14 +59,20 @@ def simulate(
         raise ScenarioError(f"must be an integer from 0 to {SEED.text()}", path="seed", value=seed)
     if not allow_long:
         check(scenario.spec, file=scenario.source or "<scenario>", raw=scenario.as_dict())
-    if scenario.spec.run.warmup_auto:
-        out, choice = run_auto_warmup(scenario.spec, int(seed))
+    spec = scenario.spec
+    windowed = spec.run.traffic == "windowed"
+    if spec.run.warmup_auto:
+        with run_bar(f"{spec.name} (auto warm-up, up to 2 passes)", windowed, progress) as hook:
+            out, choice = run_auto_warmup(spec, int(seed), hook)
         return build_results(out, scenario.as_dict(), scenario.source, warmup=choice)
-    out = run_world(scenario.spec, int(seed))
+    with run_bar(spec.name, windowed, progress) as hook:
+        out = run_world(spec, int(seed), hook)
     return build_results(out, scenario.as_dict(), scenario.source)
 
 
-def run_auto_warmup(spec: Spec, seed: int) -> tuple[RunRecord, WarmupChoice]:
+def run_auto_warmup(
+    spec: Spec, seed: int, progress: ProgressHook | None = None
+) -> tuple[RunRecord, WarmupChoice]:
     """``run.warmup = "auto"``: run from t = 0, choose the warm-up by MSER-5 at a time-bin
     boundary, then run again recording from it.
 
@@ -68,13 +80,13 @@ def run_auto_warmup(spec: Spec, seed: int) -> tuple[RunRecord, WarmupChoice]:
     sessions, draws and queues), so the second run is the first one measured over ``[warm-up,
     horizon)``: every KPI and table is exactly that of the same scenario with the chosen warm-up
     given as a duration. It costs a second run (the record's ``wall_s`` counts both); a choice
-    of 0 reuses the first.
+    of 0 reuses the first. ``progress`` hears both passes, the second starting from 0 again.
     """
     run = dataclasses.replace(spec.run, warmup_s=0.0, warmup_auto=False)
-    first = run_world(dataclasses.replace(spec, run=run), seed)
+    first = run_world(dataclasses.replace(spec, run=run), seed, progress)
     choice = choose_warmup(first)
     if choice.warmup_s == 0.0:
         return first, choice
     chosen = dataclasses.replace(run, warmup_s=choice.warmup_s)
-    second = run_world(dataclasses.replace(spec, run=chosen), seed)
+    second = run_world(dataclasses.replace(spec, run=chosen), seed, progress)
     return dataclasses.replace(second, wall_s=first.wall_s + second.wall_s), choice

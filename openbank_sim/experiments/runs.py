@@ -73,7 +73,7 @@ def scenario_json(s: Scenario) -> str:
 def _progress(total: int, desc: str, quiet: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=quiet, unit="run", leave=False)
+    return tqdm(total=total, desc=desc, disable=quiet, unit="run", leave=True)
 
 
 @contextmanager

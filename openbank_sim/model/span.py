@@ -9,6 +9,7 @@ into its gateway and refreshes already under way when it starts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,6 +24,7 @@ from .bank import BackendPool, Outages, capacity_steps
 from .gateway import Gateway
 from .onboarding import Project, run_pipeline
 from .partners import PartnerRuntime, SpanContext
+from .progress import TICK_EVENTS, SpanTick
 from .record import CallAggregates, PoolRecord
 from .recorder import Recorder, RecorderLayout
 
@@ -145,9 +147,13 @@ def run_span(
     measure: tuple[float, float],
     money_from_s: float = 0.0,
     setup: SpanSetup | None = None,
+    tick: SpanTick | None = None,
 ) -> Span:
     """Simulate calls of ``partners``: sessions start in ``span``; call KPIs count attempts
-    arriving in ``measure``, money those arriving in ``[money_from_s, measure end)``."""
+    arriving in ``measure``, money those arriving in ``[money_from_s, measure end)``.
+
+    ``tick``, if given, is called with the clock (s) every :data:`~.progress.TICK_EVENTS`
+    events, and with ``math.inf`` once the span is done."""
     run = spec.run
     env = simpy.Environment(initial_time=span[0])
     products = tuple(spec.bank.products.values())
@@ -201,7 +207,7 @@ def run_span(
         for i, calls in setup.refreshes.items():
             if calls:
                 env.process(_refreshes_under_way(env, runtimes[i], calls))
-    events = _run_to_end(env)
+    events = _run_to_end(env) if tick is None else _run_to_end_ticking(env, tick)
     return Span(recorder.aggregates(), pools, gateway, runtimes, events, env.now)
 
 
@@ -224,4 +230,19 @@ def _run_to_end(env: simpy.Environment) -> int:
             step()
             events += 1
     except EmptySchedule:
+        return events
+
+
+def _run_to_end_ticking(env: simpy.Environment, tick: SpanTick) -> int:
+    """:func:`_run_to_end`, calling ``tick(env.now)`` every :data:`TICK_EVENTS` events."""
+    step = env.step
+    events = 0
+    try:
+        while True:
+            for _ in range(TICK_EVENTS):
+                step()
+                events += 1
+            tick(env.now)
+    except EmptySchedule:
+        tick(math.inf)  # the span is done, whenever its last event was
         return events

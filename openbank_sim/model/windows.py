@@ -76,6 +76,7 @@ from .horizon import (
 from .limiter_replay import REPLAY_MEMORIES, LimiterReplay, limit_memory_s, replayed_limits
 from .onboarding import Project
 from .partners import partner_rate
+from .progress import ProgressHook, SpanTick
 from .record import (
     BinLatency,
     CallAggregates,
@@ -503,6 +504,16 @@ def _window_end(calls: CallAggregates, win: Window, n_pools: int) -> WindowEnd:
     )
 
 
+def _window_tick(progress: ProgressHook, k: int, n: int, win: Window) -> SpanTick:
+    """A span tick telling ``progress`` how far window ``k`` of ``n`` has got."""
+    start_s, length_s = win.span_start_s, (win.end_s - win.span_start_s) or 1.0
+
+    def tick(now_s: float) -> None:
+        progress(k + min(max(now_s - start_s, 0.0) / length_s, 1.0), n)
+
+    return tick
+
+
 def simulate_windows(
     spec: Spec,
     seed: int,
@@ -510,10 +521,12 @@ def simulate_windows(
     plan: WindowPlan,
     layout: MetricLayout,
     ops: Operations,
+    progress: ProgressHook | None = None,
 ) -> _Simulated:
     """Step 2: simulate every window (in time order, the limiter replay running ahead of
     them); returns what each measured, the pool totals over the regular windows, the SimPy
-    events processed and the attempts replayed."""
+    events processed and the attempts replayed. ``progress`` hears windows done (fractional
+    within the one under way) out of all windows."""
     run = spec.run
     w = run.windows
     assert w is not None  # windowed traffic
@@ -536,7 +549,7 @@ def simulate_windows(
     events = 0
     pools = {name: _PoolTotals() for name in spec.bank.pools}
     ends: dict[int, WindowEnd] = {}
-    for win in sorted(all_windows, key=lambda x: (x.span_start_s, x.index)):
+    for k, win in enumerate(sorted(all_windows, key=lambda x: (x.span_start_s, x.index))):
         live = [i for i, p in enumerate(partners) if p.live_from_s < win.end_s]
         span_of = {g: i for i, g in enumerate(live)}
         outages: dict[str, Outages | None] = {
@@ -564,6 +577,7 @@ def simulate_windows(
             (win.start_s, win.end_s),
             money_from_s=win.start_s,
             setup=setup,
+            tick=_window_tick(progress, k, len(all_windows), win) if progress else None,
         )
         events += sp.events
         calls = sp.calls
@@ -1099,6 +1113,7 @@ def run_windowed(
     partners: tuple[PartnerSpec, ...],
     projects: list[Project],
     wall0: float,
+    progress: ProgressHook | None = None,
 ) -> RunRecord:
     """Simulate the observation windows and book the rest of the horizon."""
     run = spec.run
@@ -1108,7 +1123,7 @@ def run_windowed(
     layout = MetricLayout(len(spec.bank.products), len(JOURNEY_ENDINGS))
     ops = horizon_operations(spec, partners, seed)
     plan = plan_run(spec, partners, ops)
-    sim = simulate_windows(spec, seed, partners, plan, layout, ops)
+    sim = simulate_windows(spec, seed, partners, plan, layout, ops, progress)
     bin_s = run.time_bin_s if H <= 60 * 86400.0 else max(run.time_bin_s, 86400.0)
     booking = book_hours(spec, partners, plan, sim, layout, bin_s)
     calls, token_requests = merge_windows(spec, len(partners), [*sim.measured, *sim.down], booking)

@@ -11,6 +11,7 @@ import time
 
 from ..rng import Streams
 from ..spec.types import Spec
+from .progress import ProgressHook
 from .record import RunRecord
 from .span import live_partners, pool_record, run_span
 from .windows import run_windowed
@@ -18,16 +19,27 @@ from .windows import run_windowed
 __all__ = ["RunRecord", "live_partners", "run_world"]
 
 
-def run_world(spec: Spec, seed: int) -> RunRecord:
-    """Simulate ``spec`` with ``seed``; returns the run's record."""
+def run_world(spec: Spec, seed: int, progress: ProgressHook | None = None) -> RunRecord:
+    """Simulate ``spec`` with ``seed``; returns the run's record.
+
+    ``progress(done, total)``, if given, hears how far the run has got (see
+    :mod:`~openbank_sim.model.progress`); it never changes the numbers.
+    """
     wall0 = time.perf_counter()
     run = spec.run
     streams = Streams(seed)
     partners, projects = live_partners(spec, streams)
     if run.traffic == "windowed":
-        return run_windowed(spec, seed, partners, projects, wall0)
+        return run_windowed(spec, seed, partners, projects, wall0, progress)
     measure = (run.warmup_s, run.horizon_s)
-    sp = run_span(spec, partners, streams, (0.0, run.horizon_s), measure)
+    tick = None
+    if progress is not None:
+        horizon_s = run.horizon_s
+
+        def tick(now_s: float) -> None:
+            progress(min(now_s, horizon_s), horizon_s)
+
+    sp = run_span(spec, partners, streams, (0.0, run.horizon_s), measure, tick=tick)
     gateway = sp.gateway
     token_pool = gateway.token_pool if gateway is not None else None
     return RunRecord(
