@@ -386,11 +386,13 @@ def _check_run_options(args: argparse.Namespace, *counts: str) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .analysis.kpis import KPI_NAMES
     from .experiments import StoreError, sweep
     from .experiments.executors import ExecutorError
 
     _check_run_options(args, "n", "replications")
     scenario = _load(args.scenario, args.set)
+    kpis = _shown_kpis(args.kpi, scenario.spec.onboarding is not None, KPI_NAMES)
     table = scenario.spec.sweep
     design, n, replications = args.design, args.n, args.replications
     if args.vary:  # replaces the [sweep] table entirely: its design, n and replications too
@@ -437,19 +439,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(f"openbank-sim: error: {err}", file=sys.stderr)
         return 2
     params = list(result.definition["vary"])
-    summary = result.summary(
-        ["calls_total", "success_rate", "latency_p95_s", "calls_rate_limited", "revenue_total"]
-    )
-    cols = [
-        "point",
-        *params,
-        "replications",
-        "success_rate",
-        "latency_p95_s",
-        "calls_rate_limited",
-        "revenue_total",
-    ]
-    print(summary[cols].to_string(index=False, float_format=_fmt))
+    summary = result.summary(kpis)
+    cols = ["point", *params, "replications", *kpis]
+    print(summary[cols].to_string(index=False, float_format=_fmt, line_width=TABLE_WIDTH))
     for note in result.set_aside:
         print(f"warning: {note}", file=sys.stderr)
     n_fail = len(result.failures)
@@ -469,9 +461,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         check_output_folder(args.out, args.force, "--force", kind=COMPARISON_KIND)
     if len(args.b) > 1 or args.best is not None or args.delta is not None:
         return _cmd_compare_many(args)
+    from .analysis.kpis import KPI_NAMES
+
     args.b = args.b[0]
     a = _load(args.a, args.set, args.set_a, "--set-a")
     b = _load(args.b, args.set, args.set_b, "--set-b")
+    onboarding = a.spec.onboarding is not None or b.spec.onboarding is not None
+    kpis = _shown_kpis(args.kpi, onboarding, KPI_NAMES)
     try:
         res = compare(
             a,
@@ -508,7 +504,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         f"A = {a.name} ({args.a}), B = {b.name} ({args.b}); {args.replications} paired "
         f"replications, common random numbers; 95% interval of the mean of B - A"
     )
-    print(intervals.to_string(float_format=_fmt))
+    shown = intervals.loc[[k for k in kpis if k in intervals.index]]
+    print(shown.to_string(float_format=_fmt, line_width=TABLE_WIDTH))
+    if not args.kpi:
+        print(f"(--kpi KPI shows others; --out DIR writes all {len(intervals)})")
     return 0
 
 
@@ -550,6 +549,33 @@ def _check_kpis(names: Sequence[str], known: Sequence[str], option: str) -> None
     for name in names:
         if name not in known:
             raise ScenarioError("names no KPI" + did_you_mean(name, known), path=option, value=name)
+
+
+TABLE_WIDTH = 100
+"""Characters a printed table may take before its columns wrap into blocks."""
+
+
+def _shown_kpis(picked: Sequence[str] | None, onboarding: bool, known: Sequence[str]) -> list[str]:
+    """``--kpi`` as given (each checked against ``known``), else the scenario's headlines."""
+    from .analysis.kpis import headline_kpis
+
+    if picked:
+        _check_kpis(picked, known, "--kpi")
+        return list(dict.fromkeys(picked))
+    return [k for k in headline_kpis(onboarding) if k in known]
+
+
+def _sweep_table(summary):
+    """A sweep summary as printed: without the per-KPI run counts ``KPI_n`` where they are
+    the point's replications (summary.csv keeps them)."""
+    same = [
+        c
+        for c in summary.columns
+        if c.endswith("_n")
+        and "replications" in summary
+        and summary[c].equals(summary["replications"])
+    ]
+    return summary.drop(columns=same)
 
 
 def _cmd_replicate(args: argparse.Namespace) -> int:
@@ -676,12 +702,15 @@ def _number(text: str | None, option: str) -> float | None:
 
 
 def _cmd_compare_many(args: argparse.Namespace) -> int:
+    from .analysis.kpis import KPI_NAMES
     from .experiments.alternatives import compare_alternatives
     from .experiments.executors import ExecutorError
 
     targets = [args.a, *args.b]
     scenarios = [_load(args.a, args.set, args.set_a, "--set-a")]
     scenarios += [_load(t, args.set, args.set_b, "--set-b") for t in args.b]
+    onboarding = any(x.spec.onboarding is not None for x in scenarios)
+    kpis = _shown_kpis(args.kpi, onboarding, KPI_NAMES)
     _check_run_options(args, "replications")
     delta = _number(args.delta, "--delta")
     try:
@@ -742,7 +771,10 @@ def _cmd_compare_many(args: argparse.Namespace) -> int:
         f"{names}; {args.replications} paired replications, common random numbers; "
         f"simultaneous {res.level:.0%} intervals of the mean of X - {first} ({res.correction})"
     )
-    print(wide.to_string(float_format=_fmt))
+    shown = wide.loc[[k for k in kpis if k in wide.index]]
+    print(shown.to_string(float_format=_fmt, line_width=TABLE_WIDTH))
+    if not args.kpi:
+        print(f"(--kpi KPI shows others; --out DIR writes all {len(wide)})")
     if res.best is not None:
         print(f"best on {res.best['kpi']}: {res.best['statement']}")
     return 0
@@ -817,6 +849,7 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from .analysis.kpis import KPI_NAMES
     from .analysis.results import Results
     from .plots import latency_throughput, sweep_effects
 
@@ -849,9 +882,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
             return 2
         result = SweepResult(table, pd.DataFrame(), d, definition)
         params = list(definition["vary"])
-        kpis = ["success_rate", "latency_p95_s", "calls_rate_limited", "throughput_ok_per_s"]
+        onboarding = isinstance(definition.get("scenario"), dict) and (
+            "onboarding" in definition["scenario"]
+        )
+        known = [c for c in table.columns if c in KPI_NAMES]
+        kpis = _shown_kpis(args.kpi, onboarding, known)
         summary = result.summary(kpis)
-        print(summary.to_string(index=False, float_format=_fmt))
+        print(
+            _sweep_table(summary).to_string(index=False, float_format=_fmt, line_width=TABLE_WIDTH)
+        )
         tables["summary.csv"] = summary
         if len(params) <= 3:
             figures["sweep_effects.png"] = sweep_effects(summary, params, kpis)
@@ -878,7 +917,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     elif kind == "run" or (d / "manifest.json").exists() or (d / "summary.csv").exists():
         results = Results.load(d)  # every file checked: a damaged one is a ResultsFolderError
         currency = results.manifest.get("currency")
-        print(format_kpis(results.kpis, currency if isinstance(currency, str) else ""))
+        shown = results.kpis
+        if args.kpi:
+            _check_kpis(args.kpi, list(results.kpis), "--kpi")
+            shown = {k: results.kpis[k] for k in dict.fromkeys(args.kpi)}
+        print(format_kpis(shown, currency if isinstance(currency, str) else ""))
         tables["summary.csv"] = results.kpi_table()
         figures["latency_throughput.png"] = latency_throughput(results)
     else:
@@ -1009,6 +1052,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sw.add_argument("--out", metavar="DIR", required=True, help="the result store directory")
     sw.add_argument("--resume", action="store_true", help="skip runs already in the store")
+    sw.add_argument(
+        "--kpi",
+        action="append",
+        metavar="KPI",
+        help="a KPI to show (repeatable; default: the scenario's headlines)",
+    )
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.add_argument("--allow-long", action="store_true", help=_ALLOW_LONG)
     sw.set_defaults(func=_cmd_sweep)
@@ -1054,6 +1103,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp_.add_argument(
         "--delta", metavar="D", help="with --best: more replications until within D of the best"
+    )
+    cmp_.add_argument(
+        "--kpi",
+        action="append",
+        metavar="KPI",
+        help="a KPI to show (repeatable; default: the scenarios' headlines)",
     )
     cmp_.add_argument("--replications", type=int, default=10)
     cmp_.add_argument("--seed", type=int)
@@ -1133,6 +1188,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="summary table and figures of a results dir or sweep store")
     rep.add_argument("dir", metavar="DIR")
+    rep.add_argument(
+        "--kpi",
+        action="append",
+        metavar="KPI",
+        help="a KPI to show (repeatable; default: every KPI of a run, the headlines of a sweep)",
+    )
     rep.add_argument(
         "--out",
         metavar="OUT",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["KPI_GROUPS", "KPI_NAMES", "SHARES"]
+__all__ = ["KPI_GROUPS", "KPI_NAMES", "SHARES", "headline_kpis"]
 
 KPI_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
@@ -73,3 +73,21 @@ SHARES: dict[str, tuple[str, str] | None] = {
 """The KPIs that are shares in ``[0, 1]``, with the (numerator, denominator) KPIs they are the
 ratio of, where those are KPIs too (None: a share of time, no counts). Intervals of a share are
 kept inside ``[0, 1]``."""
+
+CALL_HEADLINES = ("success_rate", "latency_p95_s", "calls_rate_limited", "revenue_total")
+"""What a summary shows by default for a scenario without partner onboarding."""
+ONBOARDING_HEADLINES = (
+    "npv",
+    "payback_month",
+    "partners_live_end",
+    "time_to_market_mean_days",
+    "success_rate",
+)
+"""What a summary shows by default for a scenario that onboards partners (``[onboarding]``)."""
+
+
+def headline_kpis(onboarding: bool) -> tuple[str, ...]:
+    """The KPIs a summary (sweep, compare, report) shows unless ``--kpi`` picks others: the
+    money and time to market of onboarding when the scenario onboards partners, else the
+    calls' success, p95 latency, 429s and revenue."""
+    return ONBOARDING_HEADLINES if onboarding else CALL_HEADLINES

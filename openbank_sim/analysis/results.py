@@ -653,6 +653,9 @@ def _by_pool(record: RunRecord, measured_s: float) -> pd.DataFrame:
             {
                 "pool": pool.name,
                 "servers": pool.servers,
+                "servers_min": pool.servers_min,
+                "servers_mean": pool.capacity_s / measured_s,
+                "servers_max": pool.servers_max,
                 "queue_limit": pool.queue_limit if pool.queue_limit is not None else -1,
                 "utilization": pool.busy_s / pool.capacity_s,
                 "mean_busy_servers": pool.busy_s / measured_s,
@@ -671,6 +674,9 @@ def _by_pool(record: RunRecord, measured_s: float) -> pd.DataFrame:
             {
                 "pool": tp.name,
                 "servers": tp.servers,
+                "servers_min": tp.servers,
+                "servers_mean": float(tp.servers),
+                "servers_max": tp.servers,
                 "queue_limit": -1,
                 "utilization": tp.busy_s / (tp.servers * measured_s),
                 "mean_busy_servers": tp.busy_s / measured_s,

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from ..spec.schema import ScheduleEntry
 
-__all__ = ["REJECTED", "BackendPool", "Outages", "capacity_steps"]
+__all__ = ["REJECTED", "BackendPool", "Outages", "capacity_steps", "scheduled_range"]
 
 REJECTED = -1.0
 """What :meth:`BackendPool.admit` returns for an arrival that gets 503 (queue full or down)."""
@@ -41,6 +41,16 @@ def _at(start: dt.date, year: int, mdhm: tuple[int, int, int, int]) -> float | N
     except ValueError:  # 02-29 in a year that has none
         return None
     return (when - dt.datetime.combine(start, dt.time())).total_seconds()
+
+
+def scheduled_range(times: list[float], caps: list[int], t0: float, t1: float) -> tuple[int, int]:
+    """The fewest and most workers of the steps ``(times, caps)`` on ``[t0, t1)`` (seconds)."""
+    on = [
+        c
+        for k, c in enumerate(caps)
+        if times[k] < t1 and (k + 1 == len(times) or times[k + 1] > t0)
+    ]
+    return (min(on), max(on)) if on else (caps[-1], caps[-1])
 
 
 def capacity_steps(
@@ -209,6 +219,12 @@ class BackendPool:
             if b > a:
                 total += c * (b - a)
         return total
+
+    def capacity_range(self) -> tuple[int, int]:
+        """The fewest and most workers scheduled inside the window."""
+        if self._cap_times is None:
+            return self.servers, self.servers
+        return scheduled_range(self._cap_times, self._cap_caps, self._t0, self._t1)
 
     def admit(self, now: float, service_s: float) -> float:
         """Admit an attempt arriving at ``now`` needing ``service_s`` seconds of work.

@@ -319,6 +319,8 @@ class PoolRecord:
         admitted: attempts admitted; rejected_down: attempts turned away during an outage.
         downtime: the pool's down intervals ``(start_s, end_s)`` in the call-KPI window
             (empty without outages).
+        servers_min, servers_max: the fewest and most workers its capacity schedule gives in
+            the call-KPI window (both ``servers`` without a schedule).
     """
 
     name: str
@@ -329,7 +331,9 @@ class PoolRecord:
     capacity_s: float
     admitted: int
     rejected_down: int
-    downtime: tuple[tuple[float, float], ...] = ()
+    downtime: tuple[tuple[float, float], ...]
+    servers_min: int
+    servers_max: int
 
 
 @dataclass(frozen=True)

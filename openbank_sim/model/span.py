@@ -114,6 +114,7 @@ def live_partners(spec: Spec, streams: Streams) -> tuple[tuple[PartnerSpec, ...]
 def pool_record(pool: BackendPool, window: tuple[float, float]) -> PoolRecord:
     """A pool's statistics and down intervals over ``window`` (seconds)."""
     downtime = pool.outages.downtime(*window) if pool.outages is not None else []
+    servers_min, servers_max = pool.capacity_range()
     return PoolRecord(
         pool.name,
         pool.servers,
@@ -124,6 +125,8 @@ def pool_record(pool: BackendPool, window: tuple[float, float]) -> PoolRecord:
         pool.admitted,
         pool.rejected_down,
         tuple(downtime),
+        servers_min,
+        servers_max,
     )
 
 

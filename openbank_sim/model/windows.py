@@ -62,8 +62,8 @@ from ..histogram import LatencyHistogram
 from ..outcomes import JOURNEY_ENDINGS, N_OUTCOMES, NO_ANSWER, Outcome
 from ..rng import Streams, replication_seed, stream_key
 from ..spec.schema import event_window_hours
-from ..spec.types import PartnerSpec, Spec
-from .bank import Outages
+from ..spec.types import PartnerSpec, PoolSpec, RunSpec, Spec
+from .bank import Outages, capacity_steps, scheduled_range
 from .gateway import Gateway
 from .horizon import (
     DownSpell,
@@ -1107,6 +1107,14 @@ def evaluate_hours(
     return published_sim + published_booked, slo, evaluation
 
 
+def _scheduled(pool: PoolSpec, run: RunSpec, horizon_s: float) -> tuple[int, int]:
+    """The fewest and most workers ``pool``'s schedule gives over the measured horizon."""
+    if not pool.schedule:
+        return pool.servers, pool.servers
+    times, caps = capacity_steps(pool.servers, pool.schedule, run.start, horizon_s)
+    return scheduled_range(times, caps, run.warmup_s, horizon_s)
+
+
 def run_windowed(
     spec: Spec,
     seed: int,
@@ -1146,6 +1154,7 @@ def run_windowed(
             totals[name].admitted,
             round(booking.rejected_down[name]),
             tuple((max(a, run.warmup_s), min(b, H)) for a, b in ops.down[name] if b > run.warmup_s),
+            *_scheduled(p, run, H),
         )
         for name, p in spec.bank.pools.items()
     )

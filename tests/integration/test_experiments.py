@@ -1122,7 +1122,9 @@ def test_cli_sweep_grid(cli_file: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0, err
     assert "6 runs finished" in err
     assert out.splitlines()[0].split()[:3] == ["point", SERVERS, "replications"]
-    assert len(out.strip().splitlines()) == 1 + 3
+    first_block = out.strip().split("\n\n")[0]  # columns wrap at 100 characters
+    assert len(first_block.splitlines()) == 1 + 3
+    assert max(len(line) for line in out.splitlines()) <= 100
     table = pd.read_csv(store / "results.csv")
     assert table[SERVERS].tolist() == [1, 1, 2, 2, 4, 4]
     manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
@@ -1187,7 +1189,8 @@ def test_cli_sweep_uses_the_scenarios_sweep_table(
     assert table[SERVERS].tolist() == [1, 1, 1, 1, 3, 3, 3, 3]
     assert table[SESSIONS].tolist() == [6.0, 6.0, 9.0, 9.0] * 2
     assert table["replication"].tolist() == [0, 1] * 4
-    assert len(out.strip().splitlines()) == 1 + 4
+    first_block = out.strip().split("\n\n")[0]  # columns wrap at 100 characters
+    assert len(first_block.splitlines()) == 1 + 4
 
 
 @pytest.mark.parametrize(
@@ -1329,10 +1332,20 @@ def test_cli_compare_with_an_unreachable_scheduler_exits_2(cli_file: Path) -> No
 def test_cli_compare_prints_the_paired_table(
     tmp_path: Path, cli_file: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    """``compare A B --replications 3``: a header and one row per KPI with B - A."""
+    """``compare A B --replications 3 --kpi ...``: a header and one row per KPI asked for,
+    with B - A."""
     b = write_base(tmp_path / "busier.toml", sessions=12.0)
+    every = [arg for kpi in KPI_NAMES for arg in ("--kpi", kpi)]
     code, out, err = run_cli(
-        capsys, "compare", str(cli_file), str(b), "--replications", "3", "--executor", "serial"
+        capsys,
+        "compare",
+        str(cli_file),
+        str(b),
+        "--replications",
+        "3",
+        "--executor",
+        "serial",
+        *every,
     )
     assert code == 0, err
     lines = out.splitlines()
@@ -1359,9 +1372,10 @@ def test_cli_report_of_a_sweep_store(
     assert store is not None
     code, out, err = run_cli(capsys, "report", str(store))
     assert code == 0, err
-    lines = out.strip().splitlines()
+    lines = out.strip().split("\n\n")[0].splitlines()  # columns wrap at 100 characters
     assert lines[0].split()[:3] == ["point", SERVERS, "replications"]
     assert len(lines) == 1 + 3
+    assert max(len(line) for line in out.splitlines()) <= 100
     png = store / "figures" / "sweep_effects.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
