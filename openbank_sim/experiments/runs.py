@@ -66,8 +66,12 @@ def as_scenario(s: Scenario | str | Path) -> Scenario:
 
 
 def scenario_json(s: Scenario) -> str:
-    """The scenario as canonical JSON (sorted keys): how a task carries it to a worker."""
-    return json.dumps(s.as_dict(), default=str, sort_keys=True)
+    """The scenario as JSON, its keys in the file's order: how a task carries it to a worker.
+
+    The order is kept because it is part of the scenario (the order of ``onboarding.mix``
+    and ``onboarding.templates`` orders the sectors' draws), so a task's run is the run
+    :func:`~openbank_sim.simulation.simulate` gives with the same seed."""
+    return json.dumps(s.as_dict(), default=str)
 
 
 def _progress(total: int, desc: str, quiet: bool):
