@@ -543,7 +543,8 @@ def sweep_report(
         unit = kpi_unit(k, currency)
         col = f"{k} ({unit})" if unit else k
         shown[col] = [
-            f"{_number(v)} {_interval_text(lo, hi)}"
+            _number(v)
+            + ("" if math.isnan(lo) or math.isnan(hi) else f" [{_number(lo)}, {_number(hi)}]")
             for v, lo, hi in zip(
                 summary[k], summary[f"{k}_ci_low"], summary[f"{k}_ci_high"], strict=True
             )
