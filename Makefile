@@ -4,8 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_DEV  := $(VENV)/.installed-dev
+# the headless browser tests/integration/test_html_report.py renders reports in (Debian's)
+BROWSER    := /usr/bin/chromium
 
-.PHONY: demo test lint bench figures clean
+.PHONY: demo test lint browser bench figures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +29,16 @@ lint: $(STAMP_DEV)
 	$(BIN)/ruff format --check openbank_sim tests benchmarks docs
 	$(BIN)/mypy
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -q
+
+# Debian's chromium, installed when absent (needs root and the Debian package registry)
+browser:
+	@test -x $(BROWSER) || { \
+		echo "installing chromium (for the HTML report tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	} || { echo "make browser: could not install chromium; run as root: apt-get install chromium" >&2; exit 1; }
+	@test -x $(BROWSER)
 
 figures: $(STAMP_DEV)
 	$(BIN)/python docs/make_figures.py

@@ -854,11 +854,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .plots import latency_throughput, sweep_effects
 
     d = Path(args.dir)
+    if args.html:
+        from .analysis.html_report import check_html_target
+
+        check_html_target(args.html, "--html")  # refused before anything is read or written
     if args.out:
         _check_out(args.out, "a report needs a directory")
         check_output_folder(args.out, args.force, "--force", kind=REPORT_KIND)
     tables: dict[str, pd.DataFrame] = {}  # file name -> the table shown
     figures: dict[str, Any] = {}  # file name -> the figure drawn (a matplotlib Figure)
+    notes: list[str] = []  # the warnings printed, for the HTML report
+    html_report = None  # what --html writes
     kind = folder_kind(d)
     if kind in ("comparison", "report"):
         raise ScenarioError(
@@ -905,15 +911,42 @@ def _cmd_report(args: argparse.Namespace) -> int:
                             idx = sensitivity(result, kpi)
                         except ValueError as err:  # undefined indices: say why, go on
                             print(f"\nsensitivity of {kpi}: not computed: {err}")
+                            notes.append(f"sensitivity of {kpi}: not computed: {err}")
                             continue
                     print(f"\nsensitivity of {kpi}:")
                     print(idx.to_string(index=False, float_format=_fmt))
                     for note in idx.attrs["warnings"]:
                         print(f"warning: {note}")
+                        notes.append(f"sensitivity of {kpi}: {note}")
                     tables[f"sensitivity_{kpi}.csv"] = idx
                     figures[f"sensitivity_{kpi}.png"] = sensitivity_bars(idx, kpi)
             except ImportError:
                 print("(install the 'analysis' extra for sensitivity indices)", file=sys.stderr)
+        if args.html:
+            from .analysis.html_report import sweep_report
+            from .analysis.outputs import package_version
+
+            html_report = sweep_report(
+                definition,
+                summary,
+                tables=[
+                    (f"Sensitivity of {name[12:-4]}", tables[name])
+                    for name in tables
+                    if name.startswith("sensitivity_")
+                ],
+                figures=[
+                    (
+                        f"Sensitivity indices of {name[12:-4]}"
+                        if name.startswith("sensitivity_")
+                        else "Each KPI's mean against each varied parameter",
+                        fig,
+                    )
+                    for name, fig in figures.items()
+                ],
+                warnings=notes,
+                source=str(d),
+                package_version=package_version(),
+            )
     elif kind == "run" or (d / "manifest.json").exists() or (d / "summary.csv").exists():
         results = Results.load(d)  # every file checked: a damaged one is a ResultsFolderError
         currency = results.manifest.get("currency")
@@ -924,12 +957,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(format_kpis(shown, currency if isinstance(currency, str) else ""))
         tables["summary.csv"] = results.kpi_table()
         figures["latency_throughput.png"] = latency_throughput(results)
+        if args.html:
+            from .analysis.html_report import run_report
+
+            html_report = run_report(results, source=str(d))
     else:
         raise ScenarioError(
             "not a results directory (no summary.csv) nor a sweep store "
             "(no manifest.json and runs/)",
             file=str(d),
         )
+    if html_report is not None:
+        from .analysis.html_report import render_html, write_html
+
+        write_html(args.html, render_html(html_report), "--html")
+        print(f"HTML report written to {args.html}", file=sys.stderr)
     if args.out:
         from .analysis.outputs import package_version, write_output
 
@@ -1198,6 +1240,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         metavar="OUT",
         help="write summary.csv and figures/ to OUT instead of DIR/figures",
+    )
+    rep.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write the report as one self-contained HTML file (figures embedded)",
     )
     rep.add_argument(
         "--force",

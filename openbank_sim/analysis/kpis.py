@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["KPI_GROUPS", "KPI_NAMES", "SHARES", "headline_kpis"]
+__all__ = ["KPI_GROUPS", "KPI_NAMES", "SHARES", "headline_kpis", "kpi_unit"]
 
 KPI_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
@@ -91,3 +91,40 @@ def headline_kpis(onboarding: bool) -> tuple[str, ...]:
     money and time to market of onboarding when the scenario onboards partners, else the
     calls' success, p95 latency, 429s and revenue."""
     return ONBOARDING_HEADLINES if onboarding else CALL_HEADLINES
+
+
+_COUNTED = {
+    "token_requests": "requests",
+    "consents_lapsed": "consents",
+    "slo_breach_hours": "partner-hours",
+    "retry_amplification_peak": "attempts per first attempt",
+    "windows_unsettled": "windows",
+    "payback_month": "month",
+}
+_MONEY = {"onboarding_cost_total", "cost_per_partner"}
+
+
+def kpi_unit(name: str, currency: str = "") -> str:
+    """The unit a KPI is reported in: ``"s"``, ``"1/s"``, ``"days"``, the scenario's
+    ``currency`` for money, ``"share"`` for a fraction in [0, 1] (:data:`SHARES`), or what a
+    count counts (``"calls"``, ``"journeys"``, ``"partners"``, ...)."""
+    if name in SHARES:
+        return "share"
+    if name in _COUNTED:
+        return _COUNTED[name]
+    if name.endswith("_per_s"):
+        return "1/s"
+    if name.endswith("_s"):
+        return "s"
+    if name.endswith("_days"):
+        return "days"
+    money = dict(KPI_GROUPS)["money"]
+    if name in money or name in _MONEY:
+        return currency
+    if name.startswith("calls_"):
+        return "calls"
+    if name.startswith("journeys_"):
+        return "journeys"
+    if name.startswith("partners_"):
+        return "partners"
+    return ""

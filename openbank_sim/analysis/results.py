@@ -158,6 +158,23 @@ class Results:
         }
         return json.dumps(clean, indent=2)
 
+    def to_html(self, path: str | Path, *, source: str | None = None) -> Path:
+        """Write the run's report to ``path`` as one self-contained HTML file and return it.
+
+        The question (the scenario's description), its levers, the KPI table with units and
+        single-run intervals, figures embedded as PNG, warnings and provenance; no external
+        resources (see :mod:`openbank_sim.analysis.html_report`). Written atomically.
+        ``source``: where these results were read from, shown in the provenance.
+
+        Raises:
+            ScenarioError: ``path`` is a directory or its directory does not exist (nothing is
+                written).
+        """
+        from .html_report import check_html_target, render_html, run_report, write_html
+
+        check_html_target(path)
+        return write_html(path, render_html(run_report(self, source)))
+
     # -- persistence -----------------------------------------------------------------------
     def save(
         self,
