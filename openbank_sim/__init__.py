@@ -6,8 +6,8 @@
 
 Everything here is imported on first use, so ``import openbank_sim`` loads neither pandas nor
 matplotlib (nor SimPy): ``load_scenario`` and ``Scenario`` come from ``spec/``, ``simulate``
-runs ``model/`` then ``analysis/``, and ``replicate``, ``compare``, ``sweep`` are the
-experiments.
+runs ``model/`` then ``analysis/``, ``replicate``, ``compare``, ``sweep`` are the
+experiments, and ``explore`` is the ipywidgets panel for notebooks.
 """
 
 from importlib import import_module
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .analysis.results import Results
     from .errors import ScenarioError
     from .experiments import compare, replicate, sweep
+    from .explorer import explore
     from .simulation import simulate
     from .spec.scenario import Scenario, load_scenario
 
@@ -25,6 +26,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "compare",
+    "explore",
     "load_scenario",
     "replicate",
     "simulate",
@@ -40,6 +42,7 @@ _WHERE = {
     "replicate": ".experiments",
     "compare": ".experiments",
     "sweep": ".experiments",
+    "explore": ".explorer",
 }
 
 

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from openbank_sim import ScenarioError
-from openbank_sim.explore import default_levers, explore
+from openbank_sim.explorer import default_levers, explore
 from openbank_sim.spec.scenario import load_scenario
 
 pytest.importorskip("ipywidgets")
