@@ -1166,8 +1166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"openbank-sim: error: {err}", file=sys.stderr)
             return 2
         raise
-    except KeyboardInterrupt:
-        print("openbank-sim: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # a sweep's says what it kept and how to resume
+        print(f"openbank-sim: {err or 'interrupted'}", file=sys.stderr)
         return 130
 
 

@@ -27,6 +27,7 @@ from .runs import as_scenario, execute, open_executor, scenario_json
 from .stats import kpi_interval
 from .store import (
     append_failure,
+    check_runs,
     check_store,
     open_store,
     read_runs,
@@ -34,7 +35,12 @@ from .store import (
     write_run,
 )
 
-__all__ = ["SweepResult", "sweep"]
+__all__ = ["SweepInterrupted", "SweepResult", "sweep"]
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by an interrupt (Ctrl-C); its message says how many runs the store
+    keeps and how to finish them (the command line prints it and exits with 130)."""
 
 
 @dataclass
@@ -186,31 +192,48 @@ def sweep(
     if store_path is not None:
         digest = check_store(store_path, definition, resume)  # refuse before anything starts
     notes: list[str] = []
-    with open_executor(executor, workers, address) as ex:
-        done: set[int] = set()
-        if store_path is not None:
-            done, notes = open_store(store_path, definition, digest)
-        if on_start is not None:
-            on_start(len(points), replications)
-        rows, failures = _run_sweep(
-            s,
-            ex,
-            points,
-            replications,
-            seed,
-            done,
-            store_path,
-            width,
-            quiet,
-            fail_fast,
-            allow_long,
-        )
+    try:
+        with open_executor(executor, workers, address) as ex:
+            done: set[int] = set()
+            if store_path is not None:
+                done, notes = open_store(store_path, definition, digest)
+            if on_start is not None:
+                on_start(len(points), replications)
+            rows, failures = _run_sweep(
+                s,
+                ex,
+                points,
+                replications,
+                seed,
+                done,
+                store_path,
+                width,
+                quiet,
+                fail_fast,
+                allow_long,
+            )
+    except SweepInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise SweepInterrupted(_interrupted(store_path, definition)) from None
     if store_path is not None:
         rows, late = read_runs(store_path, definition)
         notes += late
     result = _finish_sweep(rows, failures, params, points, replications, store_path, definition)
     result.set_aside = notes
     return result
+
+
+def _interrupted(store_path: Path | None, definition: dict[str, Any]) -> str:
+    """The one line that says what an interrupted sweep keeps and how to finish it."""
+    total = len(definition["points"]) * definition["replications"]
+    if store_path is None:
+        return f"sweep interrupted; no store was given, so its runs (of {total}) are not kept"
+    kept = len(check_runs(store_path, definition)[0]) if (store_path / "runs").is_dir() else 0
+    return (
+        f"sweep interrupted; {kept} of {total} runs are kept in {store_path}: run the same "
+        "sweep again with --resume (resume=True) to finish it"
+    )
 
 
 def _run_sweep(
