@@ -427,6 +427,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             resume=args.resume,
             quiet=args.quiet,
             allow_long=args.allow_long,
+            keep=args.keep,
             on_start=lambda points, reps: print(
                 f"sweep: {points} points x {reps} replications = {points * reps} runs",
                 file=sys.stderr,
@@ -1008,6 +1009,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sw.add_argument("--out", metavar="DIR", required=True, help="the result store directory")
     sw.add_argument("--resume", action="store_true", help="skip runs already in the store")
+    sw.add_argument(
+        "--keep",
+        action="append",
+        metavar="TABLE",
+        help="store this per-run table too (Parquet, one file per run; repeatable): "
+        "timeseries, by_partner, ...",
+    )
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.add_argument("--allow-long", action="store_true", help=_ALLOW_LONG)
     sw.set_defaults(func=_cmd_sweep)
