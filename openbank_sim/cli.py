@@ -12,6 +12,7 @@ import argparse
 import importlib.util
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -1176,6 +1177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     except KeyboardInterrupt as err:  # a sweep's says what it kept and how to resume
         print(f"openbank-sim: {err or 'interrupted'}", file=sys.stderr)
+        if argv is None:  # the command itself: end now, not after a 1-2 s interpreter teardown
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
 
 
