@@ -1178,6 +1178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as err:  # a sweep's says what it kept and how to resume
         print(f"openbank-sim: {err or 'interrupted'}", file=sys.stderr)
         if argv is None:  # the command itself: end now, not after a 1-2 s interpreter teardown
+            from multiprocessing import util
+
+            util._exit_function()  # the pool's finalizers: its semaphores are released
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(130)
