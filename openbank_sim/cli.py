@@ -12,6 +12,7 @@ import argparse
 import importlib.util
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -430,6 +431,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             resume=args.resume,
             quiet=args.quiet,
             allow_long=args.allow_long,
+            keep=args.keep,
             on_start=lambda points, reps: print(
                 f"sweep: {points} points x {reps} replications = {points * reps} runs",
                 file=sys.stderr,
@@ -1100,6 +1102,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KPI",
         help="a KPI to show (repeatable; default: the scenario's headlines)",
     )
+    sw.add_argument(
+        "--keep",
+        action="append",
+        metavar="TABLE",
+        help="store this per-run table too (Parquet, one file per run; repeatable): "
+        "timeseries, by_partner, ...",
+    )
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.add_argument("--allow-long", action="store_true", help=_ALLOW_LONG)
     sw.set_defaults(func=_cmd_sweep)
@@ -1275,8 +1284,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"openbank-sim: error: {err}", file=sys.stderr)
             return 2
         raise
-    except KeyboardInterrupt:
-        print("openbank-sim: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # a sweep's says what it kept and how to resume
+        print(f"openbank-sim: {err or 'interrupted'}", file=sys.stderr)
+        if argv is None:  # the command itself: end now, not after a 1-2 s interpreter teardown
+            from multiprocessing import util
+
+            util._exit_function()  # the pool's finalizers: its semaphores are released
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
 
 

@@ -30,3 +30,15 @@ def square_or_die(x: int) -> int:
     if x in DYING_NUMBERS:
         os._exit(1)
     return x * x
+
+
+def run_slowly(task: tuple) -> dict[str, Any]:
+    """Record this worker's pid in the folder ``$OPENBANK_SIM_PID_DIR`` and sleep 60 s: a run
+    that is still computing when its sweep is killed."""
+    import time
+    from pathlib import Path
+
+    folder = Path(os.environ["OPENBANK_SIM_PID_DIR"])
+    (folder / f"{os.getpid()}.pid").write_text(str(os.getpid()), encoding="utf-8")
+    time.sleep(60.0)
+    raise RuntimeError("the sweep should have been killed by now")

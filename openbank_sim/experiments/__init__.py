@@ -30,19 +30,24 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .comparison import CompareResult, compare
     from .designs import sweep_points
+    from .executors import MainGuardError
     from .optimization import OptimizeResult, optimize
     from .replication import ReplicationResult, replicate
     from .stats import t_interval
     from .store import StoreError
-    from .sweeps import SweepResult, sweep
+    from .sweeps import KEEP_TABLES, SweepInterrupted, SweepResult, load_sweep, sweep
 
 __all__ = [
+    "KEEP_TABLES",
     "CompareResult",
+    "MainGuardError",
     "OptimizeResult",
     "ReplicationResult",
     "StoreError",
+    "SweepInterrupted",
     "SweepResult",
     "compare",
+    "load_sweep",
     "optimize",
     "replicate",
     "sweep",
@@ -51,6 +56,10 @@ __all__ = [
 ]
 
 _WHERE = {
+    "KEEP_TABLES": ".sweeps",
+    "MainGuardError": ".executors",
+    "SweepInterrupted": ".sweeps",
+    "load_sweep": ".sweeps",
     "CompareResult": ".comparison",
     "OptimizeResult": ".optimization",
     "ReplicationResult": ".replication",

@@ -10,13 +10,23 @@
 
 A task is a picklable tuple handled by a module-level function, so every backend runs exactly
 the same code on exactly the same inputs; results do not depend on worker count or order.
+
+Crash hygiene of the ``processes`` pool: a worker ends when the process that started the pool
+dies (``prctl(PR_SET_PDEATHSIG)`` on Linux, and everywhere a thread that watches the parent
+process id), so a killed sweep leaves no worker computing on; workers ignore SIGINT, and an
+interrupt (Ctrl-C) in the main process kills them at once instead of waiting for their runs;
+a script that starts a pool from its top level without the ``if __name__ == "__main__":``
+guard is refused with one clear :class:`MainGuardError` before any process starts.
 """
 
 from __future__ import annotations
 
+import ast
 import multiprocessing as mp
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -27,6 +37,8 @@ __all__ = [
     "EXECUTORS",
     "DaskExecutor",
     "Executor",
+    "ExecutorError",
+    "MainGuardError",
     "ProcessExecutor",
     "SerialExecutor",
     "make_executor",
@@ -37,6 +49,16 @@ EXECUTORS = ("serial", "processes", "dask")
 
 class ExecutorError(RuntimeError):
     """An executor could not be set up (e.g. an unreachable Dask scheduler)."""
+
+
+class MainGuardError(SystemExit):
+    """A script starts worker processes from its top level without the ``__main__`` guard:
+    every worker would import the script again and start the sweep again. A ``SystemExit``
+    whose code is the message: uncaught, the script ends with that one line (exit code 1)
+    instead of a traceback in every worker."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"openbank_sim: error: {message}")
 
 
 class Executor(Protocol):
@@ -88,6 +110,7 @@ class ProcessExecutor:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
         method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+        check_main_guard()
         self._ctx = mp.get_context(method)
         if method == "forkserver":
             # workers fork from a server that has imported the engine once
@@ -97,13 +120,35 @@ class ProcessExecutor:
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=self._ctx)
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=self._ctx,
+            initializer=watch_parent,
+            initargs=(os.getpid(),),
+        )
+
+    def _kill_workers(self) -> None:
+        """End every worker now (their runs are lost; finished ones were already yielded)."""
+        procs = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.join(timeout=1.0)
 
     def _replace_pool(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = self._new_pool()
 
     def imap_unordered(self, fn, tasks):
+        try:
+            yield from self._imap_unordered(fn, tasks)
+        except KeyboardInterrupt:
+            self._kill_workers()  # do not wait for the runs in flight
+            self._pool = self._new_pool()
+            raise
+
+    def _imap_unordered(self, fn, tasks):
         it = iter(tasks)
         # keep a bounded number of tasks in flight, so huge sweeps do not pickle everything
         limit = 4 * self.workers
@@ -171,6 +216,112 @@ class ProcessExecutor:
 
 
 _END = object()
+_WATCH_INTERVAL_S = 0.5
+_PR_SET_PDEATHSIG = 1
+
+
+def watch_parent(main_pid: int) -> None:
+    """Worker initializer: ignore SIGINT (the main process handles Ctrl-C and ends the
+    workers) and end this worker when its parent dies. The parent is the fork server (which
+    exits when the main process ``main_pid`` does) or the main process itself (spawn): on
+    Linux the kernel sends SIGKILL (``PR_SET_PDEATHSIG``); everywhere a daemon thread checks
+    every 0.5 s that the parent process id has not changed and that ``main_pid`` lives."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the thread remains
+            pass
+
+    def orphaned() -> bool:
+        if os.getppid() != parent:
+            return True
+        try:
+            os.kill(main_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # pragma: no cover - the pid exists, owned by another user
+            return False
+        return False
+
+    if orphaned():  # the parent died before the watch was set
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            if orphaned():
+                os._exit(1)
+            threading.Event().wait(_WATCH_INTERVAL_S)
+
+    threading.Thread(target=watch, name="openbank-sim-parent-watch", daemon=True).start()
+
+
+def check_main_guard() -> None:
+    """Refuse to start worker processes from the unguarded top level of a script.
+
+    Worker processes import the main script again (``spawn`` and ``forkserver`` do); without
+    the ``if __name__ == "__main__":`` guard, that import would start the sweep again in every
+    worker and end in pages of tracebacks. The check looks at the frame of the script's top
+    level that is running now: when its line is not inside such a guard (or the script is
+    being imported by a worker), a :class:`MainGuardError` says what to do. Jupyter, the REPL,
+    ``python -c`` and the command line (guarded) pass.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not isinstance(path, str) or not path.endswith(".py"):
+        return
+    spec_name = getattr(getattr(main, "__spec__", None), "name", None)
+    if spec_name is not None and (
+        spec_name.endswith("__main__") or sys.platform.startswith("linux")
+    ):
+        return  # ``python -m pkg``: workers do not import it again (forkserver, or *.__main__)
+    if getattr(main, "__name__", "__main__") == "__mp_main__":
+        raise MainGuardError(_guard_message(path))
+    frame = sys._getframe(1)
+    line = None
+    while frame is not None:
+        if frame.f_globals is vars(main) and frame.f_code.co_name == "<module>":
+            line = frame.f_lineno
+        frame = frame.f_back  # type: ignore[assignment]
+    if line is None:
+        return
+    try:
+        with open(path, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):  # pragma: no cover - cannot tell: allow it
+        return
+    for node in tree.body:
+        if (
+            isinstance(node, ast.If)
+            and _is_main_test(node.test)
+            and node.lineno <= line <= (node.end_lineno or node.lineno)
+        ):
+            return
+    raise MainGuardError(_guard_message(path))
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    """Whether ``test`` is ``__name__ == "__main__"`` (either way round)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return False
+    if not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    consts = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
+    return len(names) == 1 and len(consts) == 1
+
+
+def _guard_message(path: str) -> str:
+    return (
+        f"{path}: the 'processes' executor starts worker processes, which import this script "
+        'again; put the code that runs the sweep under `if __name__ == "__main__":`, or pass '
+        "executor='serial'"
+    )
 
 
 def _worker_died(cause: BaseException) -> BrokenProcessPool:

@@ -1,6 +1,7 @@
 """Runs as tasks: one simulation per picklable task, executed on an executor with a progress bar.
 
-A task is ``(run_id, scenario_json, source, overrides, seed)``; :func:`run_task` is module
+A task is ``(run_id, scenario_json, source, overrides, seed)``, optionally followed by the
+names of the run's tables to send back (a sweep's ``keep``); :func:`run_task` is module
 level, so every executor (see :mod:`openbank_sim.experiments.executors`) runs exactly this code
 on exactly these inputs, and the numbers do not depend on where or in which order runs finish.
 """
@@ -29,8 +30,9 @@ __all__ = [
 
 
 def run_task(task: tuple) -> dict[str, Any]:
-    """Run one simulation: ``(run_id, scenario_json, source, overrides, seed)`` -> ``run_id``,
-    ``kpis`` and ``wall_s`` (wall-clock seconds of the run). A run the feasibility estimate
+    """Run one simulation: ``(run_id, scenario_json, source, overrides, seed[, keep])`` ->
+    ``run_id``, ``kpis``, ``wall_s`` (wall-clock seconds of the run) and, with ``keep``,
+    ``tables`` (those of :attr:`Results.tables <openbank_sim.analysis.results.Results>`). A run the feasibility estimate
     refuses raises :class:`~openbank_sim.spec.feasibility.InfeasibleRunError`."""
     return _run(task, allow_long=False)
 
@@ -43,13 +45,17 @@ def run_task_allowing_long(task: tuple) -> dict[str, Any]:
 def _run(task: tuple, allow_long: bool) -> dict[str, Any]:
     from ..simulation import simulate
 
-    run_id, scenario_json, source, overrides, seed = task
+    run_id, scenario_json, source, overrides, seed = task[:5]
+    keep = task[5] if len(task) > 5 else ()
     scenario = Scenario(json.loads(scenario_json), source)
     if overrides:
         scenario = scenario.with_overrides(overrides)
     t0 = time.perf_counter()
     results = simulate(scenario, seed=seed, allow_long=allow_long)
-    return {"run_id": run_id, "kpis": results.kpis, "wall_s": time.perf_counter() - t0}
+    out = {"run_id": run_id, "kpis": results.kpis, "wall_s": time.perf_counter() - t0}
+    if keep:
+        out["tables"] = {name: results.tables[name] for name in keep}
+    return out
 
 
 def check_feasible(s: Scenario) -> None:
