@@ -40,7 +40,10 @@ def run_bar(desc: str, windowed: bool, enabled: bool | None) -> Iterator[Progres
             bars.append(tqdm(total=total / per, desc=desc, leave=True, bar_format=fmt))
         bar = bars[0]
         bar.n = done / per
-        bar.refresh() if done >= total else bar.update(0)
+        if done >= total:
+            bar.refresh()  # the last state, whatever the bar's refresh interval
+        else:
+            bar.update(0)
 
     try:
         yield hook

@@ -481,28 +481,8 @@ def _windowed_fraction(spec: Spec) -> tuple[float, float]:
 def _step_runs(
     journey: JourneySpec, products: Mapping[str, ProductSpec], partner: PartnerSpec
 ) -> dict[str, float]:
-    """Expected attempts of each product in one session of ``journey`` (as
-    :func:`_journey_attempts` counts them)."""
-    client = partner.client
-    retry_errors = "error" in client.retry_on
-    out: dict[str, float] = {}
-    ran_before = approval_before = 1.0
-    for step in journey.steps:
-        if step.when is None:
-            condition = 1.0
-        elif step.when == "ok":
-            condition = ran_before
-        elif step.when == "approved":
-            condition = ran_before * approval_before
-        else:
-            condition = ran_before * (1.0 - approval_before)
-        runs = condition * step.probability
-        product = products[step.product]
-        out[step.product] = out.get(step.product, 0.0) + runs * _attempts_per_call(
-            product, client.max_attempts, retry_errors
-        )
-        ran_before, approval_before = runs, step.approval_rate
-    return out
+    """Expected attempts of each product in one session of ``journey``."""
+    return _journey_attempts(journey, products, partner)[2]
 
 
 def _drain(
