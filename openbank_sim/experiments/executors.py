@@ -118,6 +118,7 @@ class ProcessExecutor:
                 ["openbank_sim.simulation", "openbank_sim.experiments.runs"]
             )
         self._pool = self._new_pool()
+        self._killed = False  # the pool was killed by an interrupt: replaced on the next use
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -141,11 +142,15 @@ class ProcessExecutor:
         self._pool = self._new_pool()
 
     def imap_unordered(self, fn, tasks):
+        if self._killed:
+            self._pool, self._killed = self._new_pool(), False
         try:
             yield from self._imap_unordered(fn, tasks)
         except KeyboardInterrupt:
             self._kill_workers()  # do not wait for the runs in flight
-            self._pool = self._new_pool()
+            # no new pool now: one made here would be starting its workers and registering
+            # its semaphores while an interrupted command exits
+            self._killed = True
             raise
 
     def _imap_unordered(self, fn, tasks):
