@@ -42,3 +42,13 @@ def run_slowly(task: tuple) -> dict[str, Any]:
     (folder / f"{os.getpid()}.pid").write_text(str(os.getpid()), encoding="utf-8")
     time.sleep(60.0)
     raise RuntimeError("the sweep should have been killed by now")
+
+
+def square_slowly(x: int) -> int:
+    """``x * x`` after 0 s for 0 and 30 s for anything else: runs still in flight when an
+    interrupt comes."""
+    import time
+
+    if x:
+        time.sleep(30.0)
+    return x * x

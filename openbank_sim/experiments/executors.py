@@ -131,11 +131,17 @@ class ProcessExecutor:
     def _kill_workers(self) -> None:
         """End every worker now (their runs are lost; finished ones were already yielded)."""
         procs = list((getattr(self._pool, "_processes", None) or {}).values())
+        manager = getattr(self._pool, "_executor_manager_thread", None)
         self._pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:
             proc.kill()
         for proc in procs:
             proc.join(timeout=1.0)
+        # The pool's manager thread sees the dead workers and closes the pool's queues and
+        # pipes; it must be done before the caller exits, whose finalizers close the same
+        # queues (a race that printed a thread traceback after Ctrl-C).
+        if manager is not None:
+            manager.join(timeout=1.0)
 
     def _replace_pool(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

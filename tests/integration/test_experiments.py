@@ -951,6 +951,30 @@ def test_a_worker_that_dies_fails_only_its_own_task() -> None:
             assert (res, err) == (x * x, None)
 
 
+def test_an_interrupt_ends_the_workers_and_the_pool_thread_before_it_propagates() -> None:
+    """Ctrl-C while runs are in flight: when ``KeyboardInterrupt`` leaves ``imap_unordered`` the
+    workers are dead and the pool's manager thread has finished (a thread still closing the
+    pool's queues raced the exiting command's finalizers and printed a traceback); the next
+    use gets a fresh pool."""
+    with ProcessExecutor(workers=2) as ex:
+        runs = ex.imap_unordered(dying_task.square_slowly, range(6))
+        assert next(runs) == (0, 0, None)
+        pool = ex._pool
+        procs = list(pool._processes.values())
+        manager = pool._executor_manager_thread
+        t0 = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            runs.throw(KeyboardInterrupt)
+        assert time.monotonic() - t0 < 3.0
+        assert not manager.is_alive()
+        assert not any(proc.is_alive() for proc in procs)
+        again = dict(
+            (task, res) for task, res, _err in ex.imap_unordered(dying_task.square_or_die, [2, 4])
+        )
+        assert again == {2: 4, 4: 16}
+        assert ex._pool is not pool
+
+
 def test_a_killed_worker_fails_its_run_and_the_sweep_goes_on(
     stored: SweepResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
