@@ -10,7 +10,11 @@ two times either goes through :func:`delay_until` or is guarded by ``t > now``.
 
 from __future__ import annotations
 
-__all__ = ["delay_until"]
+from collections.abc import Iterator
+
+import simpy
+
+__all__ = ["delay_until", "event_queue"]
 
 
 def delay_until(t: float, now: float) -> float:
@@ -18,3 +22,13 @@ def delay_until(t: float, now: float) -> float:
     for a time the clock has already reached is no wait."""
     d = t - now
     return d if d > 0.0 else 0.0
+
+
+def event_queue(env: simpy.Environment) -> tuple[list, Iterator[int]]:
+    """SimPy's event queue of ``env`` and its event-id counter (SimPy 4).
+
+    The model schedules its own wake-ups at absolute times: ``heappush(queue, (t, NORMAL,
+    next(eid), entry))`` is what ``env.schedule`` does with ``t = now + delay``, without
+    rounding ``t`` through a delay.
+    """
+    return env._queue, env._eid

@@ -1,34 +1,47 @@
 """Partner platforms: NHPP sessions, journeys and the partner-side client.
 
-Each live partner runs one arrival process; each session is a SimPy process that walks its
-journey. Everything a session will need is drawn from the partner's own streams the moment it
-starts (user id, value, and for every step the optional-step coin, think time, approval, the
-redirect coin and time, and every draw of the step's first attempt: backend service time and
-error, the gateway's or direct line's overhead, the 401 coin and the token service time),
-whether or not the step runs, the attempt is admitted or it needs a token: two scenarios that
-differ only in limits or capacity see the same users doing the same things, and each first
-attempt gets the same draws in both (common random numbers). A retry draws all of its own from
-the step's retry streams; an unattended refresh draws its first attempt's when it starts, from
-the background step's streams. The gateway draws nothing itself.
+Sessions are state machines on SimPy's event queue, not SimPy processes. Each live partner has
+one driver that wakes at each session start time; a session (:class:`_Session`) is its own
+SimPy event and is scheduled only when its next step touches something shared: an attempt
+arriving at the gateway or the direct line, a server step that takes time (the token service's
+answer, the end of the overhead when the backend pool is reached), a retry arriving, or the
+backoff's jitter being drawn. Everything in between is computed at once, on the session's own
+clock: the client waiting for an answer that is already known (the backend pool fixes each
+attempt's start when it arrives), think times and redirects. A one-step call with no token to
+fetch and no overhead takes one SimPy event, its arrival. Each wake-up lands at the time the
+same delays taken one SimPy timeout after another would give, bit for bit
+(:meth:`PartnerRuntime._wake_at`).
 
-An attempt's server side (token fetch, limits, overhead, backend pool) runs inline in the
-session process as long as the client is still waiting; when the client's timeout or the
-user's patience comes first, the rest of the server side continues detached (a backend never
-recalls work) while the session moves on: one pending timeout per step still ahead, which
-carries the server side, and no process of its own. A server side whose remaining steps are
-known when the client leaves (the backend's answer, fixed at admission) leaves nothing behind.
+Everything a session will need is drawn from the partner's own streams the moment it starts
+(user id, value, and for every step the optional-step coin, think time, approval, the redirect
+coin and time, and every draw of the step's first attempt: backend service time and error,
+the gateway's or direct line's overhead, the 401 coin and the token service time), whether or
+not the step runs, the attempt is admitted or it needs a token: two scenarios that differ only
+in limits or capacity see the same users doing the same things, and each first attempt gets
+the same draws in both (common random numbers). A retry draws all of its own from the step's
+retry streams when it arrives; an unattended refresh draws its first attempt's when it starts,
+from the background step's streams. The gateway draws nothing itself.
+
+An attempt's server side (token fetch, limits, overhead, backend pool) runs with the session as
+long as the client is still waiting; when the client's timeout or the user's patience comes
+first, the rest of the server side continues detached (a backend never recalls work) while the
+session moves on: one pending timeout per server step still ahead, which carries the server
+side. A server side whose remaining steps are known when the client leaves (the backend's
+answer, fixed at admission) leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from heapq import heappush
 from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from ..outcomes import JOURNEY_FAILED_OFFSET, OUTCOME_NAMES, JourneyEnding, Outcome
 from ..rng import Streams
@@ -37,11 +50,14 @@ from ..spec.profiles import Profile, rate_pieces, sample_nhpp_blocks
 from ..spec.types import AuthSpec, JourneySpec, PartnerSpec, ProductSpec, Spec, StepSpec
 from ..spec.units import SECONDS_PER_YEAR
 from .bank import BackendPool
-from .clock import delay_until
+from .clock import delay_until, event_queue
 from .gateway import Gateway
 from .recorder import Recorder
 
-__all__ = ["PartnerRuntime", "SpanContext"]
+__all__ = ["EXTRA_REFRESH_ID", "PartnerRuntime", "SpanContext"]
+
+EXTRA_REFRESH_ID = 1 << 40
+"""Ids of refreshes under way when a span starts begin here (call-log session ``-1 - id``)."""
 
 # plain ints on the hot path (an IntEnum member compares slower)
 OK, RATE_LIMITED, OVERLOADED, TIMEOUT, ERROR, AUTH_FAILED = (o.value for o in Outcome)
@@ -299,6 +315,89 @@ class _Attempt:
         self.client_outcome = TIMEOUT
 
 
+_Callbacks = tuple[Callable[[Any], None], ...]
+
+
+class _Session:
+    """A user session (or an unattended refresh) as a state machine on SimPy's event queue.
+
+    It is its own SimPy event: :meth:`PartnerRuntime._wake_at` pushes it on the queue with
+    ``callbacks`` set to what it does when its time comes (an attempt arrives, a server step
+    that takes time is due, a retry arrives, the jitter of a backoff is drawn); between two
+    wake-ups everything the session knows is computed at once. ``clock`` is the session's own
+    time (s): it moves ahead of SimPy's clock through the parts of the journey that touch
+    nothing shared (the client waiting for an answer already known, think times, redirects),
+    and ``moved`` says it has (so the next step that touches shared state needs a wake-up).
+    """
+
+    __slots__ = (
+        "att",
+        "attempt_draws",
+        "callbacks",
+        "client_deadline",
+        "clock",
+        "draws",
+        "j",
+        "k",
+        "logged",
+        "moved",
+        "prev",
+        "revenue",
+        "server",
+        "sid",
+        "st",
+        "t_first",
+        "t_start",
+        "u_appr",
+        "user",
+        "user_deadline",
+        "value",
+        "wake",
+    )
+    _ok = True  # read by SimPy's step: a wake-up never fails
+    # the call under way (set when it begins)
+    st: _Step
+    revenue: float
+    t_first: float
+    user_deadline: float
+    k: int
+    attempt_draws: AttemptDraws
+    u_appr: float
+    # the attempt under way
+    att: _Attempt
+    client_deadline: float
+    wake: float
+    callbacks: _Callbacks | None
+
+    def __init__(self, sid: int, now: float, user: int, logged: bool) -> None:
+        self.sid = sid
+        self.t_start = now
+        self.clock = now
+        self.moved = False
+        self.user = user
+        self.logged = logged
+        self.value = 0.0
+        self.draws: list[tuple] | None = None  # per step (None: an unattended refresh)
+        self.j = 0
+        self.prev = _DONE
+        self.server: Generator[float, None, None] | None = None
+
+
+class _Driver:
+    """Starts sessions (or refreshes) at the times of ``items`` (``(time_s, payload)`` in
+    time order), one SimPy wake-up per distinct time: its own event, as :class:`_Session`."""
+
+    __slots__ = ("callbacks", "clock", "items", "payload", "start")
+    _ok = True
+    callbacks: _Callbacks | None
+
+    def __init__(self, items: Iterator[tuple[float, Any]], start: Callable[[Any], None]) -> None:
+        self.items = items
+        self.start = start
+        self.clock = 0.0
+        self.payload: Any = None
+
+
 @dataclass(frozen=True)
 class SpanContext:
     """What every partner of one span shares.
@@ -356,7 +455,7 @@ class PartnerRuntime:
         self.journey_index = list(ctx.spec.journeys).index(spec.journey)
         self.rec = ctx.recorder
         self.gateway = gateway
-        self.start = run.start
+        self.start_date = run.start
         self.profile = ctx.spec.profiles[spec.profile]
         self.horizon_s = ctx.span_to_s
         self._streams = streams
@@ -389,6 +488,13 @@ class PartnerRuntime:
         self.span_from_s = ctx.span_from_s
         self.sessions = 0
         self.refreshes = 0
+        self.end_s = -math.inf  # when the last session or refresh ended (s)
+        self._queue, self._eid = event_queue(env)
+        self._on_drive: _Callbacks = (self._drive,)
+        self._on_attempt: _Callbacks = (self._attempt_event,)
+        self._on_server: _Callbacks = (self._server_event,)
+        self._on_retry: _Callbacks = (self._retry_event,)
+        self._on_jitter: _Callbacks = (self._jitter_event,)
         self.consents_lapsed = 0
         self.bg_step: _Step | None = None
         bg = spec.background
@@ -399,27 +505,349 @@ class PartnerRuntime:
             self.bg_users = max(1, round(spec.users * bg.share_of_users))
             self.bg_lapse = self._consent_lapses(bg, streams)
 
+    # -- the event queue -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Put the partner's arrivals (and unattended refreshes) on the event queue."""
+        if self.spec.live_from_s >= self.horizon_s:
+            return
+        self._drive_from(_Driver(self._session_times(), self._start_session))
+        if self.bg_step is not None:
+            self._drive_from(_Driver(self._refresh_times(), self._start_background))
+
+    def start_refreshes(self, calls: Sequence[tuple[float, int]]) -> None:
+        """Put refreshes ``(time_s, user)`` that were under way before the span began on the
+        event queue (ids from :data:`EXTRA_REFRESH_ID`), in time order."""
+        items = ((t, (rid, user)) for rid, (t, user) in enumerate(calls, start=EXTRA_REFRESH_ID))
+        self._drive_from(_Driver(items, self._start_extra_refresh))
+
+    def _wake_at(self, entry: _Session | _Driver, t: float, callbacks: _Callbacks) -> None:
+        """Schedule ``entry`` on SimPy's queue at the absolute time ``t`` (s), to run
+        ``callbacks``: the time is pushed as computed, so that a chain of delays the model
+        adds up (think time, then redirect, then ...) lands where the same delays taken one
+        SimPy timeout after another would have landed."""
+        entry.callbacks = callbacks
+        heappush(self._queue, (t, NORMAL, next(self._eid), entry))
+
+    def _drive_from(self, drv: _Driver) -> None:
+        """Schedule a driver's first start (its clock starts at the span's start)."""
+        item = next(drv.items, None)
+        if item is None:
+            return
+        t, drv.payload = item
+        clock = drv.clock = self.env.now
+        if t > clock:
+            drv.clock = clock = clock + (t - clock)
+        self._wake_at(drv, clock, self._on_drive)
+
+    def _drive(self, drv: _Driver) -> None:
+        """A driver's wake-up: start what is due now, and schedule the next start."""
+        clock = drv.clock
+        start = drv.start
+        start(drv.payload)
+        for t, payload in drv.items:
+            if t > clock:
+                drv.clock = clock + (t - clock)
+                drv.payload = payload
+                self._wake_at(drv, drv.clock, self._on_drive)
+                return
+            start(payload)
+
     # -- arrivals ------------------------------------------------------------------------------
-    def arrivals(self) -> Generator[simpy.Event, Any, None]:
-        """Start sessions at the NHPP arrival times in ``[live_from, horizon)``."""
-        env = self.env
+    def _session_times(self) -> Iterator[tuple[float, None]]:
+        """The NHPP session start times in ``[live_from, horizon)`` (s)."""
         spec = self.spec
         base = spec.users * spec.sessions_per_user_day / 86400.0
         edges, factors = partner_rate(
-            spec, self.profile, self.start, self.horizon_s, self.span_from_s
+            spec, self.profile, self.start_date, self.horizon_s, self.span_from_s
         )
         gen = self._streams.generator("partner", spec.name, "arrivals")
         live_from = spec.live_from_s
-        sid = 0
         for times in sample_nhpp_blocks(gen, base, edges, factors):
             for t in times.tolist():
-                if t < live_from:
+                if t >= live_from:
+                    yield t, None
+
+    def _refresh_times(self) -> Iterator[tuple[float, int]]:
+        """Unattended refreshes: a Poisson process of ``per_user_day`` per background user;
+        yields ``(time_s, user)`` of those made while live and before the user's consent
+        lapses."""
+        spec = self.spec
+        bg = spec.background
+        assert bg is not None  # started only for partners with unattended traffic
+        rate = self.bg_users * bg.per_user_day / 86400.0
+        gen = self._streams.generator("partner", spec.name, "background_arrivals")
+        users = self._streams.sampler(
+            lambda g, n: g.integers(0, self.bg_users, n), "partner", spec.name, "background_user"
+        )
+        edges = np.array([self.span_from_s, self.horizon_s])
+        lapse = self.bg_lapse
+        live_from = spec.live_from_s
+        for times in sample_nhpp_blocks(gen, rate, edges, np.ones(1)):
+            for t in times.tolist():
+                user = int(users())
+                if t < live_from or (lapse is not None and t >= lapse[user]):
                     continue
-                if t > env.now:
-                    yield env.timeout(t - env.now)
-                env.process(self.session(sid))
-                sid += 1
-        self.sessions = sid
+                yield t, user
+
+    # -- sessions and refreshes -----------------------------------------------------------------
+    def _start_session(self, _: None) -> None:
+        """Start a user session now: every draw it will need, then its walk of the journey."""
+        sid = self.sessions
+        self.sessions = sid + 1
+        now = self.env.now
+        if self.growth_log_per_s:
+            user = int(self.u_user() * self.spec.users * math.exp(self.growth_log_per_s * now))
+        else:
+            user = int(self.users())
+        value = self.value() if self.value is not None else 0.0
+        logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
+        draws = [
+            (
+                st.u_prob() if st.u_prob is not None else 0.0,
+                st.think() if st.think is not None else 0.0,
+                st.u_appr() if st.u_appr is not None else 0.0,
+                st.first(),
+                st.u_drop() if st.u_drop is not None else 1.0,
+                st.redirect_time() if st.redirect_time is not None else 0.0,
+            )
+            for st in self.steps
+        ]
+        sess = _Session(sid, now, user, logged)
+        sess.value = value
+        sess.draws = draws
+        self._walk(sess)
+
+    def _start_background(self, user: int) -> None:
+        """Start the partner's next unattended refresh, for ``user``, now."""
+        rid = self.refreshes
+        self.refreshes = rid + 1
+        self._start_refresh(rid, user)
+
+    def _start_extra_refresh(self, payload: tuple[int, int]) -> None:
+        """Start a refresh ``(id, user)`` that was under way before the span began."""
+        self._start_refresh(*payload)
+
+    def _start_refresh(self, rid: int, user: int) -> None:
+        """One unattended refresh: a logical call with no user waiting (no patience)."""
+        st = self.bg_step
+        assert st is not None  # started only for partners with unattended traffic
+        draws = st.first()
+        logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
+        sess = _Session(-1 - rid, self.env.now, user, logged)
+        self._begin_call(sess, st, draws, st.fee, math.inf)
+
+    def _walk(self, sess: _Session) -> None:
+        """Walk the journey on from step ``sess.j``: skip what the branches or the optional-step
+        coins leave out, wait the think time and the redirect, and begin the next step's call;
+        or end the journey."""
+        steps = self.steps
+        draws = sess.draws
+        assert draws is not None  # a user session
+        j = sess.j
+        prev = sess.prev
+        while j < len(steps):
+            st = steps[j]
+            u_prob, think, u_appr, first, u_drop, r_time = draws[j]
+            when = st.when
+            if when is not None and not (
+                (when == "ok" and prev != _SKIPPED)
+                or (when == "approved" and prev == _APPROVED)
+                or (when == "declined" and prev == _DECLINED)
+            ):
+                prev = _SKIPPED
+                j += 1
+                continue
+            if st.u_prob is not None and u_prob >= st.prob:  # optional step not taken
+                prev = _SKIPPED
+                j += 1
+                continue
+            if think > 0.0:
+                sess.clock += think
+                sess.moved = True
+            if st.redirect:
+                if u_drop < self.dropoff:
+                    self._end_journey(sess, ABANDONED_REDIRECT)
+                    return
+                if r_time > 0.0:
+                    sess.clock += r_time
+                    sess.moved = True
+            revenue = st.fee + st.take_rate * sess.value
+            if st.kind_installment:
+                revenue += self.installment_rate * sess.value
+            sess.j = j
+            sess.u_appr = u_appr
+            self._begin_call(sess, st, first, revenue, self.patience)
+            return
+        self._end_journey(sess, COMPLETED)
+
+    def _end_journey(self, sess: _Session, ending: int) -> None:
+        """The session is over (at ``sess.clock``)."""
+        self.rec.journey(sess.t_start, self.journey_index, self.index, ending)
+        if sess.clock > self.end_s:
+            self.end_s = sess.clock
+
+    def _call_done(self, sess: _Session, outcome: int) -> None:
+        """A logical call ended with ``outcome`` (or :data:`PATIENCE`): the journey goes on
+        to its next step, or ends."""
+        if sess.draws is None:  # an unattended refresh
+            if sess.clock > self.end_s:
+                self.end_s = sess.clock
+            return
+        if outcome != OK:
+            self._end_journey(
+                sess,
+                ABANDONED_PATIENCE if outcome == PATIENCE else (JOURNEY_FAILED_OFFSET + outcome),
+            )
+            return
+        st = sess.st
+        if st.credit:
+            sess.prev = _APPROVED if sess.u_appr < st.approval else _DECLINED
+        else:
+            sess.prev = _DONE
+        sess.j += 1
+        self._walk(sess)
+
+    # -- a logical call ------------------------------------------------------------------------
+    def _begin_call(
+        self, sess: _Session, st: _Step, draws: AttemptDraws, revenue: float, patience: float
+    ) -> None:
+        """A logical call of step ``st`` from ``sess.clock``: attempts with backoff until ok, a
+        final outcome, or the user leaves (after ``patience`` seconds; inf for unattended
+        refreshes). ``draws`` are the first attempt's (``st.first()``); each retry takes its
+        own from ``st.retry`` when it arrives."""
+        clock = sess.clock
+        sess.st = st
+        sess.revenue = revenue
+        sess.t_first = clock
+        sess.user_deadline = clock + patience
+        sess.k = 1
+        sess.attempt_draws = draws
+        if sess.moved:
+            self._wake_at(sess, clock, self._on_attempt)
+        else:
+            self._attempt(sess)
+
+    def _attempt_event(self, sess: _Session) -> None:
+        sess.moved = False
+        self._attempt(sess)
+
+    def _retry_event(self, sess: _Session) -> None:
+        sess.moved = False
+        sess.attempt_draws = sess.st.retry()
+        self._attempt(sess)
+
+    def _server_event(self, sess: _Session) -> None:
+        sess.moved = False
+        self._advance(sess)
+
+    def _jitter_event(self, sess: _Session) -> None:
+        sess.moved = False
+        self._back_off(sess, self._jittered(sess.k))
+
+    def _attempt(self, sess: _Session) -> None:
+        """An attempt arrives now (``sess.clock`` is the clock): its server side runs inline
+        while the client waits (:meth:`_advance`)."""
+        clock = sess.clock
+        att = _Attempt(
+            clock,
+            sess.st,
+            sess.user,
+            sess.attempt_draws,
+            sess.revenue,
+            sess.k,
+            sess.sid,
+            sess.logged,
+        )
+        client_deadline = clock + self.timeout
+        user_deadline = sess.user_deadline
+        sess.client_deadline = client_deadline
+        sess.wake = client_deadline if client_deadline <= user_deadline else user_deadline
+        sess.att = att
+        sess.server = self._serve(att)
+        self._advance(sess)
+
+    def _advance(self, sess: _Session) -> None:
+        """Run the attempt's server side up to its next step that takes time (one wake-up at
+        it), or to its end; when the client's timeout or the user's patience comes first, the
+        rest continues detached (:meth:`_detach`) and the client moves on."""
+        server = sess.server
+        assert server is not None  # an attempt is under way
+        wake = sess.wake
+        clock = sess.clock
+        for t_next in server:
+            if t_next > wake:
+                self._detach(server, t_next)
+                sess.clock = clock + delay_until(wake, clock)
+                sess.moved = True
+                if wake != sess.client_deadline:
+                    self._call_done(sess, PATIENCE)
+                else:
+                    self._after_attempt(sess, TIMEOUT)
+                return
+            if t_next > clock:
+                sess.clock = clock + (t_next - clock)
+                self._wake_at(sess, sess.clock, self._on_server)
+                return
+        att = sess.att
+        end = att.client_end
+        user_deadline = sess.user_deadline
+        if end > user_deadline:
+            sess.clock = clock + delay_until(user_deadline, clock)
+            sess.moved = True
+            self._call_done(sess, PATIENCE)
+            return
+        if end > clock:
+            sess.clock = clock + (end - clock)
+            sess.moved = True
+        self._after_attempt(sess, att.client_outcome)
+
+    def _after_attempt(self, sess: _Session, outcome: int) -> None:
+        """The client has the attempt's outcome (at ``sess.clock``): the call ends, or the
+        next attempt comes after a backoff."""
+        k = sess.k
+        if outcome == OK or k >= self.max_attempts or not self.retry_on[outcome]:
+            if not sess.st.background:  # what users wait for: unattended refreshes left out
+                self.rec.logical_call(sess.t_first, sess.clock - sess.t_first)
+            self._call_done(sess, outcome)
+            return
+        att = sess.att
+        if outcome == RATE_LIMITED and self.respect_retry_after and att.retry_after < math.inf:
+            self._back_off(sess, att.retry_after)
+        elif self.backoff.jitter == "none":
+            self._back_off(sess, self._jittered(k))
+        elif sess.moved:  # the jitter is drawn when the client has the outcome
+            self._wake_at(sess, sess.clock, self._on_jitter)
+        else:
+            self._back_off(sess, self._jittered(k))
+
+    def _jittered(self, k: int) -> float:
+        """The backoff after attempt ``k`` (s), jittered as the client says (one draw)."""
+        b = self.backoff
+        delay = min(b.max_s, b.base_s * b.factor ** (k - 1))
+        if b.jitter == "full":
+            delay *= self.jitter()
+        elif b.jitter == "equal":
+            delay = 0.5 * delay * (1.0 + self.jitter())
+        return delay
+
+    def _back_off(self, sess: _Session, delay: float) -> None:
+        """Wait ``delay`` seconds, then the next attempt (unless the user leaves first)."""
+        clock = sess.clock
+        user_deadline = sess.user_deadline
+        if clock + delay >= user_deadline:
+            sess.clock = clock + delay_until(user_deadline, clock)
+            sess.moved = True
+            self._call_done(sess, PATIENCE)
+            return
+        sess.k += 1
+        if delay > 0.0:
+            sess.clock = clock + delay
+            sess.moved = True
+        if sess.moved:
+            self._wake_at(sess, sess.clock, self._on_retry)
+        else:
+            sess.attempt_draws = sess.st.retry()
+            self._attempt(sess)
 
     def _consent_lapses(self, bg: Any, streams: Streams) -> np.ndarray | None:
         """When each unattended user's consent lapses for good (seconds; inf = never).
@@ -448,170 +876,6 @@ class PartnerRuntime:
                 np.count_nonzero((lapse >= live_from) & (lapse < self.horizon_s))
             )
         return lapse
-
-    def background(self) -> Generator[simpy.Event, Any, None]:
-        """Unattended refreshes: a Poisson process of ``per_user_day`` per background user."""
-        env = self.env
-        spec = self.spec
-        bg = spec.background
-        assert bg is not None  # started only for partners with unattended traffic
-        rate = self.bg_users * bg.per_user_day / 86400.0
-        gen = self._streams.generator("partner", spec.name, "background_arrivals")
-        users = self._streams.sampler(
-            lambda g, n: g.integers(0, self.bg_users, n), "partner", spec.name, "background_user"
-        )
-        edges = np.array([self.span_from_s, self.horizon_s])
-        lapse = self.bg_lapse
-        live_from = spec.live_from_s
-        rid = 0
-        for times in sample_nhpp_blocks(gen, rate, edges, np.ones(1)):
-            for t in times.tolist():
-                user = int(users())
-                if t < live_from or (lapse is not None and t >= lapse[user]):
-                    continue
-                if t > env.now:
-                    yield env.timeout(t - env.now)
-                env.process(self.refresh(rid, user))
-                rid += 1
-        self.refreshes = rid
-
-    def refresh(self, rid: int, user: int) -> Generator[simpy.Event, Any, None]:
-        """One unattended refresh: a logical call with no user waiting (no patience)."""
-        st = self.bg_step
-        assert st is not None  # started only for partners with unattended traffic
-        draws = st.first()
-        logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
-        yield from self._call(st, user, -1 - rid, draws, st.fee, logged, math.inf)
-
-    # -- a session -----------------------------------------------------------------------------
-    def session(self, sid: int) -> Generator[simpy.Event, Any, None]:
-        """One user session walking the partner's journey."""
-        env = self.env
-        t_start = env.now
-        if self.growth_log_per_s:
-            user = int(self.u_user() * self.spec.users * math.exp(self.growth_log_per_s * t_start))
-        else:
-            user = int(self.users())
-        value = self.value() if self.value is not None else 0.0
-        logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
-        draws = []
-        for st in self.steps:
-            draws.append(
-                (
-                    st.u_prob() if st.u_prob is not None else 0.0,
-                    st.think() if st.think is not None else 0.0,
-                    st.u_appr() if st.u_appr is not None else 0.0,
-                    st.first(),
-                    st.u_drop() if st.u_drop is not None else 1.0,
-                    st.redirect_time() if st.redirect_time is not None else 0.0,
-                )
-            )
-        ending = COMPLETED
-        prev = _DONE
-        for st, (u_prob, think, u_appr, first, u_drop, r_time) in zip(
-            self.steps, draws, strict=True
-        ):
-            when = st.when
-            if when is not None and not (
-                (when == "ok" and prev != _SKIPPED)
-                or (when == "approved" and prev == _APPROVED)
-                or (when == "declined" and prev == _DECLINED)
-            ):
-                prev = _SKIPPED
-                continue
-            if st.u_prob is not None and u_prob >= st.prob:  # optional step not taken
-                prev = _SKIPPED
-                continue
-            if think > 0.0:
-                yield env.timeout(think)
-            if st.redirect:
-                if u_drop < self.dropoff:
-                    ending = ABANDONED_REDIRECT
-                    break
-                if r_time > 0.0:
-                    yield env.timeout(r_time)
-            revenue = st.fee + st.take_rate * value
-            if st.kind_installment:
-                revenue += self.installment_rate * value
-            outcome = yield from self._call(st, user, sid, first, revenue, logged, self.patience)
-            if outcome != OK:
-                ending = (
-                    ABANDONED_PATIENCE if outcome == PATIENCE else (JOURNEY_FAILED_OFFSET + outcome)
-                )
-                break
-            if st.credit:
-                prev = _APPROVED if u_appr < st.approval else _DECLINED
-            else:
-                prev = _DONE
-        self.rec.journey(t_start, self.journey_index, self.index, ending)
-
-    def _call(
-        self,
-        st: _Step,
-        user: int,
-        sid: int,
-        draws: AttemptDraws,
-        revenue: float,
-        logged: bool,
-        patience: float,
-    ) -> Generator[simpy.Event, Any, int]:
-        """A logical call: attempts with backoff until ok, a final outcome, or the user leaves
-        (after ``patience`` seconds; inf for unattended refreshes). ``draws`` are the first
-        attempt's (``st.first()``); each retry takes its own from ``st.retry``.
-
-        Each attempt's server side runs inline while the client waits; when the client's
-        timeout or the user's patience comes first, the rest continues detached
-        (:meth:`_detach`). Waiting for an answer, a deadline or a backoff takes one pending
-        timeout.
-        """
-        env = self.env
-        t_first = env.now
-        user_deadline = t_first + patience
-        k = 1
-        while True:
-            att = _Attempt(env.now, st, user, draws, revenue, k, sid, logged)
-            client_deadline = att.t0 + self.timeout
-            wake = client_deadline if client_deadline <= user_deadline else user_deadline
-            server = self._serve(att)
-            outcome = OK
-            for t_next in server:
-                if t_next > wake:
-                    self._detach(server, t_next)
-                    yield env.timeout(delay_until(wake, env.now))
-                    if wake != client_deadline:
-                        return PATIENCE
-                    outcome = TIMEOUT
-                    break
-                if t_next > env.now:
-                    yield env.timeout(t_next - env.now)
-            else:
-                end = att.client_end
-                if end > user_deadline:
-                    yield env.timeout(delay_until(user_deadline, env.now))
-                    return PATIENCE
-                if end > env.now:
-                    yield env.timeout(end - env.now)
-                outcome = att.client_outcome
-            if outcome == OK or k >= self.max_attempts or not self.retry_on[outcome]:
-                if not st.background:  # what users wait for: unattended refreshes left out
-                    self.rec.logical_call(t_first, env.now - t_first)
-                return outcome
-            if outcome == RATE_LIMITED and self.respect_retry_after and att.retry_after < math.inf:
-                delay = att.retry_after
-            else:
-                b = self.backoff
-                delay = min(b.max_s, b.base_s * b.factor ** (k - 1))
-                if b.jitter == "full":
-                    delay *= self.jitter()
-                elif b.jitter == "equal":
-                    delay = 0.5 * delay * (1.0 + self.jitter())
-            if env.now + delay >= user_deadline:
-                yield env.timeout(delay_until(user_deadline, env.now))
-                return PATIENCE
-            if delay > 0.0:
-                yield env.timeout(delay)
-            k += 1
-            draws = st.retry()
 
     def _detach(self, server: Generator[float, None, None], t_next: float) -> None:
         """Go on with the rest of an attempt's server side after its client stopped waiting,

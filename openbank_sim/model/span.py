@@ -10,9 +10,8 @@ into its gateway and refreshes already under way when it starts.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 import simpy
@@ -23,7 +22,7 @@ from ..spec.types import PartnerSpec, PoolSpec, RunSpec, Spec
 from .bank import BackendPool, Outages, capacity_steps
 from .gateway import Gateway
 from .onboarding import Project, run_pipeline
-from .partners import PartnerRuntime, SpanContext
+from .partners import EXTRA_REFRESH_ID, PartnerRuntime, SpanContext
 from .progress import TICK_EVENTS, SpanTick
 from .record import CallAggregates, PoolRecord
 from .recorder import Recorder, RecorderLayout
@@ -37,9 +36,6 @@ __all__ = [
     "pool_record",
     "run_span",
 ]
-
-EXTRA_REFRESH_ID = 1 << 40
-"""Refresh ids of :attr:`SpanSetup.refreshes` start here (call-log session ``-1 - id``)."""
 
 
 def pool_outages(p: PoolSpec, streams: Streams) -> Outages | None:
@@ -202,26 +198,14 @@ def run_span(
         runtimes.append(rt)
         if setup is not None and i in setup.consent_lapses:
             rt.bg_lapse = setup.consent_lapses[i]
-        if p.live_from_s < span[1]:
-            env.process(rt.arrivals())
-            if p.background is not None:
-                env.process(rt.background())
+        rt.start()
     if setup is not None:
         for i, calls in setup.refreshes.items():
             if calls:
-                env.process(_refreshes_under_way(env, runtimes[i], calls))
+                runtimes[i].start_refreshes(calls)
     events = _run_to_end(env) if tick is None else _run_to_end_ticking(env, tick)
-    return Span(recorder.aggregates(), pools, gateway, runtimes, events, env.now)
-
-
-def _refreshes_under_way(
-    env: simpy.Environment, rt: PartnerRuntime, calls: Sequence[tuple[float, int]]
-) -> Generator[simpy.Event, Any, None]:
-    """Start the refreshes ``(time_s, user)`` that were under way before the span began."""
-    for rid, (t, user) in enumerate(calls, start=EXTRA_REFRESH_ID):
-        if t > env.now:
-            yield env.timeout(t - env.now)
-        env.process(rt.refresh(rid, user))
+    end_s = max([env.now, *(rt.end_s for rt in runtimes)])
+    return Span(recorder.aggregates(), pools, gateway, runtimes, events, end_s)
 
 
 def _run_to_end(env: simpy.Environment) -> int:
