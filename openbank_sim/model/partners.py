@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from heapq import heappush
 from typing import Any
@@ -66,6 +66,9 @@ COMPLETED = JourneyEnding.COMPLETED.value
 ABANDONED_PATIENCE = JourneyEnding.PATIENCE.value
 ABANDONED_REDIRECT = JourneyEnding.REDIRECT.value
 _SKIPPED, _DONE, _APPROVED, _DECLINED = 0, 1, 2, 3
+# where an attempt's server side stands (_Attempt.stage), and what _serve returns when done
+_AT_GATEWAY, _TOKEN_ANSWERED, _AT_POOL = 0, 1, 2
+_SERVED = -1.0
 NAN = math.nan
 
 
@@ -270,7 +273,9 @@ class _Step:
 
 class _Attempt:
     """One attempt and its draws: backend service time (s), error, overhead (s), 401 coin
-    (a uniform; NaN without auth) and token service time (s; NaN without auth)."""
+    (a uniform; NaN without auth) and token service time (s; NaN without auth); and where its
+    server side stands: ``stage`` (at the gateway, token answered, at the pool) at ``now``
+    (s), with the limiter holds it keeps (``held``)."""
 
     __slots__ = (
         "client_end",
@@ -279,11 +284,13 @@ class _Attempt:
         "is_error",
         "k",
         "logged",
+        "now",
         "overhead",
         "retry_after",
         "revenue",
         "service",
         "sid",
+        "stage",
         "step",
         "t0",
         "token_service",
@@ -313,6 +320,9 @@ class _Attempt:
         self.retry_after = math.inf
         self.client_end = math.inf
         self.client_outcome = TIMEOUT
+        self.stage = _AT_GATEWAY
+        self.now = t0
+        self.held: tuple = ()
 
 
 _Callbacks = tuple[Callable[[Any], None], ...]
@@ -343,7 +353,6 @@ class _Session:
         "moved",
         "prev",
         "revenue",
-        "server",
         "sid",
         "st",
         "t_first",
@@ -380,7 +389,6 @@ class _Session:
         self.draws: list[tuple] | None = None  # per step (None: an unattended refresh)
         self.j = 0
         self.prev = _DONE
-        self.server: Generator[float, None, None] | None = None
 
 
 class _Driver:
@@ -763,20 +771,21 @@ class PartnerRuntime:
         sess.client_deadline = client_deadline
         sess.wake = client_deadline if client_deadline <= user_deadline else user_deadline
         sess.att = att
-        sess.server = self._serve(att)
         self._advance(sess)
 
     def _advance(self, sess: _Session) -> None:
         """Run the attempt's server side up to its next step that takes time (one wake-up at
         it), or to its end; when the client's timeout or the user's patience comes first, the
         rest continues detached (:meth:`_detach`) and the client moves on."""
-        server = sess.server
-        assert server is not None  # an attempt is under way
+        att = sess.att
         wake = sess.wake
         clock = sess.clock
-        for t_next in server:
+        while True:
+            t_next = self._serve(att)
+            if t_next < 0.0:
+                break
             if t_next > wake:
-                self._detach(server, t_next)
+                self._detach(att, t_next)
                 sess.clock = clock + delay_until(wake, clock)
                 sess.moved = True
                 if wake != sess.client_deadline:
@@ -788,7 +797,6 @@ class PartnerRuntime:
                 sess.clock = clock + (t_next - clock)
                 self._wake_at(sess, sess.clock, self._on_server)
                 return
-        att = sess.att
         end = att.client_end
         user_deadline = sess.user_deadline
         if end > user_deadline:
@@ -877,62 +885,76 @@ class PartnerRuntime:
             )
         return lapse
 
-    def _detach(self, server: Generator[float, None, None], t_next: float) -> None:
+    def _detach(self, att: _Attempt, t_next: float) -> None:
         """Go on with the rest of an attempt's server side after its client stopped waiting,
-        from its next step at ``t_next`` (s): one pending SimPy timeout that carries the server
-        side as its value, no process of its own."""
+        from its next step at ``t_next`` (s): one pending SimPy timeout that carries the
+        attempt as its value, no process of its own."""
         env = self.env
-        env.timeout(delay_until(t_next, env.now), server).callbacks.append(self._resume)
+        env.timeout(delay_until(t_next, env.now), att).callbacks.append(self._resume)
 
     def _resume(self, event: simpy.Event) -> None:
-        """Run a detached server side (``event.value``) up to its next step that takes time."""
-        server = event.value
-        assert server is not None  # every detached timeout carries its server side
+        """Run a detached server side (of the attempt ``event.value``) up to its next step
+        that takes time."""
+        att = event.value
+        assert isinstance(att, _Attempt)  # every detached timeout carries its attempt
         env = self.env
-        for t in server:
+        while True:
+            t = self._serve(att)
+            if t < 0.0:
+                return
             if t > env.now:
-                env.timeout(t - env.now, server).callbacks.append(self._resume)
+                env.timeout(t - env.now, att).callbacks.append(self._resume)
                 return
 
-    def _serve(self, att: _Attempt) -> Generator[float, None, None]:
-        """The server side of an attempt; yields the next time it needs (absolute seconds)."""
-        now = att.t0
+    def _serve(self, att: _Attempt) -> float:
+        """Run an attempt's server side from where it stands (``att.stage``) up to its next
+        step that takes time: returns that step's time (absolute s), or :data:`_SERVED` when
+        the server side is done and the attempt recorded."""
+        stage = att.stage
+        now = att.now
         st = att.step
-        held: tuple = ()
         gw = self.gateway
-        if gw is not None:  # an API partner
-            if gw.has_auth:
-                expiry = self.tokens.get(att.user)
-                if expiry is None or expiry <= now:
-                    t_token = gw.fetch_token(now, att.token_service)
-                    if t_token > now:
-                        yield t_token
-                        now = t_token
-                    if att.u_auth < gw.failure_rate:
-                        self._finish(att, now, AUTH_FAILED, -1.0)
-                        return
-                    self.tokens[att.user] = now + gw.token_ttl_s
-            if gw.has_limits:
+        if stage == _AT_GATEWAY and gw is not None and gw.has_auth:
+            expiry = self.tokens.get(att.user)
+            if expiry is None or expiry <= now:
+                t_token = gw.fetch_token(now, att.token_service)
+                if t_token > now:
+                    att.stage = _TOKEN_ANSWERED
+                    att.now = t_token
+                    return t_token
+                stage = _TOKEN_ANSWERED
+        if stage == _TOKEN_ANSWERED:  # a token was fetched; its answer is in at ``now``
+            assert gw is not None  # only API partners fetch tokens
+            if att.u_auth < gw.failure_rate:
+                self._finish(att, now, AUTH_FAILED, -1.0)
+                return _SERVED
+            self.tokens[att.user] = now + gw.token_ttl_s
+        if stage != _AT_POOL:
+            if gw is not None and gw.has_limits:
                 assert st.route is not None  # every step of an API partner has a route
                 retry_after, held = gw.admit(now, st.route, att.user)
                 if retry_after > 0.0:
                     att.retry_after = retry_after
                     self._finish(att, now, RATE_LIMITED, -1.0)
-                    return
-        d = att.overhead
-        if d > 0.0:
-            now += d
-            yield now
+                    return _SERVED
+                att.held = held
+            d = att.overhead
+            if d > 0.0:
+                att.stage = _AT_POOL
+                att.now = now = now + d
+                return now
         wait = st.pool.admit(now, att.service)
+        held = att.held
         if wait < 0.0:
             for h in held:
                 h.finish_at(now)
             self._finish(att, now, OVERLOADED, -1.0)
-            return
+            return _SERVED
         end = now + wait + att.service
         for h in held:
             h.finish_at(end)
         self._finish(att, end, ERROR if att.is_error else OK, wait)
+        return _SERVED
 
     def _finish(self, att: _Attempt, end: float, outcome: int, wait: float) -> None:
         """Record the attempt as the client sees it (a response after the timeout is a timeout)."""
