@@ -5,18 +5,19 @@ One run seed feeds a :class:`numpy.random.SeedSequence`. Every stream is keyed b
 adding a partner or a pool leaves every other stream untouched and two scenarios that differ
 only in limits or capacity see the same users doing the same things (common random numbers).
 
-Streams are consumed through :class:`BlockSampler`, which draws values in numpy blocks and hands
+Streams are consumed through :func:`block_sampler`, which draws values in numpy blocks and hands
 them out one at a time: the per-call cost is a list index, not a numpy call.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
-__all__ = ["BlockSampler", "Streams", "replication_seed", "stream_key"]
+__all__ = ["Sampler", "Streams", "block_sampler", "replication_seed", "stream_key"]
 
 _MAX_SEED = 2**63 - 1
 
@@ -52,45 +53,35 @@ class Streams:
 
     def sampler(
         self, draw: Callable[[np.random.Generator, int], np.ndarray], *names: str
-    ) -> BlockSampler:
-        """A :class:`BlockSampler` over its own stream ``names``."""
+    ) -> Sampler:
+        """A :func:`block_sampler` over its own stream ``names``."""
         gen = self.generator(*names)
-        return BlockSampler(lambda n: draw(gen, n))
+        return block_sampler(lambda n: draw(gen, n))
 
-    def uniforms(self, *names: str) -> BlockSampler:
+    def uniforms(self, *names: str) -> Sampler:
         """Uniform [0, 1) variates from the stream ``names``."""
         gen = self.generator(*names)
-        return BlockSampler(gen.random)
+        return block_sampler(gen.random)
 
 
-class BlockSampler:
-    """Hands out scalars from numpy blocks drawn on demand.
+Sampler = Callable[[], Any]
+"""A stream consumed one value at a time: each call returns its next value."""
 
-    Blocks start small (64 values) and double up to 4096, so thousands of streams cost little
-    memory while busy streams pay one numpy call per 4096 values. The schedule of block sizes
-    depends only on how many values were consumed, so a stream is fully reproducible.
+
+def block_sampler(draw: Callable[[int], np.ndarray], first_block: int = 64) -> Sampler:
+    """Hand out the values of ``draw(n)`` one at a time, drawn in numpy blocks on demand.
+
+    Blocks start small (``first_block`` values) and double up to 4096, so thousands of streams
+    cost little memory while busy streams pay one numpy call per 4096 values. The schedule of
+    block sizes depends only on how many values were consumed, so a stream is fully
+    reproducible. The sampler is the ``__next__`` of a generator over the blocks: a call costs
+    less than a Python method would.
     """
+    return _blocks(draw, first_block).__next__
 
-    __slots__ = ("_block", "_buf", "_draw", "_i", "_n")
 
-    def __init__(self, draw: Callable[[int], np.ndarray], first_block: int = 64) -> None:
-        self._draw = draw
-        self._block = first_block
-        self._buf: list[float] = []
-        self._i = 0
-        self._n = 0
-
-    def _refill(self) -> None:
-        self._buf = self._draw(self._block).tolist()
-        self._n = len(self._buf)
-        self._i = 0
-        if self._block < 4096:
-            self._block *= 2
-
-    def __call__(self) -> float:
-        """The next value of the stream."""
-        if self._i >= self._n:
-            self._refill()
-        i = self._i
-        self._i = i + 1
-        return self._buf[i]
+def _blocks(draw: Callable[[int], np.ndarray], block: int) -> Iterator[Any]:
+    while True:
+        yield from draw(block).tolist()
+        if block < 4096:
+            block *= 2

@@ -258,7 +258,19 @@ class BackendPool:
                 self.rejected += 1
                 return REJECTED
             heapq.heappush(self._ends, start + service_s)
-        self._account(now, start, start + service_s)
+        # statistics inside the window [t0, t1): busy worker-seconds and waiting seconds
+        self.admitted += 1
+        end = start + service_s
+        t0, t1 = self._t0, self._t1
+        lo = start if start > t0 else t0
+        hi = end if end < t1 else t1
+        if hi > lo:
+            self.busy_s += hi - lo
+        if start > now:
+            lo = now if now > t0 else t0
+            hi = start if start < t1 else t1
+            if hi > lo:
+                self.queue_s += hi - lo
         return start - now
 
     def _start_scheduled(self, now: float) -> float:
@@ -298,19 +310,6 @@ class BackendPool:
         if s > now and limit is not None:
             queued.append(s)
         return s
-
-    def _account(self, now: float, start: float, end: float) -> None:
-        self.admitted += 1
-        t0, t1 = self._t0, self._t1
-        lo = start if start > t0 else t0
-        hi = end if end < t1 else t1
-        if hi > lo:
-            self.busy_s += hi - lo
-        if start > now:
-            lo = now if now > t0 else t0
-            hi = start if start < t1 else t1
-            if hi > lo:
-                self.queue_s += hi - lo
 
     @property
     def entries(self) -> int:

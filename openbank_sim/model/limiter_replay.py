@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..outcomes import OUTCOME_NAMES, Outcome
-from ..rng import BlockSampler, Streams
+from ..rng import Sampler, Streams
 from ..spec.limits import LimitSpec
 from ..spec.profiles import sample_nhpp
 from ..spec.types import GatewaySpec, PartnerSpec, Spec
@@ -203,7 +203,7 @@ class _Client:
         "retry_on",
     )
 
-    def __init__(self, p: PartnerSpec, jitter: BlockSampler) -> None:
+    def __init__(self, p: PartnerSpec, jitter: Sampler) -> None:
         c = p.client
         self.max_attempts = c.max_attempts
         self.retry_on = tuple(o in c.retry_on for o in OUTCOME_NAMES)

@@ -119,8 +119,15 @@ def _coin(gen: np.random.Generator, p: float) -> _Column:
     return lambda n: (gen.random(n) < p).tolist()
 
 
-class _AttemptDraws:
-    """Every draw of a step's attempts (its first attempts, or its retries), one tuple each.
+def _attempt_draws(
+    streams: Streams,
+    key: tuple[str, ...],
+    prefix: str,
+    product: ProductSpec,
+    overhead: Distribution | None,
+    auth: AuthSpec | None,
+) -> Callable[[], AttemptDraws]:
+    """Every draw of a step's attempts (its first attempts, or its retries), one tuple a call.
 
     An attempt's tuple is :data:`AttemptDraws`, ``(service_s, is_error, overhead_s, auth_coin,
     token_service_s)``: the backend service time, the error coin's outcome, the gateway's or
@@ -128,70 +135,38 @@ class _AttemptDraws:
     auth) and the token service time (NaN without auth). Each draw has a stream of its own,
     ``(*key, prefix + purpose)`` with purposes ``service``, ``error``, ``overhead``,
     ``auth_failure`` and ``token_service``. Blocks of all five are drawn together on demand, 64
-    doubling up to 4096 as in :class:`~openbank_sim.rng.BlockSampler`, so each stream gives
-    the values a BlockSampler over it would give, for one call per attempt.
+    doubling up to 4096 as in :func:`~openbank_sim.rng.block_sampler`, so each stream gives
+    the values a block sampler over it would give, for one call per attempt.
     """
 
-    __slots__ = ("_auth", "_block", "_buf", "_error", "_i", "_n", "_overhead", "_service", "_token")
+    def gen(purpose: str) -> np.random.Generator:
+        return streams.generator(*key, prefix + purpose)
 
-    def __init__(
-        self,
-        streams: Streams,
-        key: tuple[str, ...],
-        prefix: str,
-        product: ProductSpec,
-        overhead: Distribution | None,
-        auth: AuthSpec | None,
-    ) -> None:
-        def gen(purpose: str) -> np.random.Generator:
-            return streams.generator(*key, prefix + purpose)
+    service = _sampled(gen("service"), product.service_time.sample)
+    rate = product.error_rate
+    error = _coin(gen("error"), rate) if rate > 0 else _constant(False)
+    over = _sampled(gen("overhead"), overhead.sample) if overhead is not None else _constant(0.0)
+    if auth is not None:
+        coin = _sampled(gen("auth_failure"), lambda g, n: g.random(n))
+        token = _sampled(gen("token_service"), auth.service_time.sample)
+    else:
+        coin = token = _constant(NAN)
 
-        self._service = _sampled(gen("service"), product.service_time.sample)
-        rate = product.error_rate
-        self._error = _coin(gen("error"), rate) if rate > 0 else _constant(False)
-        self._overhead = (
-            _sampled(gen("overhead"), overhead.sample) if overhead is not None else _constant(0.0)
-        )
-        if auth is not None:
-            self._auth = _sampled(gen("auth_failure"), lambda g, n: g.random(n))
-            self._token = _sampled(gen("token_service"), auth.service_time.sample)
-        else:
-            self._auth = self._token = _constant(NAN)
-        self._block = 64
-        self._buf: list[AttemptDraws] = []
-        self._i = 0
-        self._n = 0
+    def blocks() -> Iterator[AttemptDraws]:
+        n = 64
+        while True:
+            # each column gives exactly n values
+            yield from zip(service(n), error(n), over(n), coin(n), token(n), strict=False)
+            if n < 4096:
+                n *= 2
 
-    def _refill(self) -> None:
-        n = self._block
-        self._buf = list(
-            zip(
-                self._service(n),
-                self._error(n),
-                self._overhead(n),
-                self._auth(n),
-                self._token(n),
-                strict=False,  # each column gives exactly n values
-            )
-        )
-        self._n = n
-        self._i = 0
-        if n < 4096:
-            self._block = 2 * n
-
-    def __call__(self) -> AttemptDraws:
-        """The next attempt's draws."""
-        if self._i >= self._n:
-            self._refill()
-        i = self._i
-        self._i = i + 1
-        return self._buf[i]
+    return blocks().__next__
 
 
 class _Step:
     """One journey step as the runtime sees it (samplers bound to the partner's streams).
 
-    ``first`` and ``retry`` hand out every draw of an attempt (:class:`_AttemptDraws`): the
+    ``first`` and ``retry`` hand out every draw of an attempt (:func:`_attempt_draws`): the
     step's first attempts draw from its first-attempt streams, its retries from its retry
     streams (``retry_service``, ``retry_error``, ...).
     """
@@ -253,8 +228,8 @@ class _Step:
         )
         self.u_appr = streams.uniforms(*key, "approval") if self.credit else None
         auth = ctx.spec.gateway.auth if rt.api else None
-        self.first = _AttemptDraws(streams, key, "", product, rt.overhead_time, auth)
-        self.retry = _AttemptDraws(streams, key, "retry_", product, rt.overhead_time, auth)
+        self.first = _attempt_draws(streams, key, "", product, rt.overhead_time, auth)
+        self.retry = _attempt_draws(streams, key, "retry_", product, rt.overhead_time, auth)
         self.redirect = traditional and product.kind == "payment" and journey is not None
         self.u_drop = (
             streams.uniforms(*key, "redirect_dropoff")
@@ -272,57 +247,44 @@ class _Step:
 
 
 class _Attempt:
-    """One attempt and its draws: backend service time (s), error, overhead (s), 401 coin
-    (a uniform; NaN without auth) and token service time (s; NaN without auth); and where its
-    server side stands: ``stage`` (at the gateway, token answered, at the pool) at ``now``
-    (s), with the limiter holds it keeps (``held``)."""
+    """One attempt: when it arrived (``t0``, s), its step, its session and its draws
+    (:data:`AttemptDraws`: backend service time, error, overhead, 401 coin, token service
+    time); where its server side stands (``stage``: at the gateway, token answered, at the
+    pool) at ``now`` (s), with the limiter holds it keeps (``held``, set when it leaves the
+    gateway for the overhead); and, once its server side is done, what its client sees
+    (``client_outcome`` at ``client_end``, s) and a 429's ``retry_after`` (s)."""
 
     __slots__ = (
         "client_end",
         "client_outcome",
+        "draws",
         "held",
-        "is_error",
         "k",
-        "logged",
         "now",
-        "overhead",
         "retry_after",
         "revenue",
-        "service",
-        "sid",
+        "sess",
         "stage",
         "step",
         "t0",
-        "token_service",
-        "u_auth",
-        "user",
     )
+    # set as the server side goes (read only once set)
+    held: tuple
+    retry_after: float
+    client_outcome: int
+    client_end: float
 
     def __init__(
-        self,
-        t0: float,
-        step: _Step,
-        user: int,
-        draws: AttemptDraws,
-        revenue: float,
-        k: int,
-        sid: int,
-        logged: bool,
+        self, t0: float, step: _Step, sess: _Session, draws: AttemptDraws, revenue: float, k: int
     ) -> None:
         self.t0 = t0
+        self.now = t0
+        self.stage = _AT_GATEWAY
         self.step = step
-        self.user = user
-        self.service, self.is_error, self.overhead, self.u_auth, self.token_service = draws
+        self.sess = sess
+        self.draws = draws
         self.revenue = revenue
         self.k = k
-        self.sid = sid
-        self.logged = logged
-        self.retry_after = math.inf
-        self.client_end = math.inf
-        self.client_outcome = TIMEOUT
-        self.stage = _AT_GATEWAY
-        self.now = t0
-        self.held: tuple = ()
 
 
 _Callbacks = tuple[Callable[[Any], None], ...]
@@ -378,15 +340,23 @@ class _Session:
     wake: float
     callbacks: _Callbacks | None
 
-    def __init__(self, sid: int, now: float, user: int, logged: bool) -> None:
+    def __init__(
+        self,
+        sid: int,
+        now: float,
+        user: int,
+        logged: bool,
+        value: float = 0.0,
+        draws: list[tuple] | None = None,
+    ) -> None:
         self.sid = sid
         self.t_start = now
         self.clock = now
         self.moved = False
         self.user = user
         self.logged = logged
-        self.value = 0.0
-        self.draws: list[tuple] | None = None  # per step (None: an unattended refresh)
+        self.value = value
+        self.draws = draws  # per step (None: an unattended refresh)
         self.j = 0
         self.prev = _DONE
 
@@ -497,6 +467,7 @@ class PartnerRuntime:
         self.sessions = 0
         self.refreshes = 0
         self.end_s = -math.inf  # when the last session or refresh ended (s)
+        self._record = ctx.recorder.attempt
         self._queue, self._eid = event_queue(env)
         self._on_drive: _Callbacks = (self._drive,)
         self._on_attempt: _Callbacks = (self._attempt_event,)
@@ -606,7 +577,7 @@ class PartnerRuntime:
         if self.growth_log_per_s:
             user = int(self.u_user() * self.spec.users * math.exp(self.growth_log_per_s * now))
         else:
-            user = int(self.users())
+            user = self.users()  # numpy integers as Python ints
         value = self.value() if self.value is not None else 0.0
         logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
         draws = [
@@ -620,10 +591,7 @@ class PartnerRuntime:
             )
             for st in self.steps
         ]
-        sess = _Session(sid, now, user, logged)
-        sess.value = value
-        sess.draws = draws
-        self._walk(sess)
+        self._walk(_Session(sid, now, user, logged, value, draws))
 
     def _start_background(self, user: int) -> None:
         """Start the partner's next unattended refresh, for ``user``, now."""
@@ -707,12 +675,16 @@ class PartnerRuntime:
                 ABANDONED_PATIENCE if outcome == PATIENCE else (JOURNEY_FAILED_OFFSET + outcome),
             )
             return
+        j = sess.j + 1
+        if j == len(self.steps):
+            self._end_journey(sess, COMPLETED)
+            return
         st = sess.st
         if st.credit:
             sess.prev = _APPROVED if sess.u_appr < st.approval else _DECLINED
         else:
             sess.prev = _DONE
-        sess.j += 1
+        sess.j = j
         self._walk(sess)
 
     # -- a logical call ------------------------------------------------------------------------
@@ -756,16 +728,7 @@ class PartnerRuntime:
         """An attempt arrives now (``sess.clock`` is the clock): its server side runs inline
         while the client waits (:meth:`_advance`)."""
         clock = sess.clock
-        att = _Attempt(
-            clock,
-            sess.st,
-            sess.user,
-            sess.attempt_draws,
-            sess.revenue,
-            sess.k,
-            sess.sid,
-            sess.logged,
-        )
+        att = _Attempt(clock, sess.st, sess, sess.attempt_draws, sess.revenue, sess.k)
         client_deadline = clock + self.timeout
         user_deadline = sess.user_deadline
         sess.client_deadline = client_deadline
@@ -913,11 +876,14 @@ class PartnerRuntime:
         stage = att.stage
         now = att.now
         st = att.step
+        draws = att.draws
         gw = self.gateway
+        held: tuple = ()
         if stage == _AT_GATEWAY and gw is not None and gw.has_auth:
-            expiry = self.tokens.get(att.user)
+            user = att.sess.user
+            expiry = self.tokens.get(user)
             if expiry is None or expiry <= now:
-                t_token = gw.fetch_token(now, att.token_service)
+                t_token = gw.fetch_token(now, draws[4])
                 if t_token > now:
                     att.stage = _TOKEN_ANSWERED
                     att.now = t_token
@@ -925,64 +891,69 @@ class PartnerRuntime:
                 stage = _TOKEN_ANSWERED
         if stage == _TOKEN_ANSWERED:  # a token was fetched; its answer is in at ``now``
             assert gw is not None  # only API partners fetch tokens
-            if att.u_auth < gw.failure_rate:
+            if draws[3] < gw.failure_rate:
                 self._finish(att, now, AUTH_FAILED, -1.0)
                 return _SERVED
-            self.tokens[att.user] = now + gw.token_ttl_s
+            self.tokens[att.sess.user] = now + gw.token_ttl_s
         if stage != _AT_POOL:
             if gw is not None and gw.has_limits:
                 assert st.route is not None  # every step of an API partner has a route
-                retry_after, held = gw.admit(now, st.route, att.user)
+                retry_after, held = gw.admit(now, st.route, att.sess.user)
                 if retry_after > 0.0:
                     att.retry_after = retry_after
                     self._finish(att, now, RATE_LIMITED, -1.0)
                     return _SERVED
-                att.held = held
-            d = att.overhead
+            d = draws[2]
             if d > 0.0:
+                att.held = held
                 att.stage = _AT_POOL
                 att.now = now = now + d
                 return now
-        wait = st.pool.admit(now, att.service)
-        held = att.held
+        else:
+            held = att.held
+        service = draws[0]
+        wait = st.pool.admit(now, service)
         if wait < 0.0:
             for h in held:
                 h.finish_at(now)
             self._finish(att, now, OVERLOADED, -1.0)
             return _SERVED
-        end = now + wait + att.service
+        end = now + wait + service
         for h in held:
             h.finish_at(end)
-        self._finish(att, end, ERROR if att.is_error else OK, wait)
+        self._finish(att, end, ERROR if draws[1] else OK, wait)
         return _SERVED
 
     def _finish(self, att: _Attempt, end: float, outcome: int, wait: float) -> None:
         """Record the attempt as the client sees it (a response after the timeout is a timeout)."""
-        latency = end - att.t0
+        t0 = att.t0
+        latency = end - t0
         if latency > self.timeout:
             outcome = TIMEOUT
             latency = self.timeout
         att.client_outcome = outcome
-        att.client_end = att.t0 + latency
+        att.client_end = t0 + latency
         st = att.step
-        self.rec.attempt(
-            att.t0, st.pp, outcome, latency, wait, att.revenue if outcome == OK else 0.0, att.k
+        self._record(
+            t0, st.pp, outcome, latency, wait, att.revenue if outcome == OK else 0.0, att.k
         )
-        if att.logged:
+        sess = att.sess
+        if sess.logged:
+            _, _, overhead, u_auth, token_service = att.draws
             self.rec.log(
                 (
-                    att.t0,
+                    t0,
                     self.index,
                     st.product,
-                    att.user,
-                    att.sid,
+                    sess.user,
+                    sess.sid,
                     att.k,
                     st.background,
                     outcome,
                     latency,
                     wait,
-                    att.overhead,
-                    att.u_auth,
-                    att.token_service,
+                    overhead,
+                    u_auth,
+                    token_service,
                 )
             )
