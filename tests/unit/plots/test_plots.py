@@ -256,7 +256,9 @@ def test_sweep_figures(summary: pd.DataFrame, tmp_path: Path) -> None:
     assert len(heat.texts) == 4  # one value per (rate, servers) cell
     tradeoff = figures["rate_limit_tradeoff"].axes[0]
     # coloured by one varied parameter, every point labelled with the other one's value
-    assert tradeoff.get_legend_handles_labels()[1] == ["rate=1", "rate=4"]
+    legend = tradeoff.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["1", "4"]
+    assert legend.get_title().get_text().startswith("rate limit (calls/s)")
     written = ", ".join(t.get_text().replace("\n", ", ") for t in tradeoff.texts).split(", ")
     assert {"1", "2"} <= set(written)
 
@@ -391,11 +393,15 @@ def test_optimization_map_marks_feasible_infeasible_and_chosen(tmp_path: Path) -
         "explored by the search only",
         "chosen",
     ]
-    assert ax.get_xlabel() == "gateway.limits.0.rate"
+    assert ax.get_xlabel() == "rate limit (calls/s)"
+    assert ax.get_ylabel() == "servers in pool core"
     assert {t.get_text() for t in ax.texts} >= {"10", "40", "20"}
     one = plots.optimization_map(table.drop(columns=["gateway.limits.0.rate"]))
     _check(one, tmp_path / "map1.png")
-    assert one.axes[0].get_ylabel() == "latency_p95_s"
+    assert one.axes[0].get_ylabel() == "p95 latency of ok calls (ms)"
+    marks = [c for c in one.axes[0].collections if c.get_label() != "chosen"]
+    points = np.concatenate([c.get_offsets()[:, 1] for c in marks])
+    assert sorted(points) == pytest.approx(sorted(table["latency_p95_s"] * 1000.0))
     empty = plots.optimization_map(pd.DataFrame())
     _check(empty, tmp_path / "empty.png")
     assert "no data" in _note(empty)
