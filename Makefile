@@ -7,7 +7,7 @@ STAMP_DEV  := $(VENV)/.installed-dev
 # the headless browser tests/integration/test_html_report.py renders reports in (Debian's)
 BROWSER    := /usr/bin/chromium
 
-.PHONY: demo test lint browser bench figures clean
+.PHONY: demo test lint browser bench figures explorer-screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ browser:
 
 figures: $(STAMP_DEV)
 	$(BIN)/python docs/make_figures.py
+
+# docs/explorer.png: the explorer panel rendered offline by the widgets' html-manager (from
+# npm, into build/) in headless chromium; not part of `make test`
+explorer-screenshot: $(STAMP_DEV) browser
+	$(BIN)/python docs/make_explorer_screenshot.py
 
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/bench_engine.py

@@ -52,10 +52,20 @@ def main() -> int:
         "gateway.limits.0.rate=6,9,12 --vary bank.pools.core.servers=3,4,6 "
         "--replications 2 --out results/rate_limits"
     )
-    save(plots.rate_limit_tradeoff(summary), "rate_limit_tradeoff", command)
+    targets = ["latency_p95_s<=1", "calls_rate_limited/calls_total<=0.01"]
+    save(
+        plots.rate_limit_tradeoff(summary, targets=targets, scenario=rates),
+        "rate_limit_tradeoff",
+        command,
+    )
     save(
         plots.sweep_heatmap(
-            summary, "gateway.limits.0.rate", "bank.pools.core.servers", "success_rate"
+            summary,
+            "gateway.limits.0.rate",
+            "bank.pools.core.servers",
+            "success_rate",
+            target="success_rate>=0.99",
+            scenario=rates,
         ),
         "sweep_heatmap",
         command,
@@ -91,8 +101,7 @@ def main() -> int:
     cmd = "openbank-sim run traditional_vs_api --set onboarding.integration=traditional|api"
     save(plots.break_even(arms), "break_even", cmd)
     save(plots.time_to_market_hist(arms), "time_to_market", cmd)
-    save(plots.partners_live(arms["traditional"]), "partners_live_traditional", cmd)
-    save(plots.partners_live(arms["api"]), "partners_live_api", cmd)
+    save(plots.partners_live(arms), "partners_live", cmd)
     save(plots.onboarding_gantt(arms["traditional"]), "onboarding_gantt_traditional", cmd)
 
     sal = load_scenario("rate_limits").with_overrides({"run.horizon": "30m", "run.warmup": "10m"})
@@ -109,7 +118,7 @@ def main() -> int:
         quiet=True,
     )
     save(
-        plots.sensitivity_bars(sensitivity(sres, "success_rate"), "success_rate"),
+        plots.sensitivity_bars(sensitivity(sres, "success_rate"), "success_rate", scenario=sal),
         "sensitivity_success",
         "openbank-sim sweep rate_limits --design saltelli --n 32 --vary ... ; report",
     )

@@ -20,9 +20,7 @@ it needs is empty or missing.
 from ._style import PALETTE
 from .calls import latency_cdf, latency_percentiles, latency_throughput, outcome_mix
 from .experiments import (
-    optimization_map,
     rate_limit_tradeoff,
-    sensitivity_bars,
     sweep_effects,
     sweep_heatmap,
     throughput_vs_load,
@@ -34,6 +32,7 @@ from .money import (
     partners_live,
     time_to_market_hist,
 )
+from .studies import optimization_map, sensitivity_bars
 
 __all__ = [
     "PALETTE",

@@ -20,6 +20,7 @@ from matplotlib.ticker import (
 
 from ..outcomes import Outcome
 from ..spec.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_MONTH, format_duration
+from ._labels import kpi_label, number_text, param_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -211,11 +212,12 @@ def _currency(results: Results) -> str:
 
 
 def _short_number(value: float, _pos: Any = None) -> str:
-    """1234567 -> '1.23M', 45000 -> '45k', 12.5 -> '12.5'."""
+    """1234567 -> '1.23M', 45000 -> '45k', 12.5 -> '12.5', 0.00012 -> '0.00012' (never in
+    scientific notation)."""
     for scale, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:.3g}"
+            return f"{number_text(value / scale)}{suffix}"
+    return number_text(value)
 
 
 def _mode_colour(mode: str, i: int) -> str:
@@ -230,19 +232,36 @@ def _varied(summary: pd.DataFrame) -> list[str]:
     return [c for c in cols if "." in c and not c.endswith(("_ci_low", "_ci_high"))]
 
 
-def _short_names(params: Sequence[str]) -> dict[str, str]:
-    """The last part of each dotted path, or the last two where the last parts clash."""
-    last = [p.split(".")[-1] for p in params]
-    return {
-        p: (".".join(p.split(".")[-2:]) if last.count(s) > 1 else s)
-        for p, s in zip(params, last, strict=True)
-    }
-
-
 def _fmt_value(v: Any) -> str:
-    if isinstance(v, float | np.floating):
-        return f"{float(v):g}"
-    return str(v)
+    """A parameter's value for a tick or a legend: numbers without scientific notation."""
+    return number_text(v)
+
+
+def _axis_words(column: str, scenario: Mapping[str, Any] | None = None, currency: str = "") -> str:
+    """A column of a summary in words with its unit: a varied parameter (a dotted path) or a
+    KPI."""
+    if "." in column:
+        return param_label(column, scenario, currency or None)
+    return kpi_label(column, currency)
+
+
+def _scenario_of(source: Any) -> Mapping[str, Any] | None:
+    """The scenario dict behind a result (``definition["scenario"]``), a Scenario, or None."""
+    if isinstance(source, Mapping):
+        return source
+    as_dict = getattr(source, "as_dict", None)
+    if callable(as_dict) and hasattr(source, "spec"):
+        raw = as_dict()
+        return raw if isinstance(raw, Mapping) else None
+    definition = getattr(source, "definition", None)
+    if isinstance(definition, Mapping) and isinstance(definition.get("scenario"), Mapping):
+        return definition["scenario"]
+    return None
+
+
+def _is_categorical(values: pd.Series) -> bool:
+    """Whether a parameter's values are categories (strings, booleans), not numbers."""
+    return not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
 
 
 _SHARE_KPIS = ("success_rate", "conversion_rate", "availability", "availability_published")

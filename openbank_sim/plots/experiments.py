@@ -4,44 +4,62 @@ configurations an optimization explored."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import (
     PercentFormatter,
 )
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from ..analysis.results import Results
+from ._labels import KpiTarget, kpi_label, kpi_scale, number_text, param_label, param_name
 from ._style import (
     _CYCLE,
     _WIDTH_IN,
     PALETTE,
+    _axis_words,
     _ci,
     _figure,
     _fmt_value,
     _has,
+    _is_categorical,
     _label_points,
     _legend,
     _lighten,
     _no_data,
     _runs_table,
-    _short_names,
+    _scenario_of,
     _style,
     _varied,
 )
+from ._targets import (
+    MEETS,
+    MEETS_STYLE,
+    MISSES,
+    MISSES_STYLE,
+    meets_all,
+    pass_fail_handles,
+    targets_of,
+    threshold_line,
+)
 
 __all__ = [
-    "optimization_map",
     "rate_limit_tradeoff",
-    "sensitivity_bars",
     "sweep_effects",
     "sweep_heatmap",
     "throughput_vs_load",
 ]
+
+Targets = str | KpiTarget | Sequence[str | KpiTarget] | None
+"""One target or several: ``"KPI>=VALUE"`` / ``"KPI<=VALUE"`` (the bound in the KPI's own
+unit, e.g. seconds for ``latency_p95_s``), as ``optimize --subject-to`` writes them."""
 
 
 def throughput_vs_load(
@@ -52,6 +70,7 @@ def throughput_vs_load(
     by: str | None = None,
     measured_s: float | None = None,
     labels: Sequence[str] | None = None,
+    scenario: Any = None,
 ) -> Figure:
     """Throughput (ok calls per second) against offered load (attempts per second).
 
@@ -73,6 +92,7 @@ def throughput_vs_load(
         measured_s: measured time per run (seconds), to derive the offered load from
             ``calls_total``.
         labels: names of the runs when ``table`` is a list of :class:`Results`.
+        scenario: the scenario (a Scenario or its dict), for the names in the legend.
     """
     fig = _figure()
     ax = fig.subplots()
@@ -91,7 +111,7 @@ def throughput_vs_load(
                 df["success_rate"] > 0
             )
     default_x = derived or offered == "offered_per_s"
-    ax.set_xlabel("offered load (attempts/s)" if default_x else offered)
+    ax.set_xlabel("offered load (attempts/s)" if default_x else _axis_words(offered))
     ax.set_ylabel("throughput (ok calls/s)")
     ax.set_title("Throughput against offered load")
     if not _has(df, offered, throughput):
@@ -106,7 +126,7 @@ def throughput_vs_load(
     )
     for i, (key, g) in enumerate(groups):
         g = g.sort_values(offered)
-        label = f"{_short_names([by])[by]}={_fmt_value(key)}" if by is not None else None
+        label = _fmt_value(key) if by is not None else None
         ax.errorbar(
             g[offered],
             g[throughput],
@@ -133,7 +153,8 @@ def throughput_vs_load(
                 textcoords="offset points",
                 fontsize=8,
             )
-    _legend(ax, loc="upper left")
+    title = param_label(by, _scenario_of(scenario)) if by is not None else None
+    _legend(ax, loc="upper left", title=title, title_fontsize=8, alignment="left")
     return fig
 
 
@@ -142,6 +163,8 @@ def rate_limit_tradeoff(
     *,
     latency: str = "latency_p95_s",
     params: Sequence[str] | None = None,
+    targets: Targets = None,
+    scenario: Any = None,
 ) -> Figure:
     """Share of calls rate limited (429) against p95 latency, one point per sweep point.
 
@@ -156,13 +179,19 @@ def rate_limit_tradeoff(
         latency: the latency KPI in seconds (plotted in ms).
         params: the varied parameters to annotate each point with (default: the summary's
             columns before ``replications``).
+        targets: thresholds a point should meet, e.g. ``["latency_p95_s<=1",
+            "calls_rate_limited/calls_total<=0.01"]`` (any KPI of the summary, or a ratio of
+            two); a point meeting all is a circle, one missing any a cross, and a target on
+            either axis is a dashed line named in the legend.
+        scenario: the scenario (a Scenario or its dict), for names (limits, partners) and the
+            currency in the labels.
     """
+    raw = _scenario_of(scenario)
     fig = _figure(5.0)
     ax = fig.subplots()
     _style(ax)
-    ax.set_xlabel("calls rate limited (429 share of attempts)")
-    pretty = latency.removeprefix("latency_").removesuffix("_s")
-    ax.set_ylabel(f"{pretty} latency of ok calls (ms)")
+    ax.set_xlabel(kpi_label("rate_limited_share"))
+    ax.set_ylabel(kpi_label(latency))
     ax.set_title("Rate limiting against latency across the sweep")
     df = summary.copy() if isinstance(summary, pd.DataFrame) else pd.DataFrame()
     share = "rate_limited_share"
@@ -177,29 +206,55 @@ def rate_limit_tradeoff(
         return fig
     dropped = len(df) - int(df[[share, latency]].notna().all(axis=1).sum())
     df = df.dropna(subset=[share, latency]).reset_index(drop=True)
+    wanted = targets_of(targets)
+    met = meets_all(df, wanted) if wanted else None
     params = [p for p in (params if params is not None else _varied(df)) if p in df.columns]
-    short = _short_names(params)
     levels = {p: df[p].nunique() for p in params}
     colour_by = min(
         (p for p in params if 1 < levels[p] <= len(_CYCLE)), key=levels.get, default=None
     )
     groups = list(df.groupby(colour_by, sort=True)) if colour_by else [(None, df)]
+    group_handles = []
     for i, (key, g) in enumerate(groups):
+        colour = _CYCLE[i % len(_CYCLE)]
         ax.errorbar(
             g[share],
             g[latency] * 1000.0,
             xerr=_ci(g, share),
             yerr=_ci(g, latency, 1000.0),
-            fmt="o",
-            ms=6,
-            color=_CYCLE[i % len(_CYCLE)],
-            ecolor=_lighten(_CYCLE[i % len(_CYCLE)], 0.4),
+            fmt="none",
+            ecolor=_lighten(colour, 0.4),
             elinewidth=1,
             capsize=3,
-            label=f"{short[colour_by]}={_fmt_value(key)}" if colour_by else None,
         )
+        rows = g.index.to_numpy()
+        marks = (
+            [(None, rows)] if met is None else [(True, rows[met[rows]]), (False, rows[~met[rows]])]
+        )
+        for meets, idx in marks:
+            if not len(idx):
+                continue
+            ax.scatter(
+                df.loc[idx, share],
+                df.loc[idx, latency] * 1000.0,
+                s=48 if meets is not False else 64,
+                marker="X" if meets is False else "o",
+                color=colour,
+                zorder=3,
+                gid=None if meets is None else (MEETS if meets else MISSES),
+            )
+        if colour_by:
+            group_handles.append(Patch(color=colour, label=_fmt_value(key)))
+    for t in wanted:
+        if t.kpi == latency:
+            threshold_line(ax, t, "y")
+        elif t.kpi in (share, "calls_rate_limited/calls_total"):
+            ax.axvline(t.bound, color="black", ls="--", lw=1.1, label=t.text(), zorder=2)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     right = 1.0 if df[share].max() > 0.5 else max(0.01, float(df[share].max()) * 1.25)
+    for t in wanted:
+        if t.kpi in (share, "calls_rate_limited/calls_total") and t.bound < 1.0:
+            right = max(right, t.bound * 1.15)
     ax.set_xlim(-0.03 * right, right)
     ax.set_ylim(bottom=0)
     if dropped:
@@ -216,22 +271,40 @@ def rate_limit_tradeoff(
     rest = [p for p in params if p != colour_by]
     if rest:
         _label_points(ax, df, share, latency, rest)
-    if colour_by or rest:
-        title = "labels: " + " / ".join(short[p] for p in rest) if rest else None
-        handles, _ = ax.get_legend_handles_labels()
-        if handles:
-            ax.legend(
-                frameon=False,
-                fontsize=9,
-                title=title,
-                title_fontsize=8,
-                loc="upper left",
-                bbox_to_anchor=(1.01, 1.0),
-                alignment="left",
-            )
-        elif title:
-            ax.text(1.01, 1.0, title, transform=ax.transAxes, fontsize=8, va="top")
+    handles = group_handles + ax.get_legend_handles_labels()[0]
+    if met is not None:
+        handles += _black(pass_fail_handles(met), wanted)
+    title_lines = [param_label(colour_by, raw)] if colour_by else []
+    if rest:
+        title_lines.append("labels: " + " / ".join(param_name(p, raw) for p in rest))
+    if handles:
+        ax.legend(
+            handles=handles,
+            frameon=False,
+            fontsize=9,
+            title="\n".join(title_lines) or None,
+            title_fontsize=8,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            alignment="left",
+        )
+    elif title_lines:
+        ax.text(1.01, 1.0, "\n".join(title_lines), transform=ax.transAxes, fontsize=8, va="top")
     return fig
+
+
+def _black(handles: list[Any], wanted: Sequence[KpiTarget]) -> list[Any]:
+    """Pass/fail legend handles in black (where colour already means a parameter's value),
+    saying "every target" when there are several."""
+    for h in handles:
+        h.set_color("black")
+        if len(wanted) > 1:
+            h.set_label(
+                h.get_label()
+                .replace("the target", "every target", 1)
+                .replace("misses every target", "misses a target")
+            )
+    return handles
 
 
 def sweep_heatmap(
@@ -240,28 +313,44 @@ def sweep_heatmap(
     y: str,
     kpi: str,
     *,
-    fmt: str = "{:.3g}",
+    fmt: str | None = None,
     cmap: str = "viridis",
+    target: str | KpiTarget | None = None,
+    scenario: Any = None,
 ) -> Figure:
     """A KPI's mean over two varied parameters, one annotated cell per pair of values.
 
     Points that differ in other varied parameters are averaged into their cell (the title
-    says so).
+    says so). Latencies are shown in ms, other KPIs in their own unit.
 
     Args:
         summary: a sweep summary (one row per point) or sweep table (one row per run).
         x: the varied parameter (dotted path) along the x axis.
         y: the varied parameter along the y axis.
-        kpi: the KPI to colour by (in its own unit, e.g. seconds for ``latency_p95_s``).
-        fmt: format of the value written in each cell.
+        kpi: the KPI to colour by.
+        fmt: format of the value written in each cell (in the unit shown, e.g. ``"{:.2f}"``);
+            default about three significant figures, never in scientific notation.
         cmap: a matplotlib colour map name.
+        target: ``"KPI>=VALUE"`` or ``"KPI<=VALUE"`` on ``kpi`` (bound in the KPI's own unit,
+            e.g. ``"success_rate>=0.99"``): cells that meet it get a black outline, cells that
+            miss it a hatch, and the legend says the threshold.
+        scenario: the scenario (a Scenario or its dict), for names and the currency.
+
+    Raises:
+        ValueError: a target on another KPI, or not of the form ``KPI>=VALUE``.
     """
+    raw = _scenario_of(scenario)
+    currency = str((raw or {}).get("currency", "") or "")
+    wanted = targets_of(target)
+    if wanted and wanted[0].kpi != kpi:
+        raise ValueError(f"the target is on {wanted[0].kpi!r}, the heatmap shows {kpi!r}")
     fig = _figure(4.8)
     ax = fig.subplots()
-    short = _short_names([x, y]) if x != y else {x: x}
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_title(f"{kpi} by {short[x]} and {short[y]}")
+    ax.set_xlabel(param_label(x, raw))
+    ax.set_ylabel(param_label(y, raw))
+    what = kpi_label(kpi, currency).split(" (")[0]
+    title = f"{what} by {param_name(x, raw)} and {param_name(y, raw)}"
+    ax.set_title(title)
     if not _has(summary, x, y, kpi) or summary[kpi].dropna().empty:
         _style(ax)
         _no_data(ax)
@@ -269,8 +358,10 @@ def sweep_heatmap(
     grid = summary.pivot_table(index=y, columns=x, values=kpi, aggfunc="mean", sort=True)
     others = [p for p in _varied(summary) if p not in (x, y)]
     if others and summary.groupby([x, y]).size().max() > 1:
-        ax.set_title(f"{kpi} by {short[x]} and {short[y]} (mean over {', '.join(others)})")
-    values = grid.to_numpy(dtype=float)
+        names = ", ".join(param_name(p, raw) for p in others)
+        ax.set_title(f"{title}\n(mean over {names})", fontsize=11)
+    raw_values = grid.to_numpy(dtype=float)
+    values = raw_values * kpi_scale(kpi)
     im = ax.imshow(np.ma.masked_invalid(values), origin="lower", aspect="auto", cmap=cmap)
     ax.set_xticks(range(grid.shape[1]), [_fmt_value(v) for v in grid.columns])
     ax.set_yticks(range(grid.shape[0]), [_fmt_value(v) for v in grid.index])
@@ -284,19 +375,73 @@ def sweep_heatmap(
             continue
         r, g, b, _ = im.cmap(im.norm(v))
         colour = "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.55 else "black"
-        ax.text(j, i, fmt.format(v), ha="center", va="center", color=colour, fontsize=size)
-    fig.colorbar(im, ax=ax, label=kpi, shrink=0.9)
+        text = fmt.format(v) if fmt is not None else number_text(v)
+        ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=size)
+    if wanted:
+        _mark_cells(ax, raw_values, wanted[0], currency)
+    fig.colorbar(im, ax=ax, label=kpi_label(kpi, currency), shrink=0.9)
     return fig
 
 
-def sweep_effects(summary: pd.DataFrame, params: list[str], kpis: list[str]) -> Figure:
+def _mark_cells(ax: Axes, values: np.ndarray, target: KpiTarget, currency: str) -> None:
+    """Outline the cells of ``values`` (the KPI in its own unit) that meet ``target``, hatch
+    those that miss it, and say which is which below the axes."""
+    met = target.met(values)
+    for (i, j), v in np.ndenumerate(values):
+        if not math.isfinite(v):
+            continue
+        if met[i, j]:
+            patch = Rectangle(
+                (j - 0.46, i - 0.46), 0.92, 0.92, fill=False, edgecolor="black", lw=2.2
+            )
+            patch.set_gid(MEETS)
+        else:
+            patch = Rectangle(
+                (j - 0.5, i - 0.5), 1.0, 1.0, fill=False, hatch="//", edgecolor="white", lw=0
+            )
+            patch.set_gid(MISSES)
+        ax.add_patch(patch)
+    handles = [
+        Patch(facecolor="none", edgecolor="black", lw=2.2, label=f"meets {target.text(currency)}"),
+        Patch(facecolor=PALETTE["muted"], edgecolor="white", hatch="//", label="misses it"),
+    ]
+    ax.legend(
+        handles=handles,
+        frameon=False,
+        fontsize=8.5,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.13),
+        ncols=2,
+    )
+
+
+def sweep_effects(
+    summary: pd.DataFrame,
+    params: list[str],
+    kpis: list[str],
+    *,
+    targets: Targets = None,
+    scenario: Any = None,
+) -> Figure:
     """Each KPI's mean (with its confidence interval) against each varied parameter.
+
+    A numeric parameter's points are joined by lines (one per combination of the other
+    parameters); a categorical one (strings such as ``onboarding.integration = api |
+    traditional``) is drawn as dots with error bars at each category, side by side, never
+    joined. Latencies are shown in ms.
 
     Args:
         summary: :meth:`openbank_sim.experiment.SweepResult.summary` (one row per point).
         params: varied parameters (dotted paths) to put on the x axes.
         kpis: KPIs to plot, one row of panels each.
+        targets: thresholds (``"KPI>=VALUE"``, bound in the KPI's own unit): in the row of
+            that KPI a dashed line marks the bound, points that meet it are circles and
+            points that miss it crosses.
+        scenario: the scenario (a Scenario or its dict), for names and the currency.
     """
+    raw = _scenario_of(scenario)
+    currency = str((raw or {}).get("currency", "") or "")
+    wanted = targets_of(targets)
     fig = Figure(
         figsize=(max(_WIDTH_IN, 3.6 * len(params)), 0.6 + 2.6 * max(1, len(kpis))),
         dpi=100,
@@ -304,41 +449,45 @@ def sweep_effects(summary: pd.DataFrame, params: list[str], kpis: list[str]) -> 
     )
     axes = fig.subplots(max(1, len(kpis)), max(1, len(params)), squeeze=False)
     for i, kpi in enumerate(kpis):
+        on_kpi = [t for t in wanted if t.kpi == kpi]
         for j, param in enumerate(params):
             ax = axes[i][j]
             _style(ax)
-            ax.set_xlabel(param if i == len(kpis) - 1 else "", fontsize=9)
-            ax.set_ylabel(kpi if j == 0 else "", fontsize=9)
+            ax.set_xlabel(param_label(param, raw) if i == len(kpis) - 1 else "", fontsize=9)
+            ax.set_ylabel(kpi_label(kpi, currency) if j == 0 else "", fontsize=9)
             if not _has(summary, param, kpi):
                 _no_data(ax)
                 continue
             others = [p for p in params if p != param and p in summary.columns]
-            groups = summary.groupby(others, sort=True) if others else [((), summary)]
-            for k, (key, g) in enumerate(groups):
-                g = g.sort_values(param)
-                keys = key if isinstance(key, tuple) else (key,)
-                short = _short_names(others)
-                label = ", ".join(
-                    f"{short[o]}={_fmt_value(v)}" for o, v in zip(others, keys, strict=False)
+            n_groups = _effect_panel(ax, summary, param, kpi, others, on_kpi, raw)
+            for t in on_kpi:
+                threshold_line(ax, t, "y", currency)
+            if on_kpi and j == len(params) - 1:
+                met = meets_all(summary, on_kpi)
+                handles = [
+                    h for h in ax.get_legend_handles_labels()[0] if h.get_label()[:7] == "target:"
+                ]
+                handles += (
+                    _black(pass_fail_handles(met, 6.0), on_kpi)
+                    if n_groups > 1
+                    else pass_fail_handles(met, 6.0)
                 )
-                ax.errorbar(
-                    g[param],
-                    g[kpi],
-                    yerr=_ci(g, kpi),
-                    marker="o",
-                    ms=4,
-                    capsize=3,
-                    lw=1.4,
-                    color=_CYCLE[k % len(_CYCLE)],
-                    label=label or None,
-                )
+                ax.legend(handles=handles, frameon=False, fontsize=7.5, loc="best")
             if others and i == len(kpis) - 1:  # each column groups by the other parameters
-                ax.legend(
-                    frameon=False,
-                    fontsize=7.5,
-                    loc="upper center",
-                    bbox_to_anchor=(0.5, -0.22),
-                    ncols=2 if len(groups) > 3 else 1,
+                lines = [
+                    h
+                    for h in ax.get_legend_handles_labels()[0]
+                    if not h.get_label().startswith("target:")
+                ]
+                ax.add_artist(
+                    ax.legend(
+                        handles=lines,
+                        frameon=False,
+                        fontsize=7.5,
+                        loc="upper center",
+                        bbox_to_anchor=(0.5, -0.22),
+                        ncols=2 if n_groups > 3 else 1,
+                    )
                 )
     if not kpis or not params:
         _no_data(axes[0][0])
@@ -346,195 +495,63 @@ def sweep_effects(summary: pd.DataFrame, params: list[str], kpis: list[str]) -> 
     return fig
 
 
-def sensitivity_bars(indices: pd.DataFrame, kpi: str) -> Figure:
-    """Bar chart of sensitivity indices from :func:`openbank_sim.sensitivity.sensitivity`.
-
-    Sobol indices (``S1``, ``ST``) when present, else Morris ``mu_star``.
-    """
-    n = len(indices) if isinstance(indices, pd.DataFrame) else 0
-    fig = _figure(max(2.5, 0.9 + 0.45 * n))
-    ax = fig.subplots()
-    _style(ax, grid="x")
-    ax.set_title(f"Sensitivity of {kpi}")
-    ax.set_ylabel("parameter")
-    if _has(indices, "parameter", "ST", "S1"):
-        y = np.arange(n)
-        ax.barh(
-            y - 0.2,
-            indices["ST"],
-            height=0.4,
-            xerr=indices["ST_conf"] if "ST_conf" in indices.columns else None,
-            label="total (ST)",
-            color=PALETTE["p95"],
+def _effect_panel(
+    ax: Axes,
+    summary: pd.DataFrame,
+    param: str,
+    kpi: str,
+    others: list[str],
+    on_kpi: list[KpiTarget],
+    raw: Mapping[str, Any] | None,
+) -> int:
+    """One panel of :func:`sweep_effects`: a group per combination of ``others``; the number
+    of groups."""
+    scale = kpi_scale(kpi)
+    categorical = _is_categorical(summary[param])
+    levels = list(dict.fromkeys(summary[param].tolist())) if categorical else []
+    groups = list(summary.groupby(others, sort=True)) if others else [((), summary)]
+    width = 0.5 / max(1, len(groups))
+    for k, (key, g) in enumerate(groups):
+        g = g.sort_values(param) if not categorical else g
+        keys = key if isinstance(key, tuple) else (key,)
+        label = ", ".join(
+            f"{param_name(o, raw)}: {_fmt_value(v)}" for o, v in zip(others, keys, strict=False)
         )
-        ax.barh(
-            y + 0.2,
-            indices["S1"],
-            height=0.4,
-            xerr=indices["S1_conf"] if "S1_conf" in indices.columns else None,
-            label="first order (S1)",
-            color=PALETTE["p50"],
-        )
-        ax.set_xlabel("Sobol index (share of variance)")
-    elif _has(indices, "parameter", "mu_star"):
-        ax.barh(
-            range(n),
-            indices["mu_star"],
-            xerr=indices["mu_star_conf"] if "mu_star_conf" in indices.columns else None,
-            color=PALETTE["p50"],
-            label="mu*",
-        )
-        ax.set_xlabel(f"mean |elementary effect| (mu*, units of {kpi})")
-    else:
-        ax.set_xlabel("sensitivity index")
-        _no_data(ax)
-        return fig
-    ax.set_yticks(range(n), indices["parameter"], fontsize=9)
-    ax.invert_yaxis()
-    _legend(ax, loc="lower right")
-    return fig
-
-
-_STATUS_STYLE = {
-    # status: (label, marker, colour, filled)
-    "feasible": ("feasible", "o", PALETTE["ok"], True),
-    "infeasible": ("infeasible", "X", PALETTE["overloaded"], True),
-    "undecided": ("undecided", "s", PALETTE["p95"], False),
-    "failed": ("a run failed", "X", PALETTE["error"], True),
-    "searched": ("explored by the search only", ".", PALETTE["muted"], True),
-    "not run": ("not needed (costlier than the chosen)", "o", PALETTE["muted"], False),
-}
-
-
-def optimization_map(
-    result: object, x: str | None = None, y: str | None = None, *, title: str | None = None
-) -> Figure:
-    """The configurations an optimization explored: feasible, infeasible, undecided, and the
-    chosen one (a star), over two varied parameters.
-
-    Args:
-        result: an :class:`~openbank_sim.experiments.OptimizeResult`, or its
-            ``configurations`` table (one row per configuration: ``point``, the parameters,
-            ``role``, ``status``, ``chosen``, ``replications``).
-        x, y: the parameters on the axes (default: the first two; with one parameter, ``y``
-            is the first metric of the table, e.g. a constrained KPI in its unit).
-        title: the figure's title.
-
-    Each point is labelled with its replications; configurations that differ only in other
-    parameters share a spot, drawn side by side.
-    """
-    table = getattr(result, "configurations", result)
-    fig = _figure(4.6)
-    ax = fig.subplots()
-    _style(ax)
-    ax.set_title(title or "Configurations explored by the optimization")
-    ax.set_xlabel(x or "parameter")
-    ax.set_ylabel(y or "parameter")
-    if not isinstance(table, pd.DataFrame) or not _has(table, "point", "role", "status"):
-        _no_data(ax)
-        return fig
-    cols = list(table.columns)
-    params = cols[cols.index("point") + 1 : cols.index("role")]
-    if not params or table.empty:
-        _no_data(ax)
-        return fig
-    x = x or params[0]
-    if y is None:
-        if len(params) > 1:
-            y = params[1]
-        else:  # the first constrained metric, else the first metric of the table
-            cert = getattr(result, "certificate", None) or {}
-            constrained = [c.split("<=")[0].split(">=")[0] for c in cert.get("constraints", [])]
-            after = cols[cols.index("chosen") + 1 :] if "chosen" in cols else []
-            metrics = [c for c in after if not c.startswith("meets ")]
-            y = next((c for c in constrained if c in metrics), metrics[0] if metrics else None)
-    if y is None or not _has(table, x, y):
-        _no_data(ax)
-        return fig
-    df = table.copy()
-    categorical = {}
-    for axis, col in (("x", x), ("y", y)):
-        if not pd.api.types.is_numeric_dtype(df[col]):
-            levels = list(dict.fromkeys(df[col].tolist()))
-            categorical[axis] = levels
-            df[col] = df[col].map({v: i for i, v in enumerate(levels)})
-    # side by side where several configurations share a spot
-    xs = df[x].astype(float).to_numpy()
-    ys = df[y].astype(float).to_numpy()
-    spots = pd.Series(list(zip(xs, ys, strict=True)))
-    rank = spots.groupby(spots).cumcount().to_numpy()
-    count = spots.map(spots.value_counts()).to_numpy()
-    span = np.ptp(xs) if np.ptp(xs) > 0 else 1.0
-    step = span / max(8.0, 4.0 * len(np.unique(xs)))
-    xs = xs + (rank - (count - 1) / 2.0) * step
-    for status, (label, marker, colour, filled) in _STATUS_STYLE.items():
-        mask = (df["status"] == status).to_numpy()
-        if not mask.any():
-            continue
-        ax.scatter(
-            xs[mask],
-            ys[mask],
-            s=28 if status in ("searched", "not run") else 70,
-            marker=marker,
-            facecolors=colour if filled else "none",
-            edgecolors=colour,
-            linewidths=1.5,
-            label=label,
-            zorder=3,
-        )
-    chosen = df["chosen"].fillna(False).astype(bool).to_numpy() if "chosen" in df else None
-    if chosen is not None and chosen.any():
-        ax.scatter(
-            xs[chosen],
-            ys[chosen],
-            s=330,
-            marker="*",
-            facecolors="none",
-            edgecolors="black",
-            linewidths=1.6,
-            label="chosen",
-            zorder=4,
-        )
-    if "replications" in df.columns:
-        for xi, yi, n, role in zip(xs, ys, df["replications"], df["role"], strict=True):
-            if role == "candidate" and n:
-                ax.annotate(
-                    f"{int(n)}",
-                    (xi, yi),
-                    xytext=(6, 5),
-                    textcoords="offset points",
-                    fontsize=7.5,
-                    color=PALETTE["muted"],
-                )
-    short = _short_names([x, y]) if x != y else {x: x}
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    for axis, col in (("x", x), ("y", y)):
-        if axis in categorical:
-            ticks: list[float] = list(range(len(categorical[axis])))
-            labels = [_fmt_value(v) for v in categorical[axis]]
-        else:  # the values a parameter takes, when they are few
-            ticks = sorted(set(df[col].dropna().astype(float)))
-            if col not in params or len(ticks) > 12:
-                continue
-            labels = [_fmt_value(v) for v in ticks]
-        if axis == "x":
-            ax.set_xticks(ticks, labels)
+        colour = _CYCLE[k % len(_CYCLE)]
+        if categorical:
+            x = np.array([levels.index(v) for v in g[param]], dtype=float)
+            x = x + (k - (len(groups) - 1) / 2.0) * width
         else:
-            ax.set_yticks(ticks, labels)
-    others = [p for p in params if p not in (x, y)]
-    note = "numbers: replications"
-    if others:
-        note += f"; side by side: {', '.join(_short_names(others).values())}"
-    ax.text(
-        1.0, -0.16, note, transform=ax.transAxes, ha="right", fontsize=8, color=PALETTE["muted"]
-    )
-    ax.legend(
-        frameon=False,
-        fontsize=9,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        title=f"{short[x]} x {short[y]}",
-        title_fontsize=8,
-    )
-    return fig
+            x = g[param].to_numpy(dtype=float)
+        y = g[kpi].to_numpy(dtype=float) * scale
+        ax.errorbar(
+            x,
+            y,
+            yerr=_ci(g, kpi, scale),
+            fmt="none" if categorical else "-",
+            capsize=3,
+            lw=1.4,
+            color=colour,
+            label=label or None,
+        )
+        met = meets_all(g, on_kpi) if on_kpi else None
+        single = len(groups) == 1 and met is not None
+        for meets, mask in (
+            [(None, np.ones(len(g), dtype=bool))] if met is None else [(True, met), (False, ~met)]
+        ):
+            if not mask.any():
+                continue
+            style = MEETS_STYLE if meets else MISSES_STYLE
+            ax.scatter(
+                x[mask],
+                y[mask],
+                s=30 if meets is not False else 42,
+                marker="X" if meets is False else "o",
+                color=style["color"] if single else colour,
+                zorder=3,
+                gid=None if meets is None else (MEETS if meets else MISSES),
+            )
+    if categorical:
+        ax.set_xticks(range(len(levels)), [_fmt_value(v) for v in levels])
+        ax.set_xlim(-0.6, len(levels) - 0.4)
+    return len(groups)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -110,13 +110,51 @@ def money_over_time(results: Results) -> Figure:
     return fig
 
 
-def partners_live(results: Results) -> Figure:
-    """Partners live over time by integration mode (step plot of go-live times).
+def _steps(times: np.ndarray, horizon_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """A running count that steps up at each of ``times`` (seconds), carried to the horizon."""
+    times = np.sort(times)
+    t = np.concatenate([[0.0], times, [horizon_s]])
+    n = np.concatenate([[0], np.arange(1, times.size + 1), [times.size]])
+    return t, n
+
+
+def _pipeline(p: pd.DataFrame, live: np.ndarray, horizon_s: float) -> tuple[np.ndarray, ...]:
+    """Onboarded partners that arrived and are not live yet, over time (a step series);
+    empty arrays when the table has no arrivals."""
+    if not _has(p, "arrival_s"):
+        return np.array([]), np.array([])
+    go_live = p["go_live_s"].to_numpy(dtype=float)
+    arrival = p["arrival_s"].to_numpy(dtype=float)
+    arrived = np.isfinite(arrival)
+    if not arrived.any():
+        return np.array([]), np.array([])
+    events = np.concatenate([arrival[arrived], go_live[arrived & live]])
+    steps = np.concatenate([np.ones(arrived.sum()), -np.ones((arrived & live).sum())])
+    order = np.argsort(events, kind="stable")
+    t = np.concatenate([[0.0], events[order], [horizon_s]])
+    n = np.cumsum(np.concatenate([[0.0], steps[order]]))
+    return t, np.append(n, n[-1])
+
+
+def _live_mask(p: pd.DataFrame, horizon_s: float) -> np.ndarray:
+    go_live = p["go_live_s"].to_numpy(dtype=float)
+    return np.isfinite(go_live) & (go_live < horizon_s if horizon_s else True)
+
+
+def partners_live(results: Results | Mapping[str, Results]) -> Figure:
+    """Partners live over time (step plot of go-live times), with the pipeline.
 
     From the ``partners`` table: scenario partners count from ``live_from``, onboarded ones
-    from their go-live. The dashed line counts onboarded partners that arrived but are not
+    from their go-live; the dashed line counts onboarded partners that arrived but are not
     live yet (in the pipeline).
+
+    Args:
+        results: one run (one line per integration mode in it, and all live), or several
+            arms keyed by name, e.g. ``{"api": r1, "traditional": r2}``: each arm's partners
+            live (solid) and in the pipeline (dashed, the same colour) on one axis.
     """
+    if isinstance(results, Mapping):
+        return _partners_live_arms(dict(results))
     fig = _figure()
     ax = fig.subplots()
     _style(ax)
@@ -132,15 +170,14 @@ def partners_live(results: Results) -> Figure:
         _no_data(ax)
         return fig
     go_live = p["go_live_s"].to_numpy(dtype=float)
-    live = np.isfinite(go_live) & (go_live < horizon_s if horizon_s else True)
+    live = _live_mask(p, horizon_s)
     modes = sorted(p["mode"].astype(str).unique())
     total = 0
     for i, mode in enumerate(modes):
-        times = np.sort(go_live[live & (p["mode"].astype(str) == mode).to_numpy()])
+        times = go_live[live & (p["mode"].astype(str) == mode).to_numpy()]
         if not times.size:
             continue
-        t = np.concatenate([[0.0], times, [horizon_s]])
-        n = np.concatenate([[0], np.arange(1, times.size + 1), [times.size]])
+        t, n = _steps(times, horizon_s)
         ax.step(
             t / scale,
             n,
@@ -151,37 +188,71 @@ def partners_live(results: Results) -> Figure:
         )
         total += times.size
     if len(modes) > 1 and total:
-        times = np.sort(go_live[live])
-        t = np.concatenate([[0.0], times, [horizon_s]])
-        n = np.concatenate([[0], np.arange(1, times.size + 1), [times.size]])
+        t, n = _steps(go_live[live], horizon_s)
         ax.step(t / scale, n, where="post", color="black", lw=1.0, label="all live")
-    if _has(p, "arrival_s"):
-        arrival = p["arrival_s"].to_numpy(dtype=float)
-        arrived = np.isfinite(arrival)
-        if arrived.any():
-            events = np.concatenate([arrival[arrived], go_live[arrived & live]])
-            steps = np.concatenate([np.ones(arrived.sum()), -np.ones((arrived & live).sum())])
-            order = np.argsort(events, kind="stable")
-            t = np.concatenate([[0.0], events[order], [horizon_s]])
-            n = np.cumsum(np.concatenate([[0.0], steps[order]]))
-            n = np.append(n, n[-1])
-            ax.step(
-                t / scale,
-                n,
-                where="post",
-                color=PALETTE["muted"],
-                ls="--",
-                lw=1.2,
-                label="in the pipeline",
-            )
+    t, n = _pipeline(p, live, horizon_s)
+    if t.size:
+        ax.step(
+            t / scale,
+            n,
+            where="post",
+            color=PALETTE["muted"],
+            ls="--",
+            lw=1.2,
+            label="in the pipeline",
+        )
     if not ax.lines:
         _no_data(ax, "no partner live by the horizon")
         return fig
-    _horizon_line(ax, horizon_s / scale)
+    _finish_partners(ax, horizon_s / scale)
+    return fig
+
+
+def _finish_partners(ax: Any, horizon: float) -> None:
+    _horizon_line(ax, horizon)
     top = max(float(np.nanmax(line.get_ydata())) for line in ax.lines if len(line.get_ydata()))
     ax.set_ylim(0, top * 1.08 + 0.3)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _legend_right(ax)
+
+
+def _partners_live_arms(arms: dict[str, Results]) -> Figure:
+    """:func:`partners_live` of several arms on one axis."""
+    fig = _figure()
+    ax = fig.subplots()
+    _style(ax)
+    tables = {arm: _table(r, "partners") for arm, r in arms.items()}
+    horizon_s = max([_horizon_s(r) for r in arms.values()] or [0.0])
+    for p in tables.values():
+        if _has(p, "go_live_s") and np.isfinite(p["go_live_s"].to_numpy(dtype=float)).any():
+            horizon_s = max(horizon_s, float(np.nanmax(p["go_live_s"].to_numpy(dtype=float))))
+    first = next(iter(arms.values()), None)
+    scale, unit = _span(horizon_s)
+    ax.set_xlabel(_since_start_label(unit, first))
+    ax.set_ylabel("partners (count)")
+    ax.set_title("Partners live over time: " + " vs ".join(arms) if arms else "Partners live")
+    for i, (arm, p) in enumerate(tables.items()):
+        if not _has(p, "go_live_s"):
+            continue
+        colour = _mode_colour(arm, i)
+        live = _live_mask(p, horizon_s)
+        t, n = _steps(p["go_live_s"].to_numpy(dtype=float)[live], horizon_s)
+        ax.step(t / scale, n, where="post", color=colour, lw=2.2, label=f"{arm}: live")
+        t, n = _pipeline(p, live, horizon_s)
+        if t.size:
+            ax.step(
+                t / scale,
+                n,
+                where="post",
+                color=colour,
+                ls="--",
+                lw=1.3,
+                label=f"{arm}: in the pipeline",
+            )
+    if not ax.lines:
+        _no_data(ax)
+        return fig
+    _finish_partners(ax, horizon_s / scale)
     return fig
 
 
@@ -203,7 +274,7 @@ def onboarding_gantt(results: Results, max_partners: int = 40) -> Figure:
     n_all = len(p) if isinstance(p, pd.DataFrame) else 0
     shown = p.head(max_partners) if n_all else p
     n = min(n_all, max_partners)
-    fig = _figure(max(3.2, 1.3 + 0.19 * n))
+    fig = _figure(min(max(3.6, _GANTT_FRAME_IN + _GANTT_ROW_IN * n), _GANTT_MAX_IN))
     ax = fig.subplots()
     _style(ax, grid="x")
     horizon_s = _horizon_s(results)
@@ -244,7 +315,12 @@ def onboarding_gantt(results: Results, max_partners: int = 40) -> Figure:
                 lw=0,
             )
     _horizon_line(ax, horizon_s / scale)
-    ax.set_yticks(range(n), shown["partner"].astype(str), fontsize=8 if n > 20 else 9)
+    every = _label_every(n, fig.get_figheight())
+    rows = range(0, n, every)
+    names = shown["partner"].astype(str).to_numpy()
+    ax.set_yticks(list(rows), [names[k] for k in rows], fontsize=_GANTT_LABEL_PT)
+    if every > 1:
+        ax.set_ylabel(f"partner (by arrival; every {every}th named)")
     ax.set_ylim(n - 0.4, -0.6)
     handles = []
     for m in modes:
@@ -264,10 +340,21 @@ def onboarding_gantt(results: Results, max_partners: int = 40) -> Figure:
                 label="not live by the horizon",
             )
         )
-    ax.legend(
-        handles=handles, frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0)
-    )
+    fig.legend(handles=handles, frameon=False, fontsize=9, loc="outside lower center", ncols=2)
     return fig
+
+
+_GANTT_ROW_IN = 0.2  # inches per partner row: 8 pt labels (0.11 in) with room between
+_GANTT_FRAME_IN = 1.9  # inches of title, axis label and legend around the rows
+_GANTT_MAX_IN = 24.0  # the tallest Gantt; beyond it the labels are thinned
+_GANTT_LABEL_PT = 8.0
+
+
+def _label_every(rows: int, height_in: float) -> int:
+    """Name every k-th row so that 8 pt labels never overlap in ``height_in`` inches."""
+    per_row_in = (height_in - _GANTT_FRAME_IN) / max(rows, 1)
+    needed_in = _GANTT_LABEL_PT / 72.0 * 1.45  # a label's height with a little leading
+    return max(1, math.ceil(needed_in / max(per_row_in, 1e-9)))
 
 
 def break_even(results_by_mode: Mapping[str, Results]) -> Figure:

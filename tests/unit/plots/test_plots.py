@@ -4,181 +4,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from openbank_sim import Results, Scenario, plots, simulate
-from openbank_sim.experiments import sweep
-
-CALLS: dict[str, Any] = {
-    "name": "tiny_calls",
-    "currency": "CNY",
-    "run": {"horizon": "1h", "warmup": "10m", "time_bin": "5m"},
-    "bank": {
-        "pools": {"core": {"servers": 2, "queue_limit": 20}},
-        "products": {
-            "pay": {
-                "kind": "payment",
-                "pool": "core",
-                "service_time": {"dist": "lognormal", "mean": "150ms", "p95": "400ms"},
-                "error_rate": 0.01,
-                "take_rate": 0.003,
-                "cost": 0.001,
-            },
-            "info": {
-                "kind": "account_info",
-                "pool": "core",
-                "service_time": {"dist": "exponential", "mean": "60ms"},
-            },
-        },
-    },
-    "gateway": {
-        "overhead": {"dist": "constant", "value": "5ms"},
-        "auth": {
-            "token_ttl": "10m",
-            "servers": 2,
-            "service_time": {"dist": "exponential", "mean": "20ms"},
-            "failure_rate": 0.01,
-        },
-        "limits": [
-            {
-                "name": "per-partner",
-                "scope": "partner",
-                "algorithm": "token_bucket",
-                "rate": 2.0,
-                "burst": 4,
-            }
-        ],
-    },
-    "client": {"timeout": "1s", "max_attempts": 2},
-    "journeys": {
-        "buy": {
-            "value": {"dist": "lognormal", "mean": 300, "cv": 0.5},
-            "steps": [{"product": "info", "probability": 0.5}, {"product": "pay"}],
-        }
-    },
-    "partners": [
-        {"name": "shop", "users": 100_000, "sessions_per_user_day": 2.0, "journey": "buy"},
-        {
-            "name": "clinic",
-            "users": 20_000,
-            "sessions_per_user_day": 2.0,
-            "journey": "buy",
-            "integration": "traditional",
-        },
-    ],
-}
-
-ONBOARDING: dict[str, Any] = {
-    "name": "tiny_onboarding",
-    "currency": "CNY",
-    "run": {
-        "horizon": "180d",
-        "time_bin": "1d",
-        "traffic": "windowed",
-        "windows": {"every": "7d", "length": "1h", "warmup": "10m"},
-    },
-    "bank": {
-        "pools": {"core": {"servers": 4, "cost_per_server_hour": 0.5}},
-        "products": {
-            "pay": {
-                "kind": "payment",
-                "pool": "core",
-                "service_time": {"dist": "exponential", "mean": "100ms"},
-                "take_rate": 0.003,
-                "cost": 0.001,
-            }
-        },
-    },
-    "journeys": {
-        "buy": {
-            "value": {"dist": "lognormal", "mean": 300, "cv": 0.5},
-            "steps": [{"product": "pay"}],
-        }
-    },
-    "partners": [
-        {
-            "name": "tpl_shop",
-            "sector": "ecommerce",
-            "users": 2000,
-            "sessions_per_user_day": 1.0,
-            "journey": "buy",
-        }
-    ],
-    "onboarding": {
-        "arrivals_per_month": 6.0,
-        "mix": {"ecommerce": 1.0},
-        "integration": {"api": 0.5, "traditional": 0.5},
-        "templates": {"ecommerce": "tpl_shop"},
-        "team": {"engineers": 4, "day_rate": 1200},
-        "modes": {
-            "traditional": {
-                "docking": {"dist": "gamma", "mean": "10d", "cv": 0.5},
-                "development": {"dist": "gamma", "mean": "40d", "cv": 0.4},
-                "testing": {"dist": "gamma", "mean": "10d", "cv": 0.5},
-                "engineers": 2,
-                "rework_probability": 0.25,
-                "partner_cost": 150_000,
-                "maintenance_per_month": 3000,
-            },
-            "api": {
-                "docking": {"dist": "gamma", "mean": "3d", "cv": 0.5},
-                "development": {"dist": "gamma", "mean": "10d", "cv": 0.5},
-                "testing": {"dist": "gamma", "mean": "5d", "cv": 0.5},
-                "review_capacity": 2,
-                "bank_effort_days": 3,
-                "rework_probability": 0.15,
-                "partner_cost": 20_000,
-                "platform_cost": 100_000,
-                "platform_cost_per_month": 5000,
-                "maintenance_per_month": 300,
-            },
-        },
-    },
-}
-
-
-@pytest.fixture(scope="module")
-def calls() -> Results:
-    return simulate(Scenario(CALLS), seed=1)
-
-
-@pytest.fixture(scope="module")
-def onboarding() -> Results:
-    return simulate(Scenario(ONBOARDING), seed=1)
-
-
-@pytest.fixture(scope="module")
-def arms() -> dict[str, Results]:
-    base = Scenario(ONBOARDING)
-    return {
-        mode: simulate(base.with_overrides({"onboarding.integration": mode}), seed=1)
-        for mode in ("traditional", "api")
-    }
-
-
-@pytest.fixture(scope="module")
-def summary() -> pd.DataFrame:
-    small = Scenario(CALLS).with_overrides({"run.horizon": "10m", "run.warmup": "1m"})
-    result = sweep(
-        small,
-        vary={"gateway.limits.0.rate": [1.0, 4.0], "bank.pools.core.servers": [1, 2]},
-        replications=2,
-        executor="serial",
-        quiet=True,
-    )
-    return result.summary()
-
-
-@pytest.fixture(scope="module")
-def empty(calls: Results) -> Results:
-    """The call run with every table emptied (columns kept) and no histograms."""
-    tables = {name: df.iloc[0:0] for name, df in calls.tables.items()}
-    return Results(calls.kpis, tables, calls.manifest, {})
+from openbank_sim import Results, plots
 
 
 def _check(fig: Figure, path: Path) -> None:
@@ -256,7 +88,9 @@ def test_sweep_figures(summary: pd.DataFrame, tmp_path: Path) -> None:
     assert len(heat.texts) == 4  # one value per (rate, servers) cell
     tradeoff = figures["rate_limit_tradeoff"].axes[0]
     # coloured by one varied parameter, every point labelled with the other one's value
-    assert tradeoff.get_legend_handles_labels()[1] == ["rate=1", "rate=4"]
+    legend = tradeoff.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["1", "4"]
+    assert legend.get_title().get_text().startswith("rate limit (calls/s)")
     written = ", ".join(t.get_text().replace("\n", ", ") for t in tradeoff.texts).split(", ")
     assert {"1", "2"} <= set(written)
 
@@ -391,11 +225,15 @@ def test_optimization_map_marks_feasible_infeasible_and_chosen(tmp_path: Path) -
         "explored by the search only",
         "chosen",
     ]
-    assert ax.get_xlabel() == "gateway.limits.0.rate"
+    assert ax.get_xlabel() == "rate limit (calls/s)"
+    assert ax.get_ylabel() == "servers in pool core"
     assert {t.get_text() for t in ax.texts} >= {"10", "40", "20"}
     one = plots.optimization_map(table.drop(columns=["gateway.limits.0.rate"]))
     _check(one, tmp_path / "map1.png")
-    assert one.axes[0].get_ylabel() == "latency_p95_s"
+    assert one.axes[0].get_ylabel() == "p95 latency of ok calls (ms)"
+    marks = [c for c in one.axes[0].collections if c.get_label() != "chosen"]
+    points = np.concatenate([c.get_offsets()[:, 1] for c in marks])
+    assert sorted(points) == pytest.approx(sorted(table["latency_p95_s"] * 1000.0))
     empty = plots.optimization_map(pd.DataFrame())
     _check(empty, tmp_path / "empty.png")
     assert "no data" in _note(empty)
