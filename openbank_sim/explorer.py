@@ -182,16 +182,23 @@ class Explorer:
     def _widget(self, w: Any, key: str, choice: Any) -> Any:
         raw = self.scenario.as_dict()
         current = _get(raw, key)
-        label = key if len(key) <= 24 else "..." + key[-21:]
-        style = {"description_width": "160px"}
-        layout = w.Layout(width="520px")
+        from .plots._labels import param_label
+
+        label = param_label(key, raw)  # in words with its unit; the key path is the tooltip
+        style = {"description_width": "240px"}
+        layout = w.Layout(width="600px")
         if isinstance(choice, (list, tuple)):
             options = list(choice)
             if not options:
                 raise ScenarioError("a drop-down needs at least one value", path=f"levers.{key}")
             value = current if current in options else options[0]
             return w.Dropdown(
-                options=options, value=value, description=label, style=style, layout=layout
+                options=options,
+                value=value,
+                description=label,
+                tooltip=key,
+                style=style,
+                layout=layout,
             )
         if not isinstance(choice, Mapping) or not {"low", "high"} <= set(choice):
             raise ScenarioError(
@@ -216,6 +223,7 @@ class Explorer:
                 max=math.floor(high),
                 step=int(choice.get("step", 1)),
                 description=label,
+                tooltip=key,
                 continuous_update=False,
                 style=style,
                 layout=layout,
@@ -226,6 +234,7 @@ class Explorer:
             max=float(high),
             step=float(choice.get("step", (high - low) / 100)),
             description=label,
+            tooltip=key,
             continuous_update=False,
             readout_format=".3g",
             style=style,

@@ -28,6 +28,14 @@ def test_opens_with_numbers_and_says_what_it_runs(panel):
     assert len(panel.figures) >= 2
 
 
+def test_levers_are_named_in_words_with_the_key_as_tooltip(panel):
+    servers = panel.controls["bank.pools.core.servers"]
+    auth = panel.controls["gateway.auth.servers"]
+    assert servers.description == "servers in pool core"
+    assert servers.tooltip == "bank.pools.core.servers"
+    assert "." not in auth.description and auth.tooltip == "gateway.auth.servers"
+
+
 def test_a_slider_runs_again_and_redraws(panel):
     before_kpis, before_figures = dict(panel.kpis), list(panel.figures)
     slider = panel.controls["bank.pools.core.servers"]
