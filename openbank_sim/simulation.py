@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .analysis.results import Results, build_results
+from .analysis.results import Results, build_results, run_kpis
 from .analysis.warmup import WarmupChoice, choose_warmup
 from .errors import ScenarioError
 from .model.progress import ProgressHook
@@ -19,7 +19,7 @@ from .spec.feasibility import check
 from .spec.scenario import Scenario, load_scenario
 from .spec.types import Spec
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "simulate_kpis"]
 
 
 def simulate(
@@ -49,6 +49,43 @@ def simulate(
             :class:`~openbank_sim.spec.feasibility.InfeasibleRunError` for a run refused by
             the feasibility estimate.
     """
+    scenario, seed = _checked(scenario, seed, overrides, allow_long)
+    spec = scenario.spec
+    windowed = spec.run.traffic == "windowed"
+    if spec.run.warmup_auto:
+        with run_bar(f"{spec.name} (auto warm-up, up to 2 passes)", windowed, progress) as hook:
+            out, choice = run_auto_warmup(spec, seed, hook)
+        return build_results(out, scenario.as_dict(), scenario.source, warmup=choice)
+    with run_bar(spec.name, windowed, progress) as hook:
+        out = run_world(spec, seed, hook)
+    return build_results(out, scenario.as_dict(), scenario.source)
+
+
+def simulate_kpis(
+    scenario: Scenario | str | Path,
+    seed: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    allow_long: bool = False,
+) -> dict[str, float]:
+    """The KPIs of one run, without building its tables or manifest: what a sweep's worker
+    sends back. The same numbers as ``simulate(...).kpis`` (same arguments; no progress bar).
+    """
+    scenario, seed = _checked(scenario, seed, overrides, allow_long)
+    spec = scenario.spec
+    if spec.run.warmup_auto:
+        return run_kpis(run_auto_warmup(spec, seed, None)[0])
+    return run_kpis(run_world(spec, seed))
+
+
+def _checked(
+    scenario: Scenario | str | Path,
+    seed: int | None,
+    overrides: Mapping[str, Any] | None,
+    allow_long: bool,
+) -> tuple[Scenario, int]:
+    """The scenario (loaded, overrides applied) and the seed, checked; refused by the
+    feasibility estimate unless ``allow_long``."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if overrides:
@@ -59,15 +96,7 @@ def simulate(
         raise ScenarioError(f"must be an integer from 0 to {SEED.text()}", path="seed", value=seed)
     if not allow_long:
         check(scenario.spec, file=scenario.source or "<scenario>", raw=scenario.as_dict())
-    spec = scenario.spec
-    windowed = spec.run.traffic == "windowed"
-    if spec.run.warmup_auto:
-        with run_bar(f"{spec.name} (auto warm-up, up to 2 passes)", windowed, progress) as hook:
-            out, choice = run_auto_warmup(spec, int(seed), hook)
-        return build_results(out, scenario.as_dict(), scenario.source, warmup=choice)
-    with run_bar(spec.name, windowed, progress) as hook:
-        out = run_world(spec, int(seed), hook)
-    return build_results(out, scenario.as_dict(), scenario.source)
+    return scenario, int(seed)
 
 
 def run_auto_warmup(

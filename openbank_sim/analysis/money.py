@@ -19,7 +19,7 @@ Money rules (DESIGN.md "Economics"):
 * NPV discounts each booked flow at ``(1 + discount_rate) ** -(t / 1 year)``;
   ``payback_month`` is the first month whose end sees cumulative undiscounted profit >= 0.
 
-The rules work on plain :class:`LedgerRow` tuples; :func:`build_ledger` makes the DataFrame.
+The rules work on plain :class:`LedgerRow` tuples; :func:`ledger_table` makes the DataFrame.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ __all__ = [
     "LedgerRow",
     "accrue_monthly",
     "build_ledger",
+    "ledger_table",
     "money_kpis",
     "month_end",
     "month_pieces",
@@ -49,6 +51,7 @@ __all__ = [
 
 PER_DAY_OF_MONTH = 12.0 / 365.25  # a monthly amount accrues at this share per day
 BANK_COSTS = ("call_cost", "team", "api_effort", "platform", "maintenance", "servers")
+ONBOARDING_COSTS = ("team", "api_effort", "platform")  # what onboarding_cost_total sums
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +207,9 @@ def _by_month(
     ]
 
 
-def build_ledger(out: RunRecord) -> tuple[pd.DataFrame, dict[str, float]]:
-    """The run's ledger and its money KPIs (revenue, cost, profit, NPV, payback, partner)."""
+def build_ledger(out: RunRecord) -> tuple[list[LedgerRow], dict[str, float]]:
+    """The run's ledger rows, sorted by time, category and partner, and its money KPIs
+    (revenue, cost, profit, NPV, payback, partner); :func:`ledger_table` makes the DataFrame."""
     spec = out.spec
     run = spec.run
     H = run.horizon_s
@@ -245,14 +249,20 @@ def build_ledger(out: RunRecord) -> tuple[pd.DataFrame, dict[str, float]]:
     econ = spec.economics
     kpis = money_kpis(rows, econ.discount_rate if econ else 0.0, H)
     rows.sort(key=lambda r: (r.t_s, r.category, r.partner))
+    return rows, kpis
+
+
+def ledger_table(rows: Sequence[LedgerRow], start: Any) -> pd.DataFrame:
+    """The ``ledger`` table of sorted ``rows`` (:func:`build_ledger`); ``start`` is
+    ``run.start``."""
     df = pd.DataFrame(
         [(r.month, r.t_s, r.category, r.partner, r.amount) for r in rows],
         columns=["month", "t_s", "category", "partner", "amount"],
     )
-    df.insert(2, "time", pd.Timestamp(run.start) + pd.to_timedelta(df["t_s"], unit="s"))
+    df.insert(2, "time", pd.Timestamp(start) + pd.to_timedelta(df["t_s"], unit="s"))
     bank = df["amount"].where(df["category"] != "partner_cost", 0.0)
     df["cumulative_profit"] = bank.cumsum()
-    return df, kpis
+    return df
 
 
 def partners_table(out: RunRecord) -> pd.DataFrame:
@@ -307,7 +317,7 @@ def partners_table(out: RunRecord) -> pd.DataFrame:
     return df
 
 
-def onboarding_kpis(out: RunRecord, ledger: pd.DataFrame) -> dict[str, float]:
+def onboarding_kpis(out: RunRecord, rows: Sequence[LedgerRow]) -> dict[str, float]:
     """Time to market, partners live / in the pipeline, onboarding cost."""
     H = out.spec.run.horizon_s
     live_static = sum(
@@ -317,14 +327,9 @@ def onboarding_kpis(out: RunRecord, ledger: pd.DataFrame) -> dict[str, float]:
     )
     live = [p for p in out.projects if p.live]
     ttm = np.array([p.time_to_market_s / SECONDS_PER_DAY for p in live])
-    onboarding_cost = (
-        0.0
-        - float(
-            ledger.loc[ledger["category"].isin(["team", "api_effort", "platform"]), "amount"].sum()
-        )
-        if len(ledger)
-        else 0.0
-    )
+    # summed in ledger order, pairwise (as a column sum of the ledger table would be)
+    spent = [r.amount for r in rows if r.category in ONBOARDING_COSTS]
+    onboarding_cost = 0.0 - float(np.sum(np.asarray(spent, dtype=np.float64))) if rows else 0.0
     has = out.spec.onboarding is not None
     return {
         "partners_live_end": float(live_static + len(live)),

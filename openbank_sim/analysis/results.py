@@ -34,7 +34,7 @@ from ..outcomes import JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES, JourneyEnding
 from .folders import RUN_FORMAT, RUN_KIND, write_folder
 from .intervals import DEFAULT_BATCHES, BatchMeansInterval, interval_of
 from .kpis import KPI_GROUPS, KPI_NAMES
-from .money import build_ledger, onboarding_kpis, partners_table
+from .money import LedgerRow, build_ledger, ledger_table, onboarding_kpis, partners_table
 from .readback import read_folder, table_shape
 from .slo import evaluate_slo, union_length
 from .storms import storm_kpis, storm_warnings
@@ -65,6 +65,7 @@ def _git_revision() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+@functools.cache
 def _version() -> str:
     try:
         from importlib.metadata import version
@@ -276,22 +277,20 @@ def _hist_stats(h: LatencyHistogram) -> dict[str, float]:
     }
 
 
-def build_results(
-    record: RunRecord,
-    scenario_raw: Mapping[str, Any],
-    source: str | None,
-    *,
-    warmup: WarmupChoice | None = None,
-) -> Results:
-    """Turn a :class:`~openbank_sim.model.record.RunRecord` into :class:`Results`.
+def run_kpis(record: RunRecord) -> dict[str, float]:
+    """The KPIs of a run (:data:`~.kpis.KPI_NAMES`), without building its tables: what a
+    sweep's worker sends back. The same numbers as :func:`build_results` gives."""
+    return _kpis(record)[0]
 
-    ``warmup``: how ``run.warmup = "auto"`` chose the record's warm-up (None for a fixed one);
-    it goes to the manifest (``warmup_auto``) and, when unsettled, to the warnings.
-    """
+
+def _kpis(
+    record: RunRecord,
+) -> tuple[dict[str, float], list[LedgerRow], pd.DataFrame | None]:
+    """The KPIs, the ledger rows (sorted) and the SLO breaches table (None without SLOs)."""
     spec = record.spec
     run = spec.run
     calls_rec = record.calls
-    partners, products = record.partner_names, record.product_names
+    partners = record.partner_names
     measured_s = run.horizon_s - run.warmup_s
     counts = calls_rec.counts
 
@@ -308,13 +307,11 @@ def build_results(
         overall.merge(h)
     lat = _hist_stats(overall)
     wait_count = float(calls_rec.wait_count.sum())
-    journeys = _journey_table(calls_rec.journeys, record.journey_names)
-    started = float(journeys["count"].sum()) if len(journeys) else 0
-    completed = (
-        float(journeys.loc[journeys["ending"] == "completed", "count"].sum()) if started else 0
-    )
-    ledger, money = build_ledger(record)
-    onboarding = onboarding_kpis(record, ledger)
+    jc = calls_rec.journeys
+    started = float(jc.count.sum()) if jc.count.size else 0
+    completed = float(jc.count[jc.ending == JourneyEnding.COMPLETED.value].sum()) if started else 0
+    rows, money = build_ledger(record)
+    onboarding = onboarding_kpis(record, rows)
 
     avail = 1.0 - union_length([iv for pool in record.pools for iv in pool.downtime]) / measured_s
     slo_table = None
@@ -367,7 +364,30 @@ def build_results(
         **money,
         **onboarding,
     }
-    kpis = {k: float(kpis[k]) for k in KPI_NAMES}
+    return {k: float(kpis[k]) for k in KPI_NAMES}, rows, slo_table
+
+
+def build_results(
+    record: RunRecord,
+    scenario_raw: Mapping[str, Any],
+    source: str | None,
+    *,
+    warmup: WarmupChoice | None = None,
+) -> Results:
+    """Turn a :class:`~openbank_sim.model.record.RunRecord` into :class:`Results`.
+
+    ``warmup``: how ``run.warmup = "auto"`` chose the record's warm-up (None for a fixed one);
+    it goes to the manifest (``warmup_auto``) and, when unsettled, to the warnings.
+    """
+    spec = record.spec
+    run = spec.run
+    calls_rec = record.calls
+    partners, products = record.partner_names, record.product_names
+    measured_s = run.horizon_s - run.warmup_s
+    kpis, rows, slo_table = _kpis(record)
+    client = calls_rec.client_latency
+    journeys = _journey_table(calls_rec.journeys, record.journey_names)
+    ledger = ledger_table(rows, run.start)
 
     tables = {
         "timeseries": _timeseries(calls_rec, partners, products, run),

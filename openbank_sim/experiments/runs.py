@@ -8,6 +8,7 @@ on exactly these inputs, and the numbers do not depend on where or in which orde
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Iterable, Iterator
@@ -43,19 +44,28 @@ def run_task_allowing_long(task: tuple) -> dict[str, Any]:
 
 
 def _run(task: tuple, allow_long: bool) -> dict[str, Any]:
-    from ..simulation import simulate
+    from ..simulation import simulate, simulate_kpis
 
     run_id, scenario_json, source, overrides, seed = task[:5]
     keep = task[5] if len(task) > 5 else ()
-    scenario = Scenario(json.loads(scenario_json), source)
+    scenario = _base_scenario(scenario_json, source)
     if overrides:
         scenario = scenario.with_overrides(overrides)
     t0 = time.perf_counter()
+    if not keep:  # the KPIs only: no tables are built that would not be sent back
+        kpis = simulate_kpis(scenario, seed=seed, allow_long=allow_long)
+        return {"run_id": run_id, "kpis": kpis, "wall_s": time.perf_counter() - t0}
     results = simulate(scenario, seed=seed, allow_long=allow_long)
     out = {"run_id": run_id, "kpis": results.kpis, "wall_s": time.perf_counter() - t0}
-    if keep:
-        out["tables"] = {name: results.tables[name] for name in keep}
+    out["tables"] = {name: results.tables[name] for name in keep}
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _base_scenario(scenario_json: str, source: str | None) -> Scenario:
+    """The task's scenario before its overrides, parsed and validated once per worker (the
+    tasks of one experiment share it; a Scenario is immutable)."""
+    return Scenario(json.loads(scenario_json), source)
 
 
 def check_feasible(s: Scenario) -> None:
