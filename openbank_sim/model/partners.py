@@ -433,6 +433,10 @@ class PartnerRuntime:
         self.journey_index = list(ctx.spec.journeys).index(spec.journey)
         self.rec = ctx.recorder
         self.gateway = gateway
+        # the gateway when it checks anything (tokens or limits), for the server side
+        self.gateway_checks = (
+            gateway if gateway is not None and (gateway.has_auth or gateway.has_limits) else None
+        )
         self.start_date = run.start
         self.profile = ctx.spec.profiles[spec.profile]
         self.horizon_s = ctx.span_to_s
@@ -877,7 +881,7 @@ class PartnerRuntime:
         now = att.now
         st = att.step
         draws = att.draws
-        gw = self.gateway
+        gw = self.gateway_checks
         held: tuple = ()
         if stage == _AT_GATEWAY and gw is not None and gw.has_auth:
             user = att.sess.user
