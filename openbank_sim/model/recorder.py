@@ -1,7 +1,10 @@
 """The streaming recorder: the one place that sees every call.
 
-The model hands each finished attempt to :meth:`Recorder.attempt` (six list appends, nothing
-else); every ``flush_every`` attempts the buffers are aggregated with numpy into
+The model hands each finished attempt to :meth:`Recorder.attempt` (seven list appends); every
+:data:`STAGE_EVERY` attempts the lists move into numpy arrays (freeing their Python floats
+while they are still in cache: a run's hot path stays small in memory), and every
+``flush_every`` attempts the staged arrays are aggregated together, in arrival order, with
+numpy into
 
 * counts by (time bin, partner, product, outcome) and money by (time bin, partner, product),
   kept sparse (only keys that occurred);
@@ -22,6 +25,7 @@ Call KPIs count attempts *arriving* in ``[warmup, horizon)``; money counts attem
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +62,7 @@ __all__ = [
 ]
 
 TIMESERIES_ALPHA = 0.02
+STAGE_EVERY = 512  # attempts buffered as Python objects before they move into numpy arrays
 PUBLISHED_RUN = 5  # C-UK-8: consecutive requests without an answer that count as downtime
 PUBLISHED_NO_ANSWER_S = 30.0  # C-UK-8
 # one row per attempt; the last three are the attempt's draws (documented in the README)
@@ -129,6 +134,13 @@ class Recorder:
         self.horizon_s = layout.horizon_s
         self.time_bin_s = layout.time_bin_s
         self.flush_every = flush_every
+        # every STAGE_EVERY attempts the buffers move into numpy arrays (Python floats freed
+        # early keep the hot path's memory small and in cache); they are aggregated together
+        # every flush_every attempts, so the sums are those of one buffer of that size
+        self._stage_every = STAGE_EVERY if flush_every % STAGE_EVERY == 0 else flush_every
+        self._staged: list[tuple[np.ndarray, ...]] = []
+        self._staged_n = 0
+        self._staged_lc: list[tuple[np.ndarray, np.ndarray]] = []
         # buffers (hot path)
         self._t: list[float] = []
         self._pp: list[int] = []
@@ -187,8 +199,8 @@ class Recorder:
         self._wait.append(wait)
         self._rev.append(revenue)
         self._k.append(k)
-        if len(self._t) >= self.flush_every:
-            self.flush()
+        if len(self._t) >= self._stage_every:
+            self._stage()
 
     def log(self, row: tuple) -> None:
         """One call-log row, in :data:`CALL_LOG_COLUMNS` order."""
@@ -225,26 +237,45 @@ class Recorder:
         order = np.argsort(out["t_s"], kind="stable")
         return {k: v[order] for k, v in out.items()}
 
+    def _stage(self, aggregate: bool = True) -> None:
+        """Move the buffered attempts and logical calls into numpy arrays; aggregate them all
+        once ``flush_every`` attempts are staged (unless ``aggregate`` is False)."""
+        if self._t:
+            self._staged.append(
+                (
+                    np.asarray(self._t),
+                    np.asarray(self._pp, dtype=np.int64),
+                    np.asarray(self._out, dtype=np.int64),
+                    np.asarray(self._lat),
+                    np.asarray(self._wait),
+                    np.asarray(self._rev),
+                    np.asarray(self._k, dtype=np.int64),
+                )
+            )
+            self._staged_n += len(self._t)
+            self._t, self._pp, self._out, self._lat, self._wait, self._rev = [], [], [], [], [], []
+            self._k = []
+        if self._lc_t:
+            self._staged_lc.append((np.asarray(self._lc_t), np.asarray(self._lc_lat)))
+            self._lc_t, self._lc_lat = [], []
+        if aggregate and self._staged_n >= self.flush_every:
+            self.flush()
+
     def flush(self) -> None:
         """Aggregate the buffered attempts and logical calls."""
-        if self._lc_t:
-            t = np.asarray(self._lc_t)
-            lat = np.asarray(self._lc_lat)
-            self._lc_t, self._lc_lat = [], []
+        self._stage(aggregate=False)
+        if self._staged_lc:
+            t, lat = _joined(self._staged_lc)
+            self._staged_lc = []
             keep = (t >= self.warmup_s) & (t < self.horizon_s)
             if keep.any():
                 self.client_latency.add_many(lat[keep])
-        if not self._t:
+        if not self._staged:
             return
-        t = np.asarray(self._t)
-        pp = np.asarray(self._pp, dtype=np.int64)
-        out = np.asarray(self._out, dtype=np.int64)
-        lat = np.asarray(self._lat)
-        wait = np.asarray(self._wait)
-        rev = np.asarray(self._rev)
-        first = np.asarray(self._k, dtype=np.int64) == 1
-        self._t, self._pp, self._out, self._lat, self._wait, self._rev = [], [], [], [], [], []
-        self._k = []
+        t, pp, out, lat, wait, rev, k = _joined(self._staged)
+        self._staged = []
+        self._staged_n = 0
+        first = k == 1
         self.attempts += t.size
 
         P = self.n_products
@@ -459,3 +490,10 @@ def _accumulate(target: dict, keys: np.ndarray, values: np.ndarray) -> None:
     sums = np.bincount(inv, weights=values, minlength=uniq.size)
     for k, v in zip(uniq.tolist(), sums.tolist(), strict=True):
         target[k] += v
+
+
+def _joined(chunks: Sequence[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """The columns of staged ``chunks`` joined in order (one array per column)."""
+    if len(chunks) == 1:
+        return chunks[0]
+    return tuple(np.concatenate(col) for col in zip(*chunks, strict=True))

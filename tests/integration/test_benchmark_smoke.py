@@ -1,4 +1,4 @@
-"""The engine benchmark runs end to end in its quick mode.
+"""The engine, scale and per-run overhead benchmarks run end to end in their quick modes.
 
 Only that it finishes and reports: speed ratios depend on the machine, so no timing is asserted.
 """
@@ -10,11 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_engine.py"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+BENCH = BENCHMARKS / "bench_engine.py"
 
 RESULT_LINES = (
-    re.compile(r"^\[1\] mmc speed ratio: .* = \d+\.\d+ \(target >= 0\.5\) (PASS|FAIL)$", re.M),
-    re.compile(r"^\[2\] gateway speed ratio: .* = \d+\.\d+ \(target >= 0\.3\) (PASS|FAIL)$", re.M),
+    re.compile(r"^\[1\] mmc speed ratio: .* = \d+\.\d+ \(target >= 2\.5\) (PASS|FAIL)$", re.M),
+    re.compile(r"^\[2\] gateway speed ratio: .* = \d+\.\d+ \(target >= 2\.0\) (PASS|FAIL)$", re.M),
     re.compile(r"^\[3\] memory peak RSS: \d+\.\d MB for [\d,]+ calls .* (PASS|FAIL)$", re.M),
 )
 
@@ -31,3 +32,37 @@ def test_quick_benchmark_runs_and_reports_three_results() -> None:
     for pattern in RESULT_LINES:
         assert pattern.search(done.stdout), f"missing {pattern.pattern!r} in:\n{done.stdout}"
     assert "| measurement | target | engine | bare SimPy | result | verdict |" in done.stdout
+
+
+def test_quick_scale_benchmark_prints_its_table_and_the_bank_day() -> None:
+    """``bench_scale.py --quick``: one row per size (calls, wall, calls/s, events/call, RSS)."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_scale.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = re.findall(
+        r"^\| ([\d,]+) \| [\d.]+ \| [\d,]+ \| [\d.]+ \| [\d,]+ MB \|$", done.stdout, re.M
+    )
+    assert len(rows) == 2, done.stdout
+    assert re.search(r"^\[2\] a bank day: uk_open_banking x10 \([\d,]+ users\)", done.stdout, re.M)
+
+
+def test_quick_overhead_benchmark_reports_the_share_outside_the_event_loop() -> None:
+    """``bench_overhead.py --quick``: the part-by-part breakdown and the serial sweep's share."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_overhead.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^  event loop +\d+\.\d\d$", done.stdout, re.M), done.stdout
+    assert re.search(
+        r"^outside the event loop: \d+\.\d% of the wall time \(target < 20%\) (PASS|FAIL)$",
+        done.stdout,
+        re.M,
+    )
+    assert "table identical to serial: yes" in done.stdout
