@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
+from bench_sweep import scenario as sweep_scenario
 
 from openbank_sim import Scenario
 from openbank_sim.analysis.results import build_results, run_kpis
@@ -45,26 +46,17 @@ TARGET_OUTSIDE = 0.20
 
 
 def scenario() -> Scenario:
-    """One partner at one session per second for 1,000 s: about 1,000 calls per run."""
-    raw: dict[str, Any] = {
-        "name": "bench_overhead",
-        "run": {"horizon": "1000s", "warmup": "0s", "time_bin": "10m", "seed": SEED},
-        "bank": {
-            "pools": {"core": {"servers": 2}},
-            "products": {
-                "pay": {
-                    "kind": "payment",
-                    "pool": "core",
-                    "service_time": {"dist": "exponential", "mean": "100ms"},
-                }
-            },
-        },
-        "journeys": {"buy": {"steps": [{"product": "pay"}]}},
-        "partners": [
-            {"name": "shop", "users": 86400, "sessions_per_user_day": 1.0, "journey": "buy"}
-        ],
-    }
-    return Scenario(raw)
+    """One partner at one session per second for 1,000 s: about 1,000 calls per run (the
+    scenario of ``bench_sweep.py``, made small)."""
+    return sweep_scenario().with_overrides(
+        {
+            "name": "bench_overhead",
+            "run.horizon": "1000s",
+            "run.warmup": "0s",
+            "bank.pools.core.servers": 2,
+            "partners.0.sessions_per_user_day": 1.0,
+        }
+    )
 
 
 class LoopTimer:

@@ -34,15 +34,21 @@ def test_quick_benchmark_runs_and_reports_three_results() -> None:
     assert "| measurement | target | engine | bare SimPy | result | verdict |" in done.stdout
 
 
-def test_quick_scale_benchmark_prints_its_table_and_the_bank_day() -> None:
-    """``bench_scale.py --quick``: one row per size (calls, wall, calls/s, events/call, RSS)."""
+def _quick(script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``benchmarks/SCRIPT --quick``; it must exit 0."""
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_scale.py"), "--quick"],
+        [sys.executable, str(BENCHMARKS / script), "--quick"],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_quick_scale_benchmark_prints_its_table_and_the_bank_day() -> None:
+    """``bench_scale.py --quick``: one row per size (calls, wall, calls/s, events/call, RSS)."""
+    done = _quick("bench_scale.py")
     rows = re.findall(
         r"^\| ([\d,]+) \| [\d.]+ \| [\d,]+ \| [\d.]+ \| [\d,]+ MB \|$", done.stdout, re.M
     )
@@ -52,13 +58,7 @@ def test_quick_scale_benchmark_prints_its_table_and_the_bank_day() -> None:
 
 def test_quick_overhead_benchmark_reports_the_share_outside_the_event_loop() -> None:
     """``bench_overhead.py --quick``: the part-by-part breakdown and the serial sweep's share."""
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_overhead.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    done = _quick("bench_overhead.py")
     assert re.search(r"^  event loop +\d+\.\d\d$", done.stdout, re.M), done.stdout
     assert re.search(
         r"^outside the event loop: \d+\.\d% of the wall time \(target < 20%\) (PASS|FAIL)$",
