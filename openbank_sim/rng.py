@@ -64,6 +64,9 @@ class Streams:
         return block_sampler(gen.random)
 
 
+MAX_BLOCK = 4096
+"""The largest block a sampler draws at once (values)."""
+
 Sampler = Callable[[], Any]
 """A stream consumed one value at a time: each call returns its next value."""
 
@@ -71,8 +74,9 @@ Sampler = Callable[[], Any]
 def block_sampler(draw: Callable[[int], np.ndarray], first_block: int = 64) -> Sampler:
     """Hand out the values of ``draw(n)`` one at a time, drawn in numpy blocks on demand.
 
-    Blocks start small (``first_block`` values) and double up to 4096, so thousands of streams
-    cost little memory while busy streams pay one numpy call per 4096 values. The schedule of
+    Blocks start small (``first_block`` values) and double up to :data:`MAX_BLOCK` (4096), so
+    thousands of streams cost little memory while busy streams pay one numpy call per 4096
+    values. The schedule of
     block sizes depends only on how many values were consumed, so a stream is fully
     reproducible. The sampler is the ``__next__`` of a generator over the blocks: a call costs
     less than a Python method would.
@@ -83,5 +87,5 @@ def block_sampler(draw: Callable[[int], np.ndarray], first_block: int = 64) -> S
 def _blocks(draw: Callable[[int], np.ndarray], block: int) -> Iterator[Any]:
     while True:
         yield from draw(block).tolist()
-        if block < 4096:
+        if block < MAX_BLOCK:
             block *= 2

@@ -44,7 +44,7 @@ import simpy
 from simpy.events import NORMAL
 
 from ..outcomes import JOURNEY_FAILED_OFFSET, OUTCOME_NAMES, JourneyEnding, Outcome
-from ..rng import Streams
+from ..rng import MAX_BLOCK, Streams
 from ..spec.distributions import Distribution
 from ..spec.profiles import Profile, rate_pieces, sample_nhpp_blocks
 from ..spec.types import AuthSpec, JourneySpec, PartnerSpec, ProductSpec, Spec, StepSpec
@@ -135,7 +135,7 @@ def _attempt_draws(
     auth) and the token service time (NaN without auth). Each draw has a stream of its own,
     ``(*key, prefix + purpose)`` with purposes ``service``, ``error``, ``overhead``,
     ``auth_failure`` and ``token_service``. Blocks of all five are drawn together on demand, 64
-    doubling up to 4096 as in :func:`~openbank_sim.rng.block_sampler`, so each stream gives
+    doubling up to :data:`~openbank_sim.rng.MAX_BLOCK` as in :func:`~openbank_sim.rng.block_sampler`, so each stream gives
     the values a block sampler over it would give, for one call per attempt.
     """
 
@@ -157,7 +157,7 @@ def _attempt_draws(
         while True:
             # each column gives exactly n values
             yield from zip(service(n), error(n), over(n), coin(n), token(n), strict=False)
-            if n < 4096:
+            if n < MAX_BLOCK:
                 n *= 2
 
     return blocks().__next__
@@ -410,7 +410,7 @@ class SpanContext:
 
 
 class PartnerRuntime:
-    """A live partner: its arrival process, sessions and client.
+    """A live partner: its arrival driver, sessions and client.
 
     Args:
         ctx: what the span's partners share.
@@ -472,6 +472,9 @@ class PartnerRuntime:
         self.refreshes = 0
         self.end_s = -math.inf  # when the last session or refresh ended (s)
         self._record = ctx.recorder.attempt
+        # journeys that start inside the recorder's window, by ending
+        self._journeys = ctx.recorder.journey_tally(self.journey_index, index)
+        self._journey_from_s, self._journey_to_s = ctx.recorder.warmup_s, ctx.recorder.horizon_s
         self._queue, self._eid = event_queue(env)
         self._on_drive: _Callbacks = (self._drive,)
         self._on_attempt: _Callbacks = (self._attempt_event,)
@@ -662,7 +665,8 @@ class PartnerRuntime:
 
     def _end_journey(self, sess: _Session, ending: int) -> None:
         """The session is over (at ``sess.clock``)."""
-        self.rec.journey(sess.t_start, self.journey_index, self.index, ending)
+        if self._journey_from_s <= sess.t_start < self._journey_to_s:
+            self._journeys[ending] += 1
         if sess.clock > self.end_s:
             self.end_s = sess.clock
 
@@ -722,28 +726,25 @@ class PartnerRuntime:
 
     def _server_event(self, sess: _Session) -> None:
         sess.moved = False
-        self._advance(sess)
+        self._attempt(sess, fresh=False)
 
     def _jitter_event(self, sess: _Session) -> None:
         sess.moved = False
         self._back_off(sess, self._jittered(sess.k))
 
-    def _attempt(self, sess: _Session) -> None:
-        """An attempt arrives now (``sess.clock`` is the clock): its server side runs inline
-        while the client waits (:meth:`_advance`)."""
-        clock = sess.clock
-        att = _Attempt(clock, sess.st, sess, sess.attempt_draws, sess.revenue, sess.k)
-        client_deadline = clock + self.timeout
-        user_deadline = sess.user_deadline
-        sess.client_deadline = client_deadline
-        sess.wake = client_deadline if client_deadline <= user_deadline else user_deadline
-        sess.att = att
-        self._advance(sess)
-
-    def _advance(self, sess: _Session) -> None:
-        """Run the attempt's server side up to its next step that takes time (one wake-up at
-        it), or to its end; when the client's timeout or the user's patience comes first, the
-        rest continues detached (:meth:`_detach`) and the client moves on."""
+    def _attempt(self, sess: _Session, fresh: bool = True) -> None:
+        """An attempt arrives now (``fresh``; ``sess.clock`` is the clock), or its server side
+        goes on (a step that took time is due). The server side runs up to its next step that
+        takes time (one wake-up at it), or to its end; when the client's timeout or the user's
+        patience comes first, the rest continues detached (:meth:`_detach`) and the client
+        moves on."""
+        if fresh:
+            clock = sess.clock
+            sess.att = _Attempt(clock, sess.st, sess, sess.attempt_draws, sess.revenue, sess.k)
+            client_deadline = clock + self.timeout
+            user_deadline = sess.user_deadline
+            sess.client_deadline = client_deadline
+            sess.wake = client_deadline if client_deadline <= user_deadline else user_deadline
         att = sess.att
         wake = sess.wake
         clock = sess.clock

@@ -164,7 +164,7 @@ class Recorder:
         self.client_latency = LatencyHistogram()
         self._lc_t: list[float] = []
         self._lc_lat: list[float] = []
-        self._journeys: dict[tuple[int, int, int], int] = defaultdict(int)
+        self._tallies: dict[tuple[int, int], list[int]] = {}
         self.attempts = 0
         self.call_log = layout.call_log
         # published-style availability (C-UK-8): runs of consecutive failed requests
@@ -213,12 +213,26 @@ class Recorder:
         self._lc_t.append(t_first)
         self._lc_lat.append(latency)
 
-    def journey(self, t_start: float, journey: int, partner: int, ending: int) -> None:
-        """A finished journey that started at ``t_start`` (s)."""
-        if self.warmup_s <= t_start < self.horizon_s:
-            self._journeys[journey, partner, ending] += 1
+    def journey_tally(self, journey: int, partner: int) -> list[int]:
+        """The tally of finished journeys of ``(journey, partner)`` that started inside
+        ``[warmup_s, horizon_s)``, by ending code: the model adds to it (``tally[ending] +=
+        1``); :meth:`aggregates` hands the tallies on as journey counts."""
+        tally = self._tallies.get((journey, partner))
+        if tally is None:
+            tally = self._tallies[journey, partner] = [0] * len(JOURNEY_ENDINGS)
+        return tally
 
     # -- aggregation -------------------------------------------------------------------------
+    def _journey_cells(self) -> dict[tuple[int, int, int], int]:
+        """Journey counts by ``(journey, partner, ending)`` from the tallies (endings that
+        never occurred left out)."""
+        cells: dict[tuple[int, int, int], int] = {}
+        for (journey, partner), tally in self._tallies.items():
+            for ending, n in enumerate(tally):
+                if n:
+                    cells[journey, partner, ending] = n
+        return cells
+
     def _flush_log(self) -> None:
         if not self._log:
             return
@@ -386,7 +400,7 @@ class Recorder:
             wait_by_bin=wait_by_bin,
             revenue=self._money(self._revenue, PP),
             cost=self._money(self._cost, PP),
-            journeys=JourneyCounts.from_cells(self._journeys),
+            journeys=JourneyCounts.from_cells(self._journey_cells()),
             latency_by_product=tuple(self.latency_by_product),
             latency_by_partner=tuple(self.latency_by_partner),
             client_latency=self.client_latency,
