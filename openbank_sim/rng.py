@@ -76,10 +76,9 @@ def block_sampler(draw: Callable[[int], np.ndarray], first_block: int = 64) -> S
 
     Blocks start small (``first_block`` values) and double up to :data:`MAX_BLOCK` (4096), so
     thousands of streams cost little memory while busy streams pay one numpy call per 4096
-    values. The schedule of
-    block sizes depends only on how many values were consumed, so a stream is fully
-    reproducible. The sampler is the ``__next__`` of a generator over the blocks: a call costs
-    less than a Python method would.
+    values. The schedule of block sizes depends only on how many values were consumed, so a
+    stream is fully reproducible. The sampler is the ``__next__`` of a generator over the
+    blocks: a call costs less than a Python method would.
     """
     return _blocks(draw, first_block).__next__
 

@@ -51,14 +51,10 @@ def simulate(
     """
     scenario, seed = _checked(scenario, seed, overrides, allow_long)
     spec = scenario.spec
-    windowed = spec.run.traffic == "windowed"
-    if spec.run.warmup_auto:
-        with run_bar(f"{spec.name} (auto warm-up, up to 2 passes)", windowed, progress) as hook:
-            out, choice = run_auto_warmup(spec, seed, hook)
-        return build_results(out, scenario.as_dict(), scenario.source, warmup=choice)
-    with run_bar(spec.name, windowed, progress) as hook:
-        out = run_world(spec, seed, hook)
-    return build_results(out, scenario.as_dict(), scenario.source)
+    label = f"{spec.name} (auto warm-up, up to 2 passes)" if spec.run.warmup_auto else spec.name
+    with run_bar(label, spec.run.traffic == "windowed", progress) as hook:
+        out, choice = _record(spec, seed, hook)
+    return build_results(out, scenario.as_dict(), scenario.source, warmup=choice)
 
 
 def simulate_kpis(
@@ -72,10 +68,16 @@ def simulate_kpis(
     sends back. The same numbers as ``simulate(...).kpis`` (same arguments; no progress bar).
     """
     scenario, seed = _checked(scenario, seed, overrides, allow_long)
-    spec = scenario.spec
+    return run_kpis(_record(scenario.spec, seed, None)[0])
+
+
+def _record(
+    spec: Spec, seed: int, hook: ProgressHook | None
+) -> tuple[RunRecord, WarmupChoice | None]:
+    """The run's record, and how ``run.warmup = "auto"`` chose its warm-up (None: fixed)."""
     if spec.run.warmup_auto:
-        return run_kpis(run_auto_warmup(spec, seed, None)[0])
-    return run_kpis(run_world(spec, seed))
+        return run_auto_warmup(spec, seed, hook)
+    return run_world(spec, seed, hook), None
 
 
 def _checked(

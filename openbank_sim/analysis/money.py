@@ -40,7 +40,7 @@ from ..spec.units import SECONDS_PER_DAY, SECONDS_PER_MONTH, SECONDS_PER_YEAR
 __all__ = [
     "LedgerRow",
     "accrue_monthly",
-    "build_ledger",
+    "ledger_rows",
     "ledger_table",
     "money_kpis",
     "month_end",
@@ -207,7 +207,7 @@ def _by_month(
     ]
 
 
-def build_ledger(out: RunRecord) -> tuple[list[LedgerRow], dict[str, float]]:
+def ledger_rows(out: RunRecord) -> tuple[list[LedgerRow], dict[str, float]]:
     """The run's ledger rows, sorted by time, category and partner, and its money KPIs
     (revenue, cost, profit, NPV, payback, partner); :func:`ledger_table` makes the DataFrame."""
     spec = out.spec
@@ -253,7 +253,7 @@ def build_ledger(out: RunRecord) -> tuple[list[LedgerRow], dict[str, float]]:
 
 
 def ledger_table(rows: Sequence[LedgerRow], start: Any) -> pd.DataFrame:
-    """The ``ledger`` table of sorted ``rows`` (:func:`build_ledger`); ``start`` is
+    """The ``ledger`` table of sorted ``rows`` (:func:`ledger_rows`); ``start`` is
     ``run.start``."""
     df = pd.DataFrame(
         [(r.month, r.t_s, r.category, r.partner, r.amount) for r in rows],

@@ -34,7 +34,7 @@ from ..outcomes import JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES, JourneyEnding
 from .folders import RUN_FORMAT, RUN_KIND, write_folder
 from .intervals import DEFAULT_BATCHES, BatchMeansInterval, interval_of
 from .kpis import KPI_GROUPS, KPI_NAMES
-from .money import LedgerRow, build_ledger, ledger_table, onboarding_kpis, partners_table
+from .money import LedgerRow, ledger_rows, ledger_table, onboarding_kpis, partners_table
 from .readback import read_folder, table_shape
 from .slo import evaluate_slo, union_length
 from .storms import storm_kpis, storm_warnings
@@ -310,7 +310,7 @@ def _kpis(
     jc = calls_rec.journeys
     started = float(jc.count.sum()) if jc.count.size else 0
     completed = float(jc.count[jc.ending == JourneyEnding.COMPLETED.value].sum()) if started else 0
-    rows, money = build_ledger(record)
+    rows, money = ledger_rows(record)
     onboarding = onboarding_kpis(record, rows)
 
     avail = 1.0 - union_length([iv for pool in record.pools for iv in pool.downtime]) / measured_s

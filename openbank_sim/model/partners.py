@@ -789,9 +789,8 @@ class PartnerRuntime:
         att = sess.att
         if outcome == RATE_LIMITED and self.respect_retry_after and att.retry_after < math.inf:
             self._back_off(sess, att.retry_after)
-        elif self.backoff.jitter == "none":
-            self._back_off(sess, self._jittered(k))
-        elif sess.moved:  # the jitter is drawn when the client has the outcome
+        elif sess.moved and self.backoff.jitter != "none":
+            # the jitter is drawn when the client has the outcome, in time order
             self._wake_at(sess, sess.clock, self._on_jitter)
         else:
             self._back_off(sess, self._jittered(k))
