@@ -182,7 +182,7 @@ class Explorer:
     def _widget(self, w: Any, key: str, choice: Any) -> Any:
         raw = self.scenario.as_dict()
         current = _get(raw, key)
-        from .plots._labels import param_label
+        from .plots import param_label
 
         label = param_label(key, raw)  # in words with its unit; the key path is the tooltip
         style = {"description_width": "240px"}

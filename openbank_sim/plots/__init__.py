@@ -13,10 +13,14 @@ Money and onboarding (one run, or several arms keyed by name):
     :func:`money_over_time`, :func:`partners_live`, :func:`onboarding_gantt`,
     :func:`break_even`, :func:`time_to_market_hist`.
 
+Labels: :func:`param_label` (a dotted parameter path in words with its unit) and
+:func:`kpi_label` (a KPI in words with its unit), as the figures write them.
+
 Every function draws an empty axes with the note "no data" instead of raising when the table
 it needs is empty or missing.
 """
 
+from ._labels import kpi_label, param_label
 from ._style import PALETTE
 from .calls import latency_cdf, latency_percentiles, latency_throughput, outcome_mix
 from .experiments import (
@@ -37,6 +41,7 @@ from .studies import optimization_map, sensitivity_bars
 __all__ = [
     "PALETTE",
     "break_even",
+    "kpi_label",
     "latency_cdf",
     "latency_percentiles",
     "latency_throughput",
@@ -44,6 +49,7 @@ __all__ = [
     "onboarding_gantt",
     "optimization_map",
     "outcome_mix",
+    "param_label",
     "partners_live",
     "rate_limit_tradeoff",
     "sensitivity_bars",

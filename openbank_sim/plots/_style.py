@@ -81,14 +81,24 @@ def _style(ax: Axes, grid: str = "both") -> None:
     ax.tick_params(labelsize=9)
 
 
-def _legend(ax: Axes, **kwargs: Any) -> None:
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(frameon=False, fontsize=9, **kwargs)
+def _legend(ax: Axes, **kwargs: Any) -> Any:
+    """The house legend (no frame, 9 pt unless ``fontsize`` says otherwise), of ``handles``
+    when given, else of the axes' labelled artists; none when there is nothing to show."""
+    if kwargs.get("handles") or ax.get_legend_handles_labels()[0]:
+        return ax.legend(**{"frameon": False, "fontsize": 9, **kwargs})
+    return None
 
 
-def _legend_right(ax: Axes) -> None:
+def _legend_right(ax: Axes, **kwargs: Any) -> Any:
     """The legend outside the axes on the right, clear of the data."""
-    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return _legend(
+        ax, **{"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0, **kwargs}
+    )
+
+
+def _legend_below(ax: Axes, y: float, **kwargs: Any) -> Any:
+    """The legend centred below the axes, its top at ``y`` (axes fraction, negative)."""
+    return _legend(ax, loc="upper center", bbox_to_anchor=(0.5, y), **kwargs)
 
 
 def _lighten(colour: str, amount: float = 0.6) -> tuple[float, float, float]:

@@ -32,6 +32,7 @@ from ._style import (
     _is_categorical,
     _label_points,
     _legend,
+    _legend_below,
     _lighten,
     _no_data,
     _runs_table,
@@ -278,10 +279,9 @@ def rate_limit_tradeoff(
     if rest:
         title_lines.append("labels: " + " / ".join(param_name(p, raw) for p in rest))
     if handles:
-        ax.legend(
+        _legend(
+            ax,
             handles=handles,
-            frameon=False,
-            fontsize=9,
             title="\n".join(title_lines) or None,
             title_fontsize=8,
             loc="upper left",
@@ -405,14 +405,16 @@ def _mark_cells(ax: Axes, values: np.ndarray, target: KpiTarget, currency: str) 
         Patch(facecolor="none", edgecolor="black", lw=2.2, label=f"meets {target.text(currency)}"),
         Patch(facecolor=PALETTE["muted"], edgecolor="white", hatch="//", label="misses it"),
     ]
-    ax.legend(
-        handles=handles,
-        frameon=False,
-        fontsize=8.5,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.13),
-        ncols=2,
-    )
+    _legend_below(ax, -0.13, handles=handles, fontsize=8.5, ncols=2)
+
+
+def _target_lines(ax: Axes, targets: bool) -> list[Any]:
+    """The axes' labelled artists that are target lines (``targets``), or all the others."""
+    return [
+        h
+        for h in ax.get_legend_handles_labels()[0]
+        if h.get_label().startswith("target:") == targets
+    ]
 
 
 def sweep_effects(
@@ -464,31 +466,23 @@ def sweep_effects(
                 threshold_line(ax, t, "y", currency)
             if on_kpi and j == len(params) - 1:
                 met = meets_all(summary, on_kpi)
-                handles = [
-                    h for h in ax.get_legend_handles_labels()[0] if h.get_label()[:7] == "target:"
-                ]
+                handles = _target_lines(ax, True)
                 handles += (
                     _black(pass_fail_handles(met, 6.0), on_kpi)
                     if n_groups > 1
                     else pass_fail_handles(met, 6.0)
                 )
-                ax.legend(handles=handles, frameon=False, fontsize=7.5, loc="best")
+                _legend(ax, handles=handles, fontsize=7.5, loc="best")
             if others and i == len(kpis) - 1:  # each column groups by the other parameters
-                lines = [
-                    h
-                    for h in ax.get_legend_handles_labels()[0]
-                    if not h.get_label().startswith("target:")
-                ]
-                ax.add_artist(
-                    ax.legend(
-                        handles=lines,
-                        frameon=False,
-                        fontsize=7.5,
-                        loc="upper center",
-                        bbox_to_anchor=(0.5, -0.22),
-                        ncols=2 if n_groups > 3 else 1,
-                    )
+                below = _legend_below(
+                    ax,
+                    -0.22,
+                    handles=_target_lines(ax, False),
+                    fontsize=7.5,
+                    ncols=2 if n_groups > 3 else 1,
                 )
+                if below is not None:
+                    ax.add_artist(below)
     if not kpis or not params:
         _no_data(axes[0][0])
     fig.suptitle("Sweep effects (mean and confidence interval per point)", fontsize=11)

@@ -266,9 +266,8 @@ def optimization_map(
     ax.text(
         1.0, -0.16, note, transform=ax.transAxes, ha="right", fontsize=8, color=PALETTE["muted"]
     )
-    ax.legend(
-        frameon=False,
-        fontsize=9,
+    _legend(
+        ax,
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),
         title="configurations",
