@@ -51,7 +51,7 @@ from ..spec.units import SECONDS_PER_YEAR
 from .gateway import Gateway
 from .horizon import Operations, background_users
 from .limits import new_state
-from .partners import partner_rate
+from .partners import backoff_delay, partner_rate
 
 __all__ = [
     "REPLAY_MEMORIES",
@@ -193,12 +193,9 @@ class _Client:
     """A partner's client as the replay needs it, with its own jitter stream."""
 
     __slots__ = (
-        "base",
-        "factor",
+        "backoff",
         "jitter",
         "max_attempts",
-        "max_s",
-        "mode",
         "respect",
         "retry_on",
     )
@@ -208,20 +205,14 @@ class _Client:
         self.max_attempts = c.max_attempts
         self.retry_on = tuple(o in c.retry_on for o in OUTCOME_NAMES)
         self.respect = c.respect_retry_after
-        self.base, self.factor, self.max_s = c.backoff.base_s, c.backoff.factor, c.backoff.max_s
-        self.mode = c.backoff.jitter
+        self.backoff = c.backoff
         self.jitter = jitter
 
     def delay(self, outcome: int, k: int, retry_after: float) -> float:
         """Seconds before attempt ``k + 1`` after attempt ``k`` ended with ``outcome``."""
         if outcome == RATE_LIMITED and self.respect and retry_after < math.inf:
             return retry_after
-        delay = min(self.max_s, self.base * self.factor ** (k - 1))
-        if self.mode == "full":
-            delay *= self.jitter()
-        elif self.mode == "equal":
-            delay = 0.5 * delay * (1.0 + self.jitter())
-        return delay
+        return backoff_delay(self.backoff, k, self.jitter)
 
 
 class _Pool:

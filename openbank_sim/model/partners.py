@@ -44,10 +44,18 @@ import simpy
 from simpy.events import NORMAL
 
 from ..outcomes import JOURNEY_FAILED_OFFSET, OUTCOME_NAMES, JourneyEnding, Outcome
-from ..rng import MAX_BLOCK, Streams
+from ..rng import MAX_BLOCK, Sampler, Streams
 from ..spec.distributions import Distribution
 from ..spec.profiles import Profile, rate_pieces, sample_nhpp_blocks
-from ..spec.types import AuthSpec, JourneySpec, PartnerSpec, ProductSpec, Spec, StepSpec
+from ..spec.types import (
+    AuthSpec,
+    BackoffSpec,
+    JourneySpec,
+    PartnerSpec,
+    ProductSpec,
+    Spec,
+    StepSpec,
+)
 from ..spec.units import SECONDS_PER_YEAR
 from .bank import BackendPool
 from .clock import delay_until, event_queue
@@ -95,6 +103,17 @@ def partner_rate(
         edges = np.concatenate(([from_s], edges[k + 1 :]))
         factors = factors[k:]
     return edges, factors
+
+
+def backoff_delay(backoff: BackoffSpec, k: int, jitter: Sampler) -> float:
+    """The client's wait after attempt ``k`` (s): ``base_s * factor ** (k - 1)`` capped at
+    ``max_s``, jittered as ``backoff.jitter`` says (one draw of ``jitter`` unless "none")."""
+    delay = min(backoff.max_s, backoff.base_s * backoff.factor ** (k - 1))
+    if backoff.jitter == "full":
+        delay *= jitter()
+    elif backoff.jitter == "equal":
+        delay = 0.5 * delay * (1.0 + jitter())
+    return delay
 
 
 # an attempt's draws: (service_s, is_error, overhead_s, auth_coin, token_service_s)
@@ -730,7 +749,7 @@ class PartnerRuntime:
 
     def _jitter_event(self, sess: _Session) -> None:
         sess.moved = False
-        self._back_off(sess, self._jittered(sess.k))
+        self._back_off(sess, backoff_delay(self.backoff, sess.k, self.jitter))
 
     def _attempt(self, sess: _Session, fresh: bool = True) -> None:
         """An attempt arrives now (``fresh``; ``sess.clock`` is the clock), or its server side
@@ -793,17 +812,7 @@ class PartnerRuntime:
             # the jitter is drawn when the client has the outcome, in time order
             self._wake_at(sess, sess.clock, self._on_jitter)
         else:
-            self._back_off(sess, self._jittered(k))
-
-    def _jittered(self, k: int) -> float:
-        """The backoff after attempt ``k`` (s), jittered as the client says (one draw)."""
-        b = self.backoff
-        delay = min(b.max_s, b.base_s * b.factor ** (k - 1))
-        if b.jitter == "full":
-            delay *= self.jitter()
-        elif b.jitter == "equal":
-            delay = 0.5 * delay * (1.0 + self.jitter())
-        return delay
+            self._back_off(sess, backoff_delay(self.backoff, k, self.jitter))
 
     def _back_off(self, sess: _Session, delay: float) -> None:
         """Wait ``delay`` seconds, then the next attempt (unless the user leaves first)."""
