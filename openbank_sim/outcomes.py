@@ -4,7 +4,8 @@ and plots.
 An attempt's :class:`Outcome` is what the client saw; a journey's :class:`JourneyEnding` is
 ``completed``, the user's patience running out, a drop-off at a redirect, or the final outcome
 of a step (``failed_<outcome>``: code ``JOURNEY_FAILED_OFFSET + outcome``; ``ok`` never ends a
-journey early, so code 3 is unused).
+journey early, so code 3 is unused), including ``failed_circuit_open`` when the client's circuit
+breaker refused the call (:data:`CIRCUIT_OPEN`, a call's outcome but no attempt's).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "CIRCUIT_OPEN",
     "JOURNEY_ENDINGS",
     "JOURNEY_FAILED_OFFSET",
     "NO_ANSWER",
@@ -45,6 +47,9 @@ NO_ANSWER: tuple[Outcome, ...] = (Outcome.OVERLOADED, Outcome.TIMEOUT, Outcome.E
 """Outcomes without a good answer (503, timeout, 5xx): service-level errors and downtime."""
 
 JOURNEY_FAILED_OFFSET = 3
+CIRCUIT_OPEN = N_OUTCOMES
+"""A logical call's final outcome that is no attempt's: the client's circuit breaker was open,
+so the call failed fast without reaching the bank (journey ending ``failed_circuit_open``)."""
 
 
 class JourneyEnding(IntEnum):
@@ -58,6 +63,7 @@ class JourneyEnding(IntEnum):
     FAILED_TIMEOUT = JOURNEY_FAILED_OFFSET + Outcome.TIMEOUT
     FAILED_ERROR = JOURNEY_FAILED_OFFSET + Outcome.ERROR
     FAILED_AUTH_FAILED = JOURNEY_FAILED_OFFSET + Outcome.AUTH_FAILED
+    FAILED_CIRCUIT_OPEN = JOURNEY_FAILED_OFFSET + CIRCUIT_OPEN
 
 
 JOURNEY_ENDINGS: tuple[str, ...] = (
@@ -66,5 +72,6 @@ JOURNEY_ENDINGS: tuple[str, ...] = (
     "redirect",
     "_",  # unused code: "ok" never ends a journey early
     *(f"failed_{o}" for o in OUTCOME_NAMES[1:]),
+    "failed_circuit_open",
 )
 """Ending names by code (the ``journeys`` table's ``ending`` column)."""

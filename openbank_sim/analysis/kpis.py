@@ -26,6 +26,8 @@ KPI_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "backend_wait_mean_s",
             "backend_wait_max_s",
             "retry_amplification_peak",
+            "retries_suppressed",
+            "calls_short_circuited",
             "windows_unsettled",
             "availability",
             "availability_published",
@@ -98,6 +100,7 @@ _COUNTED = {
     "consents_lapsed": "consents",
     "slo_breach_hours": "partner-hours",
     "retry_amplification_peak": "attempts per first attempt",
+    "retries_suppressed": "retries",
     "windows_unsettled": "windows",
     "payback_month": "month",
 }

@@ -34,6 +34,7 @@ from ..outcomes import JOURNEY_ENDINGS, N_OUTCOMES, OUTCOME_NAMES, JourneyEnding
 from .folders import RUN_FORMAT, RUN_KIND, write_folder
 from .intervals import DEFAULT_BATCHES, BatchMeansInterval, interval_of
 from .kpis import KPI_GROUPS, KPI_NAMES
+from .levers import LEVER_COLUMNS, breaker_table, lever_cells, lever_kpis, lever_totals_by_partner
 from .money import LedgerRow, ledger_rows, ledger_table, onboarding_kpis, partners_table
 from .readback import read_folder, table_shape
 from .slo import evaluate_slo, union_length
@@ -361,6 +362,7 @@ def _kpis(
         "journeys_abandoned": started - completed,
         "conversion_rate": _ratio(completed, started),
         **storm_kpis(record),
+        **lever_kpis(calls_rec),
         **money,
         **onboarding,
     }
@@ -404,6 +406,10 @@ def build_results(
         tables["slo_breaches"] = slo_table
     if calls_rec.call_log is not None:
         tables["calls"] = _call_table(calls_rec.call_log, partners, products)
+    if calls_rec.breaker_transitions is not None:
+        tables["breaker_transitions"] = breaker_table(
+            calls_rec.breaker_transitions, partners, products, run.start
+        )
 
     hists = {f"product:{n}": h for n, h in zip(products, calls_rec.latency_by_product, strict=True)}
     hists.update(
@@ -512,7 +518,8 @@ def _timeseries(calls: CallAggregates, partners, products, run) -> pd.DataFrame:
             strict=True,
         )
     )
-    rows = sorted({*key_counts, *revenue, *cost})
+    levers = lever_cells(calls.client_levers) if calls.client_levers is not None else None
+    rows = sorted({*key_counts, *revenue, *cost, *(levers or ())})
     cols = [f"calls_{o}" for o in OUTCOME_NAMES]
     if not rows:
         return pd.DataFrame(
@@ -527,6 +534,7 @@ def _timeseries(calls: CallAggregates, partners, products, run) -> pd.DataFrame:
                 "first_attempts",
                 "revenue",
                 "cost",
+                *(LEVER_COLUMNS if levers is not None else ()),
             ]
         )
     bin_s = c.bin_s
@@ -547,6 +555,9 @@ def _timeseries(calls: CallAggregates, partners, products, run) -> pd.DataFrame:
     df["first_attempts"] = np.array([first.get(r, 0) for r in rows], dtype=f.count.dtype)
     df["revenue"] = [revenue.get(r, 0.0) for r in rows]
     df["cost"] = [cost.get(r, 0.0) for r in rows]
+    if levers is not None:
+        for i, col in enumerate(LEVER_COLUMNS):
+            df[col] = np.array([levers.get(r, (0, 0))[i] for r in rows], dtype=np.int64)
     return df
 
 
@@ -649,6 +660,9 @@ def _by_partner(record: RunRecord) -> pd.DataFrame:
     df["journeys_completed"] = completed
     with np.errstate(invalid="ignore", divide="ignore"):
         df["conversion_rate"] = np.where(started > 0, completed / np.maximum(started, 1), np.nan)
+    if calls.client_levers is not None:
+        for col, values in lever_totals_by_partner(calls.client_levers, n).items():
+            df[col] = values
     return df
 
 

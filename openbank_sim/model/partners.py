@@ -43,7 +43,7 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL
 
-from ..outcomes import JOURNEY_FAILED_OFFSET, OUTCOME_NAMES, JourneyEnding, Outcome
+from ..outcomes import CIRCUIT_OPEN, JOURNEY_FAILED_OFFSET, OUTCOME_NAMES, JourneyEnding, Outcome
 from ..rng import MAX_BLOCK, Sampler, Streams
 from ..spec.distributions import Distribution
 from ..spec.profiles import Profile, rate_pieces, sample_nhpp_blocks
@@ -61,6 +61,7 @@ from .bank import BackendPool
 from .clock import delay_until, event_queue
 from .gateway import Gateway
 from .recorder import Recorder
+from .resilience import CircuitBreaker, RetryBudget
 
 __all__ = ["EXTRA_REFRESH_ID", "PartnerRuntime", "SpanContext"]
 
@@ -332,6 +333,8 @@ class _Session:
         "k",
         "logged",
         "moved",
+        "outcome",
+        "permit",
         "prev",
         "revenue",
         "sid",
@@ -358,6 +361,10 @@ class _Session:
     client_deadline: float
     wake: float
     callbacks: _Callbacks | None
+    # with a client lever: the attempt's breaker permit (its epoch) and the outcome the client
+    # has when the session waits to act on it in time order
+    permit: int
+    outcome: int
 
     def __init__(
         self,
@@ -500,6 +507,21 @@ class PartnerRuntime:
         self._on_server: _Callbacks = (self._server_event,)
         self._on_retry: _Callbacks = (self._retry_event,)
         self._on_jitter: _Callbacks = (self._jitter_event,)
+        self._on_outcome: _Callbacks = (self._outcome_event,)
+        # the client's levers against retry storms (None when off)
+        self.budget = RetryBudget(client.retry_budget) if client.retry_budget else None
+        breaker = client.circuit_breaker
+        self.failures: tuple[bool, ...] = ()  # by outcome: counts as a breaker failure
+        self.breakers: list[CircuitBreaker] | None = None
+        if breaker is not None:
+            self.failures = tuple(o in breaker.failures for o in OUTCOME_NAMES)
+            self.breakers = [
+                CircuitBreaker(breaker, ctx.recorder.breaker_log(index, k))
+                for k in range(len(ctx.products))
+            ]
+        self.levers = self.budget is not None or self.breakers is not None
+        if self.levers:
+            ctx.recorder.uses_levers()
         self.consents_lapsed = 0
         self.bg_step: _Step | None = None
         bg = spec.background
@@ -759,6 +781,8 @@ class PartnerRuntime:
         moves on."""
         if fresh:
             clock = sess.clock
+            if self.levers and not self._lever_gate(sess):
+                return
             sess.att = _Attempt(clock, sess.st, sess, sess.attempt_draws, sess.revenue, sess.k)
             client_deadline = clock + self.timeout
             user_deadline = sess.user_deadline
@@ -775,7 +799,10 @@ class PartnerRuntime:
                 self._detach(att, t_next)
                 sess.clock = clock + delay_until(wake, clock)
                 sess.moved = True
-                if wake != sess.client_deadline:
+                outcome = PATIENCE if wake != sess.client_deadline else TIMEOUT
+                if self.levers:
+                    self._lever_outcome(sess, outcome)
+                elif outcome == PATIENCE:
                     self._call_done(sess, PATIENCE)
                 else:
                     self._after_attempt(sess, TIMEOUT)
@@ -789,12 +816,81 @@ class PartnerRuntime:
         if end > user_deadline:
             sess.clock = clock + delay_until(user_deadline, clock)
             sess.moved = True
-            self._call_done(sess, PATIENCE)
+            if self.levers:
+                self._lever_outcome(sess, PATIENCE)
+            else:
+                self._call_done(sess, PATIENCE)
             return
         if end > clock:
             sess.clock = clock + (end - clock)
             sess.moved = True
-        self._after_attempt(sess, att.client_outcome)
+        if self.levers:
+            self._lever_outcome(sess, att.client_outcome)
+        else:
+            self._after_attempt(sess, att.client_outcome)
+
+    # -- the client's levers: a retry budget, a circuit breaker per product ------------------
+    def _lever_gate(self, sess: _Session) -> bool:
+        """An attempt is about to go (at ``sess.clock``, SimPy's clock): False when the
+        product's breaker is open and the call fails fast (ended here, with
+        :data:`~openbank_sim.outcomes.CIRCUIT_OPEN`); a first attempt pays into the budget."""
+        t = sess.clock
+        st = sess.st
+        if self.breakers is not None:
+            permit = self.breakers[st.product].permit(t)
+            if permit < 0:
+                self.rec.short_circuit(t, st.pp)
+                if not st.background:
+                    self.rec.logical_call(sess.t_first, t - sess.t_first)
+                self._call_done(sess, CIRCUIT_OPEN)
+                return False
+            sess.permit = permit
+        if self.budget is not None and sess.k == 1:
+            self.budget.deposit(t)
+        return True
+
+    def _lever_outcome(self, sess: _Session, outcome: int) -> None:
+        """The client has an attempt's outcome (or the user left: :data:`PATIENCE`) at
+        ``sess.clock``: the levers hear of it at that moment, in time order (a wake-up when the
+        session's clock is ahead of SimPy's)."""
+        if sess.moved:
+            sess.outcome = outcome
+            self._wake_at(sess, sess.clock, self._on_outcome)
+        else:
+            self._lever_decide(sess, outcome)
+
+    def _outcome_event(self, sess: _Session) -> None:
+        sess.moved = False
+        self._lever_decide(sess, sess.outcome)
+
+    def _lever_decide(self, sess: _Session, outcome: int) -> None:
+        """The breaker records the outcome; a retry the budget cannot pay for is not made (the
+        call ends with the attempt's outcome); otherwise the client goes on as without levers."""
+        t = sess.clock
+        st = sess.st
+        if self.breakers is not None:
+            breaker = self.breakers[st.product]
+            if outcome == PATIENCE:
+                breaker.release(sess.permit)
+            else:
+                breaker.record(t, self.failures[outcome], sess.permit)
+        if outcome == PATIENCE:
+            self._call_done(sess, PATIENCE)
+            return
+        budget = self.budget
+        if (
+            budget is not None
+            and outcome != OK
+            and sess.k < self.max_attempts
+            and self.retry_on[outcome]
+            and not budget.try_withdraw(t)
+        ):
+            self.rec.retry_suppressed(t, st.pp)
+            if not st.background:
+                self.rec.logical_call(sess.t_first, t - sess.t_first)
+            self._call_done(sess, outcome)
+            return
+        self._after_attempt(sess, outcome)
 
     def _after_attempt(self, sess: _Session, outcome: int) -> None:
         """The client has the attempt's outcome (at ``sess.clock``): the call ends, or the

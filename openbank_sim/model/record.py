@@ -22,8 +22,10 @@ from .onboarding import Project
 
 __all__ = [
     "BinLatency",
+    "BreakerTransitions",
     "CallAggregates",
     "CallCounts",
+    "ClientLeverCounts",
     "FirstAttempts",
     "JourneyCounts",
     "MoneyCells",
@@ -218,6 +220,76 @@ class JourneyCounts:
 
 
 @dataclass(frozen=True)
+class ClientLeverCounts:
+    """What the clients' levers did, by (time bin, partner, product), call-KPI window.
+
+    Attributes:
+        bin_s: width of a time bin (s).
+        bin, partner, product: the axes (int64 arrays).
+        retries_suppressed: retries the retry budget did not allow (dated at the decision).
+        short_circuited: calls the circuit breaker failed fast (dated at the refused attempt).
+    """
+
+    bin_s: float
+    bin: np.ndarray
+    partner: np.ndarray
+    product: np.ndarray
+    retries_suppressed: np.ndarray
+    short_circuited: np.ndarray
+
+    @classmethod
+    def from_cells(
+        cls, bin_s: float, cells: Mapping[tuple[int, int, int], tuple[int, int]]
+    ) -> ClientLeverCounts:
+        """From ``{(bin, partner, product): (retries_suppressed, short_circuited)}``."""
+        b, partner, product = _axes(cells.keys(), 3)
+        values = list(cells.values())
+        return cls(
+            bin_s,
+            b,
+            partner,
+            product,
+            _ints([v[0] for v in values]),
+            _ints([v[1] for v in values]),
+        )
+
+    @classmethod
+    def empty(cls, bin_s: float) -> ClientLeverCounts:
+        """No lever acted."""
+        return cls.from_cells(bin_s, {})
+
+
+@dataclass(frozen=True)
+class BreakerTransitions:
+    """Every state change of the clients' circuit breakers, in time order (the whole run).
+
+    Attributes:
+        t_s: when (s from the start).
+        partner, product: whose breaker (int64 index arrays).
+        from_state, to_state: state codes (:data:`~openbank_sim.model.resilience.BREAKER_STATES`:
+            0 closed, 1 open, 2 half-open).
+    """
+
+    t_s: np.ndarray
+    partner: np.ndarray
+    product: np.ndarray
+    from_state: np.ndarray
+    to_state: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[float, int, int, int, int]]) -> BreakerTransitions:
+        """From ``(t_s, partner, product, from_state, to_state)`` rows (sorted here by time)."""
+        rows = sorted(rows, key=lambda r: r[0])
+        return cls(
+            _floats([r[0] for r in rows]),
+            _ints([r[1] for r in rows]),
+            _ints([r[2] for r in rows]),
+            _ints([r[3] for r in rows]),
+            _ints([r[4] for r in rows]),
+        )
+
+
+@dataclass(frozen=True)
 class BinLatency:
     """Latency histograms of ``ok`` attempts by (time bin, product), sorted by bin then product.
 
@@ -287,6 +359,9 @@ class CallAggregates:
         slo: SLO aggregates (None without an ``[slo]`` section or when not evaluated).
         attempts: attempts simulated (all of them, warm-up included).
         call_log: the call log as columns sorted by arrival (None when not recorded).
+        client_levers: what the clients' retry budgets and circuit breakers did (None: no
+            client has one).
+        breaker_transitions: the breakers' state changes (None: no client has a breaker).
     """
 
     counts: CallCounts
@@ -306,6 +381,8 @@ class CallAggregates:
     slo: SloAggregates | None
     attempts: int
     call_log: Mapping[str, np.ndarray] | None
+    client_levers: ClientLeverCounts | None = None
+    breaker_transitions: BreakerTransitions | None = None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ Call KPIs count attempts *arriving* in ``[warmup, horizon)``; money counts attem
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,8 +41,10 @@ from ..outcomes import (
 )
 from .record import (
     BinLatency,
+    BreakerTransitions,
     CallAggregates,
     CallCounts,
+    ClientLeverCounts,
     FirstAttempts,
     JourneyCounts,
     MoneyCells,
@@ -177,6 +179,9 @@ class Recorder:
         self._slo_latency: dict[int, LatencyHistogram] = {}
         self._log: list[tuple] = []
         self._log_chunks: list[dict[str, np.ndarray]] = []
+        # the clients' levers (only when a client has one)
+        self._levers: dict[tuple[int, int, int], list[int]] | None = None
+        self._transitions: list[tuple[float, int, int, int, int]] | None = None
 
     # -- hot path --------------------------------------------------------------------------
     def attempt(
@@ -221,6 +226,51 @@ class Recorder:
         if tally is None:
             tally = self._tallies[journey, partner] = [0] * len(JOURNEY_ENDINGS)
         return tally
+
+    # -- the clients' levers ---------------------------------------------------------------
+    def _lever_cell(self, t: float, pp: int) -> list[int] | None:
+        if not self.warmup_s <= t < self.horizon_s:
+            return None
+        if self._levers is None:
+            self._levers = {}
+        P = self.n_products
+        key = (int(t // self.time_bin_s), pp // P, pp % P)
+        cell = self._levers.get(key)
+        if cell is None:
+            cell = self._levers[key] = [0, 0]
+        return cell
+
+    def retry_suppressed(self, t: float, pp: int) -> None:
+        """A retry the client's budget did not allow, decided at ``t`` (s), of partner*P +
+        product ``pp``."""
+        cell = self._lever_cell(t, pp)
+        if cell is not None:
+            cell[0] += 1
+
+    def short_circuit(self, t: float, pp: int) -> None:
+        """A call the client's breaker failed fast at ``t`` (s), of partner*P + product ``pp``."""
+        cell = self._lever_cell(t, pp)
+        if cell is not None:
+            cell[1] += 1
+
+    def breaker_log(self, partner: int, product: int) -> Callable[[float, int, int], None]:
+        """Where the breaker of ``(partner, product)`` reports its state changes
+        ``(t_s, from_state, to_state)``."""
+        if self._levers is None:
+            self._levers = {}
+        if self._transitions is None:
+            self._transitions = []
+        rows = self._transitions
+
+        def transition(t: float, a: int, b: int) -> None:
+            rows.append((t, partner, product, a, b))
+
+        return transition
+
+    def uses_levers(self) -> None:
+        """A client has a lever: the aggregates carry what the levers did (zeros included)."""
+        if self._levers is None:
+            self._levers = {}
 
     # -- aggregation -------------------------------------------------------------------------
     def _journey_cells(self) -> dict[tuple[int, int, int], int]:
@@ -413,6 +463,18 @@ class Recorder:
             slo=slo,
             attempts=self.attempts,
             call_log=self.call_log_columns() if self.call_log else None,
+            client_levers=(
+                ClientLeverCounts.from_cells(
+                    bin_s, {k: (v[0], v[1]) for k, v in sorted(self._levers.items())}
+                )
+                if self._levers is not None
+                else None
+            ),
+            breaker_transitions=(
+                BreakerTransitions.from_rows(self._transitions)
+                if self._transitions is not None
+                else None
+            ),
         )
 
     def _bin_waits(self, keys: np.ndarray, wait: np.ndarray) -> None:

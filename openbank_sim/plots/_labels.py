@@ -261,6 +261,8 @@ _KPI_WORDS = {
     "backend_wait_mean_s": "mean wait for a backend server",
     "backend_wait_max_s": "longest wait for a backend server",
     "retry_amplification_peak": "peak retry amplification",
+    "retries_suppressed": "retries suppressed by the budget",
+    "calls_short_circuited": "calls failed fast by the breaker",
     "windows_unsettled": "windows not settled",
     "availability": "availability",
     "availability_published": "published availability",

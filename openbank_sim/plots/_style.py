@@ -290,6 +290,7 @@ _NON_NEGATIVE = (
     "offered",
     "consents_lapsed",
     "slo_breach_hours",
+    "retries_suppressed",
 )
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "BACKOFF_FACTOR",
     "BANK_EFFORT_DAYS",
     "BOUNDS",
+    "BREAKER_WINDOW",
     "COPIES",
     "DESIGN_POINTS",
     "DISCOUNT_RATE",
@@ -94,6 +95,9 @@ QUEUE_LIMIT = Bound(10**9, f"{_RUN_ATTEMPTS}, so a larger value never binds; lea
 LIMIT = QUEUE_LIMIT
 RATE_PER_S = Bound(1e9, "a billion per second never binds; leave the limit out")
 MAX_ATTEMPTS = Bound(100, "every try is an attempt of its own; 100 tries is a storm, not a client")
+BREAKER_WINDOW = Bound(
+    100_000, "a breaker keeps the outcome of each call in its window; far above Resilience4j's 100"
+)
 BACKOFF_FACTOR = Bound(100.0, "backoff grows as factor^(k-1); 100 reaches any cap at once")
 USERS = Bound(10**10, "more than the people on Earth; per-user state is sized by it")
 COPIES = Bound(10_000, "each copy is a partner with its own process, random streams and table rows")

@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import ScenarioError, did_you_mean
 from .bounds import (
     BACKOFF_FACTOR,
+    BREAKER_WINDOW,
     COPIES,
     DESIGN_POINTS,
     GROWTH_PER_YEAR,
@@ -68,6 +69,7 @@ from .types import (
     BackgroundSpec,
     BackoffSpec,
     BankSpec,
+    CircuitBreakerSpec,
     ClientSpec,
     ConsentSpec,
     GatewaySpec,
@@ -77,6 +79,7 @@ from .types import (
     PartnerSpec,
     PoolSpec,
     ProductSpec,
+    RetryBudgetSpec,
     RunSpec,
     ScheduleEntry,
     SloSpec,
@@ -294,6 +297,22 @@ def _event_day_starts(
                 if 0 <= start < run.horizon_s:
                     out.append((start, name, i, day.date()))
     return sorted(out)
+
+
+def _check_client_levers(client_raw: Mapping[str, Any], partners: tuple[PartnerSpec, ...]) -> None:
+    """Windowed traffic simulates its windows apart, each from an empty state: a client's retry
+    budget and circuit breaker remember across calls, so they need full traffic."""
+    for i, p in enumerate(partners):
+        for key in ("retry_budget", "circuit_breaker"):
+            if getattr(p.client, key) is None:
+                continue
+            path = f"client.{key}" if key in client_raw else f"partners.{i}.client.{key}"
+            raise ScenarioError(
+                'needs run.traffic = "full": windowed traffic starts every window empty, so '
+                f"the {key.replace('_', ' ')}'s memory of earlier calls would be lost at each "
+                "window",
+                path=path,
+            )
 
 
 def _check_windows(
@@ -666,7 +685,92 @@ def _gateway(raw: Mapping[str, Any], products: Mapping[str, ProductSpec]) -> Gat
     return GatewaySpec(distribution(g, "overhead", "gateway", time_valued=True), auth, limits)
 
 
-_CLIENT_KEYS = ("timeout", "max_attempts", "backoff", "retry_on", "respect_retry_after")
+_CLIENT_KEYS = (
+    "timeout",
+    "max_attempts",
+    "backoff",
+    "retry_on",
+    "respect_retry_after",
+    "retry_budget",
+    "circuit_breaker",
+)
+
+
+def _outcome_list(t: Mapping[str, Any], key: str, path: str, default: list[str]) -> frozenset[str]:
+    """A list of retriable outcome names (every outcome but ``ok``)."""
+    names = t.get(key, default)
+    retriable = OUTCOMES[1:]
+    if not isinstance(names, list):
+        raise ScenarioError("must be a list of outcomes", path=join_path(path, key), value=names)
+    for i, name in enumerate(names):
+        if name not in retriable:
+            raise ScenarioError(
+                f"must be one of {', '.join(retriable)}" + did_you_mean(str(name), retriable),
+                path=f"{path}.{key}.{i}",
+                value=name,
+            )
+    return frozenset(names)
+
+
+def _positive_duration(t: Mapping[str, Any], key: str, path: str, default: str) -> float:
+    """A finite duration longer than 0 s."""
+    seconds = duration(t, key, path, default)
+    if not 0.0 < seconds < math.inf:
+        raise ScenarioError(
+            "must be a duration longer than 0s", path=join_path(path, key), value=t.get(key)
+        )
+    return seconds
+
+
+def _retry_budget(t: Mapping[str, Any], path: str) -> RetryBudgetSpec | None:
+    """``client.retry_budget`` (None when absent)."""
+    if "retry_budget" not in t:
+        return None
+    b = table_at(t, "retry_budget", path)
+    bp = join_path(path, "retry_budget")
+    check_keys(b, ("ratio", "min_per_s", "window"), bp)
+    return RetryBudgetSpec(
+        ratio=share(b, "ratio", bp, 0.1),
+        min_per_s=number(b, "min_per_s", bp, 1.0, minimum=0.0, maximum=RATE_PER_S),
+        window_s=_positive_duration(b, "window", bp, "10s"),
+    )
+
+
+def _circuit_breaker(
+    t: Mapping[str, Any], path: str, retry_on: frozenset[str]
+) -> CircuitBreakerSpec | None:
+    """``client.circuit_breaker`` (None when absent); failures default to ``retry_on``."""
+    if "circuit_breaker" not in t:
+        return None
+    b = table_at(t, "circuit_breaker", path)
+    bp = join_path(path, "circuit_breaker")
+    check_keys(
+        b, ("failure_rate", "window", "min_calls", "open_for", "half_open_calls", "failures"), bp
+    )
+    rate = share(b, "failure_rate", bp, 0.5)
+    if rate <= 0.0:
+        raise ScenarioError(
+            "must be a share in (0, 1]: at 0 every call would open the breaker",
+            path=join_path(bp, "failure_rate"),
+            value=b.get("failure_rate"),
+        )
+    window = count(b, "window", bp, 20, maximum=BREAKER_WINDOW)
+    min_calls = count(b, "min_calls", bp, min(10, window), maximum=BREAKER_WINDOW)
+    if min_calls > window:
+        raise ScenarioError(
+            f"must be at most window ({window}): the window never holds more calls",
+            path=join_path(bp, "min_calls"),
+            value=min_calls,
+        )
+    failures = _outcome_list(b, "failures", bp, []) if "failures" in b else retry_on
+    return CircuitBreakerSpec(
+        failure_rate=rate,
+        window=window,
+        min_calls=min_calls,
+        open_for_s=_positive_duration(b, "open_for", bp, "30s"),
+        half_open_calls=count(b, "half_open_calls", bp, 3, maximum=BREAKER_WINDOW),
+        failures=failures,
+    )
 
 
 def _client(t: Mapping[str, Any], path: str) -> ClientSpec:
@@ -680,19 +784,9 @@ def _client(t: Mapping[str, Any], path: str) -> ClientSpec:
         max_s=duration(b, "max", bp, "30s"),
         jitter=text(b, "jitter", bp, "full", JITTERS),
     )
-    retry_on = t.get("retry_on", ["rate_limited", "overloaded", "timeout", "error"])
-    retriable = OUTCOMES[1:]
-    if not isinstance(retry_on, list):
-        raise ScenarioError(
-            "must be a list of outcomes", path=join_path(path, "retry_on"), value=retry_on
-        )
-    for i, name in enumerate(retry_on):
-        if name not in retriable:
-            raise ScenarioError(
-                f"must be one of {', '.join(retriable)}" + did_you_mean(str(name), retriable),
-                path=f"{path}.retry_on.{i}",
-                value=name,
-            )
+    retry_on = _outcome_list(
+        t, "retry_on", path, ["rate_limited", "overloaded", "timeout", "error"]
+    )
     timeout = duration(t, "timeout", path, "none", allow_none=True)
     if timeout <= 0:
         raise ScenarioError(
@@ -702,8 +796,10 @@ def _client(t: Mapping[str, Any], path: str) -> ClientSpec:
         timeout_s=timeout,
         max_attempts=count(t, "max_attempts", path, 1, maximum=MAX_ATTEMPTS),
         backoff=backoff,
-        retry_on=frozenset(retry_on),
+        retry_on=retry_on,
         respect_retry_after=boolean(t, "respect_retry_after", path, False),
+        retry_budget=_retry_budget(t, path),
+        circuit_breaker=_circuit_breaker(t, path, retry_on),
     )
 
 
@@ -911,6 +1007,7 @@ def build(raw: Mapping[str, Any], default_name: str = "scenario") -> Spec:
     used = {p.profile for p in partners}
     if run.traffic == "windowed":
         _check_windows(raw, run, gateway, profiles, used)
+        _check_client_levers(client_raw, partners)
     return Spec(
         format_version=fv,
         name=text(raw, "name", "", default_name),

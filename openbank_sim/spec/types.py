@@ -154,6 +154,35 @@ class BackoffSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RetryBudgetSpec:
+    """A client's retry budget (Finagle's ``RetryBudget``): over any sliding ``window_s``
+    seconds, retries may not exceed ``ratio`` x the first attempts made plus ``min_per_s`` x
+    ``window_s``; a retry that would exceed it is not made."""
+
+    ratio: float  # retries per first attempt, in [0, 1]
+    min_per_s: float  # retries per second always allowed
+    window_s: float  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitBreakerSpec:
+    """A client's circuit breaker per product (Resilience4j's count-based breaker).
+
+    Closed: the outcomes of the last ``window`` attempts are kept; once ``min_calls`` are in and
+    the share of failures (outcomes in ``failures``) is at least ``failure_rate``, it opens.
+    Open: every call fails fast for ``open_for_s`` seconds. Half-open: ``half_open_calls``
+    attempts are let through; their failure share decides between open again and closed.
+    """
+
+    failure_rate: float  # share in (0, 1]
+    window: int  # attempts
+    min_calls: int  # attempts
+    open_for_s: float  # seconds
+    half_open_calls: int  # attempts
+    failures: frozenset[str]  # outcome names that count as failures
+
+
+@dataclass(frozen=True, slots=True)
 class ClientSpec:
     """Partner-side client behaviour."""
 
@@ -162,6 +191,8 @@ class ClientSpec:
     backoff: BackoffSpec
     retry_on: frozenset[str]
     respect_retry_after: bool
+    retry_budget: RetryBudgetSpec | None = None
+    circuit_breaker: CircuitBreakerSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,6 +183,126 @@ CASES = [
         ("unknown key",),
         append="client = { retries = 2 }\n",
     ),
+    # the client's levers against retry storms
+    Bad(
+        "retry-budget-ratio-above-one",
+        "client.retry_budget.ratio",
+        ("share in [0, 1]",),
+        edits=(("max_attempts = 3\n", "max_attempts = 3\nretry_budget = { ratio = 1.5 }\n"),),
+    ),
+    Bad(
+        "retry-budget-ratio-negative",
+        "partners.0.client.retry_budget.ratio",
+        ("share in [0, 1]",),
+        append="client = { retry_budget = { ratio = -0.1 } }\n",
+    ),
+    Bad(
+        "retry-budget-window-zero",
+        "client.retry_budget.window",
+        ("longer than 0s",),
+        edits=(("max_attempts = 3\n", 'max_attempts = 3\nretry_budget = { window = "0s" }\n'),),
+    ),
+    Bad(
+        "retry-budget-min-per-s-negative",
+        "client.retry_budget.min_per_s",
+        (">= 0",),
+        edits=(("max_attempts = 3\n", "max_attempts = 3\nretry_budget = { min_per_s = -1 }\n"),),
+    ),
+    Bad(
+        "retry-budget-unknown-key",
+        "client.retry_budget.percent",
+        ("unknown key",),
+        edits=(("max_attempts = 3\n", "max_attempts = 3\nretry_budget = { percent = 10 }\n"),),
+    ),
+    Bad(
+        "breaker-failure-rate-above-one",
+        "client.circuit_breaker.failure_rate",
+        ("share in [0, 1]",),
+        edits=(
+            ("max_attempts = 3\n", "max_attempts = 3\ncircuit_breaker = { failure_rate = 2 }\n"),
+        ),
+    ),
+    Bad(
+        "breaker-failure-rate-zero",
+        "client.circuit_breaker.failure_rate",
+        ("(0, 1]",),
+        edits=(
+            ("max_attempts = 3\n", "max_attempts = 3\ncircuit_breaker = { failure_rate = 0 }\n"),
+        ),
+    ),
+    Bad(
+        "breaker-open-for-zero",
+        "client.circuit_breaker.open_for",
+        ("longer than 0s",),
+        edits=(
+            ("max_attempts = 3\n", 'max_attempts = 3\ncircuit_breaker = { open_for = "0s" }\n'),
+        ),
+    ),
+    Bad(
+        "breaker-half-open-calls-zero",
+        "client.circuit_breaker.half_open_calls",
+        ("positive integer",),
+        edits=(
+            ("max_attempts = 3\n", "max_attempts = 3\ncircuit_breaker = { half_open_calls = 0 }\n"),
+        ),
+    ),
+    Bad(
+        "breaker-min-calls-above-window",
+        "client.circuit_breaker.min_calls",
+        ("at most window (20)",),
+        edits=(("max_attempts = 3\n", "max_attempts = 3\ncircuit_breaker = { min_calls = 21 }\n"),),
+    ),
+    Bad(
+        "breaker-window-zero",
+        "partners.0.client.circuit_breaker.window",
+        ("positive integer",),
+        append="client = { circuit_breaker = { window = 0 } }\n",
+    ),
+    Bad(
+        "breaker-failures-unknown-outcome",
+        "client.circuit_breaker.failures.1",
+        ("must be one of", "did you mean 'timeout'"),
+        edits=(
+            (
+                "max_attempts = 3\n",
+                'max_attempts = 3\ncircuit_breaker = { failures = ["error", "timeot"] }\n',
+            ),
+        ),
+    ),
+    Bad(
+        "breaker-failures-ok",
+        "client.circuit_breaker.failures.0",
+        ("must be one of",),
+        edits=(
+            ("max_attempts = 3\n", 'max_attempts = 3\ncircuit_breaker = { failures = ["ok"] }\n'),
+        ),
+    ),
+    Bad(
+        "breaker-with-windowed-traffic",
+        "client.circuit_breaker",
+        ('run.traffic = "full"', "window"),
+        edits=(
+            (
+                'warmup = "5m"',
+                'warmup = "5m"\ntraffic = "windowed"\n'
+                'windows = { every = "30m", length = "20m", warmup = "5m" }',
+            ),
+            ("max_attempts = 3\n", "max_attempts = 3\ncircuit_breaker = {}\n"),
+        ),
+    ),
+    Bad(
+        "partner-budget-with-windowed-traffic",
+        "partners.0.client.retry_budget",
+        ('run.traffic = "full"',),
+        edits=(
+            (
+                'warmup = "5m"',
+                'warmup = "5m"\ntraffic = "windowed"\n'
+                'windows = { every = "30m", length = "20m", warmup = "5m" }',
+            ),
+        ),
+        append="client = { retry_budget = {} }\n",
+    ),
     Bad(
         "unknown-distribution-parameter",
         "bank.products.pay.service_time.sd",
