@@ -50,7 +50,6 @@ and from the booked figures elsewhere (see :func:`evaluate_hours`).
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import time
 from collections.abc import Sequence
@@ -61,6 +60,7 @@ import numpy as np
 from ..histogram import LatencyHistogram
 from ..outcomes import JOURNEY_ENDINGS, N_OUTCOMES, NO_ANSWER, Outcome
 from ..rng import Streams, replication_seed, stream_key
+from ..spec.profiles import event_begins
 from ..spec.schema import event_window_hours
 from ..spec.types import PartnerSpec, PoolSpec, RunSpec, Spec
 from .bank import Outages, capacity_steps, scheduled_range
@@ -97,6 +97,7 @@ from .span import EXTRA_REFRESH_ID, SpanSetup, run_span
 __all__ = ["DOWN_WINDOWS", "plan_windows", "run_windowed"]
 
 HOUR_S = 3600.0
+DAY_S = 86400.0
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 DOWN_WINDOWS = 2
 """Down windows per set of pools that goes down (on its longest outages)."""
@@ -148,21 +149,13 @@ class Window:
 
 
 def _event_days(spec: Spec, partners: tuple[PartnerSpec, ...]) -> list[float]:
-    """Start times (s) of every profile event day inside the horizon."""
+    """Start times (s) of every profile event day inside the horizon: the midnight of the day
+    an event occurrence begins on."""
     run = spec.run
-    t0 = dt.datetime.combine(run.start, dt.time())
-    years = range(run.start.year, (t0 + dt.timedelta(seconds=run.horizon_s)).year + 1)
     out = set()
     for name in {p.profile for p in partners}:
-        for ev in spec.profiles[name].events:
-            for y in years:
-                try:
-                    day = dt.datetime(y, ev.month, ev.day)
-                except ValueError:
-                    continue
-                s = (day - t0).total_seconds()
-                if 0 <= s < run.horizon_s:
-                    out.add(s)
+        for begin, _ in event_begins(spec.profiles[name], run.start, run.horizon_s):
+            out.add(math.floor(begin / DAY_S) * DAY_S)
     return sorted(out)
 
 

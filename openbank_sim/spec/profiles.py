@@ -6,9 +6,12 @@ A partner generates user sessions as an NHPP with rate ``base_rate_per_s * profi
 
 ``daily`` (24 hourly factors, hour 0 = 00:00-01:00), ``weekly`` (7 factors, Monday first) and
 ``monthly`` (12 factors, January first) are each normalised to arithmetic mean 1, so a base
-rate keeps its meaning as an average; dated events are not normalised. Simulation time ``t`` is
-in seconds from midnight of a calendar date ``start``; calendar time is naive (no DST, no time
-zones). A year without the event's month-day (``02-29`` outside leap years) has no occurrence.
+rate keeps its meaning as an average; dated events are not normalised. An event starts at a
+time of day (midnight unless given, to the second) and lasts its duration (a day unless given,
+possibly shorter or longer than a day); it recurs every year (``"MM-DD"``, ``"MM-DDTHH:MM"``)
+or happens once (``"YYYY-MM-DD"``, ``"YYYY-MM-DDTHH:MM"``). Simulation time ``t`` is in seconds
+from midnight of a calendar date ``start``; calendar time is naive (no DST, no time zones). A
+year without the event's month-day (``02-29`` outside leap years) has no occurrence.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "Event",
     "Profile",
     "builtin_profiles",
+    "event_begins",
     "expected_count",
     "parse_profile",
     "profile_at",
@@ -45,26 +49,46 @@ _SHAPE_LENGTHS = MappingProxyType({"daily": 24, "weekly": 7, "monthly": 12})
 _PROFILE_KEYS = (*_SHAPE_LENGTHS, "events")
 _EVENT_KEYS = ("date", "factor", "duration")
 _DEFAULT_EVENT_DURATION = "1d"
-_MONTH_DAY = re.compile(r"([0-9]{2})-([0-9]{2})")
+_EVENT_DATE = re.compile(r"(?:([0-9]{4})-)?([0-9]{2})-([0-9]{2})(?:T(.*))?", re.DOTALL)
+_TIME_OF_DAY = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
+_DATE_HINT = (
+    "must be 'MM-DD' or 'MM-DDTHH:MM' (every year), or 'YYYY-MM-DD' or 'YYYY-MM-DDTHH:MM' (once)"
+)
 _LOWER_UNIT = re.compile(r"(?<![A-Za-z])([dw])(?![A-Za-z])")
 _DURATION_HINT = "must be a positive duration with a unit, e.g. '1d', '6h', '90min'"
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A dated multiplier that recurs every year.
+    """A dated multiplier, every year on its month-day or once in ``year``.
 
     Attributes:
         month: 1-12.
-        day: 1-31 (a valid day of ``month`` in a leap year).
+        day: 1-31 (a valid day of ``month`` in a leap year, or in ``year`` when given).
         factor: rate multiplier while active (>= 0, not normalised).
-        duration_s: how long it lasts from midnight of month-day, in seconds (> 0).
+        duration_s: how long it lasts from its start, in seconds (> 0).
+        time_of_day_s: its start, in whole seconds after midnight of month-day (0-86399).
+        year: the one year it happens in; None = every year.
     """
 
     month: int
     day: int
     factor: float
     duration_s: float
+    time_of_day_s: int = 0
+    year: int | None = None
+
+    @property
+    def date_text(self) -> str:
+        """The start as written in a scenario: ``[YYYY-]MM-DD[THH:MM[:SS]]``."""
+        text = f"{self.month:02d}-{self.day:02d}"
+        if self.year is not None:
+            text = f"{self.year:04d}-{text}"
+        if self.time_of_day_s:
+            hours, rest = divmod(self.time_of_day_s, 3600)
+            minutes, seconds = divmod(rest, 60)
+            text += f"T{hours:02d}:{minutes:02d}" + (f":{seconds:02d}" if seconds else "")
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +123,7 @@ class Profile:
             "monthly": list(self.monthly),
             "events": [
                 {
-                    "date": f"{e.month:02d}-{e.day:02d}",
+                    "date": e.date_text,
                     "factor": e.factor,
                     "duration_s": e.duration_s,
                 }
@@ -157,6 +181,49 @@ def _parse_duration_s(value: object, path: str) -> float:
     return seconds
 
 
+def _event_start(value: object, path: str) -> tuple[int | None, int, int, int]:
+    """``(year or None, month, day, seconds after midnight)`` of an event's ``date``."""
+    if isinstance(value, dt.datetime):  # a TOML local date-time
+        if value.tzinfo is not None or value.microsecond:
+            raise ScenarioError(
+                "must be a local date-time to the second, without a time zone",
+                path=path,
+                value=str(value),
+            )
+        return (
+            value.year,
+            value.month,
+            value.day,
+            value.hour * 3600 + value.minute * 60 + value.second,
+        )
+    if isinstance(value, dt.date):  # a TOML local date
+        return value.year, value.month, value.day, 0
+    match = _EVENT_DATE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ScenarioError(_DATE_HINT, path=path, value=value)
+    year = int(match[1]) if match[1] is not None else None
+    month, day = int(match[2]), int(match[3])
+    try:
+        dt.date(2000 if year is None else year, month, day)  # 2000 is a leap year: 02-29 recurs
+    except ValueError:
+        raise ScenarioError("is not a calendar date", path=path, value=value) from None
+    if match[4] is None:
+        return year, month, day, 0
+    time = _TIME_OF_DAY.fullmatch(match[4])
+    if time is None:
+        raise ScenarioError(
+            "needs a time of day 'HH:MM' or 'HH:MM:SS' after 'T', e.g. '11-11T20:00'",
+            path=path,
+            value=value,
+        )
+    hours, minutes, seconds = int(time[1]), int(time[2]), int(time[3] or 0)
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise ScenarioError(
+            "is not a time of day (hours 00-23, minutes and seconds 00-59)", path=path, value=value
+        )
+    return year, month, day, hours * 3600 + minutes * 60 + seconds
+
+
 def _parse_event(value: object, path: str) -> Event:
     if not isinstance(value, Mapping):
         raise ScenarioError(
@@ -171,20 +238,19 @@ def _parse_event(value: object, path: str) -> Event:
     for key in ("date", "factor"):
         if key not in value:
             raise ScenarioError("is required", path=f"{path}.{key}")
-    date = value["date"]
-    match = _MONTH_DAY.fullmatch(date) if isinstance(date, str) else None
-    if match is None:
-        raise ScenarioError("must be a month-day 'MM-DD'", path=f"{path}.date", value=date)
-    month, day = int(match[1]), int(match[2])
-    try:
-        dt.date(2000, month, day)  # a leap year, so 02-29 is allowed
-    except ValueError:
-        raise ScenarioError("is not a calendar date", path=f"{path}.date", value=date) from None
+    year, month, day, time_of_day_s = _event_start(value["date"], f"{path}.date")
     factor = _nonnegative(value["factor"], f"{path}.factor", EVENT_FACTOR)
     duration_s = _parse_duration_s(
         value.get("duration", _DEFAULT_EVENT_DURATION), f"{path}.duration"
     )
-    return Event(month=month, day=day, factor=factor, duration_s=duration_s)
+    return Event(
+        month=month,
+        day=day,
+        factor=factor,
+        duration_s=duration_s,
+        time_of_day_s=time_of_day_s,
+        year=year,
+    )
 
 
 def parse_profile(name: str, table: object) -> Profile:
@@ -192,7 +258,9 @@ def parse_profile(name: str, table: object) -> Profile:
 
     Keys (all optional, missing = flat): ``daily`` (24 factors), ``weekly`` (7, Monday first),
     ``monthly`` (12, January first), each >= 0, not all zero, normalised to mean 1; ``events``,
-    a list of ``{ date = "MM-DD", factor = >= 0, duration = "1d" }`` (duration defaults to 1 day).
+    a list of ``{ date = "MM-DD", factor = >= 0, duration = "1d" }`` (duration defaults to 1 day;
+    ``date`` may be ``"MM-DDTHH:MM[:SS]"``, every year from that time of day, or a full date
+    ``"YYYY-MM-DD[THH:MM[:SS]]"`` or TOML local date(-time), once).
 
     Raises:
         ScenarioError: with a path relative to the table, e.g. ``daily.3`` or ``events.0.date``.
@@ -312,15 +380,45 @@ def _event_occurrences(
     found = []
     for year in range(year_lo, year_hi + 1):
         for e in events:
-            try:
-                day = dt.date(year, e.month, e.day)
-            except ValueError:  # 02-29 outside a leap year
+            begin = _begin_in(e, year, ordinal)
+            if begin is None:
                 continue
-            begin = (day.toordinal() - ordinal) * DAY_S
             end = begin + e.duration_s
             if begin < t1_s and end > t0_s:
                 found.append((begin, end, e.factor))
     return found
+
+
+def _begin_in(event: Event, year: int, ordinal: int) -> float | None:
+    """When ``event`` begins in ``year`` (seconds from the day of ``ordinal``), or None."""
+    if event.year is not None and event.year != year:
+        return None
+    try:
+        day = dt.date(year, event.month, event.day)
+    except ValueError:  # 02-29 outside a leap year
+        return None
+    return (day.toordinal() - ordinal) * DAY_S + event.time_of_day_s
+
+
+def event_begins(profile: Profile, start: dt.date, horizon_s: float) -> list[tuple[float, int]]:
+    """``(begin_s, index)`` of every event occurrence beginning inside ``[0, horizon_s)``.
+
+    ``begin_s`` is in seconds from midnight of ``start``, ``index`` the event's place in
+    ``profile.events``; sorted by time, then index.
+    """
+    start = _check_start(start)
+    ordinal = start.toordinal()
+    year_lo = start.year
+    year_hi = dt.date.fromordinal(
+        min(dt.date.max.toordinal(), ordinal + math.floor(horizon_s / DAY_S))
+    ).year
+    found = []
+    for year in range(year_lo, year_hi + 1):
+        for i, e in enumerate(profile.events):
+            begin = _begin_in(e, year, ordinal)
+            if begin is not None and 0.0 <= begin < horizon_s:
+                found.append((begin, i))
+    return sorted(found)
 
 
 def rate_pieces(

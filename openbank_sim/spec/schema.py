@@ -38,7 +38,7 @@ from .bounds import (
 from .distributions import parse_distribution
 from .limits import LimitSpec
 from .money import parse_economics, parse_onboarding
-from .profiles import Profile, builtin_profiles, parse_profile
+from .profiles import Profile, builtin_profiles, event_begins, parse_profile
 from .ranges import DESIGN_NAMES, ParameterRange, check_design_size
 from .readers import (
     array_of_tables,
@@ -282,20 +282,13 @@ def event_window_hours(day_s: float, horizon_s: float, windows: WindowsSpec) -> 
 def _event_day_starts(
     run: RunSpec, profiles: Mapping[str, Profile], used: set[str]
 ) -> list[tuple[float, str, int, dt.date]]:
-    """``(start_s, profile, event index, date)`` of every event day inside the horizon."""
-    t0 = dt.datetime.combine(run.start, dt.time())
-    years = range(run.start.year, (t0 + dt.timedelta(seconds=run.horizon_s)).year + 1)
+    """``(start_s, profile, event index, date)`` of every event day inside the horizon: the
+    midnight of the day an event occurrence begins on."""
     out = []
     for name in sorted(used):
-        for i, ev in enumerate(profiles[name].events):
-            for y in years:
-                try:
-                    day = dt.datetime(y, ev.month, ev.day)
-                except ValueError:
-                    continue
-                start = (day - t0).total_seconds()
-                if 0 <= start < run.horizon_s:
-                    out.append((start, name, i, day.date()))
+        for begin, i in event_begins(profiles[name], run.start, run.horizon_s):
+            days = math.floor(begin / DAY_S)
+            out.append((days * DAY_S, name, i, run.start + dt.timedelta(days=days)))
     return sorted(out)
 
 
