@@ -30,6 +30,15 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "rate_limits": ("rate_limits", {"run.horizon": "1h"}),
     "singles_day": ("singles_day", {"run.horizon": "36h", "run.warmup": "20h"}),
     "uk_open_banking": ("uk_open_banking", {"run.horizon": "1d"}),
+    "retry_storm": ("retry_storm", {"run.horizon": "12h"}),
+    "retry_storm_client_levers": (
+        "retry_storm",
+        {
+            "run.horizon": "12h",
+            "client.retry_budget": {"ratio": 0.1, "min_per_s": 0.02, "window": "10s"},
+            "client.circuit_breaker": {"failure_rate": 0.5, "window": 20, "open_for": "30s"},
+        },
+    ),
     "traditional_vs_api_api": (
         "traditional_vs_api",
         {"run.horizon": "6mo", "onboarding.integration": "api"},

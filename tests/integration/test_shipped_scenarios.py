@@ -32,6 +32,7 @@ CITED = (
     "singles_day",
     "noisy_neighbour",
     "uk_open_banking",
+    "retry_storm",
 )
 # The ones calibrated to docs/calibration.md (the M/M/c case is textbook numbers, all assumptions).
 CALIBRATED = (
