@@ -1100,7 +1100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--kpi",
         action="append",
         metavar="KPI",
-        help="a KPI to show (repeatable; default: the scenario's headlines)",
+        help="a KPI to show (repeatable, or comma-separated; default: the scenario's headlines)",
     )
     sw.add_argument(
         "--keep",
@@ -1128,7 +1128,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-replications", type=int, default=200, help="cap for --target (default 200)"
     )
     rep_.add_argument(
-        "--kpi", action="append", metavar="KPI", help="KPIs to show (repeatable; default: a few)"
+        "--kpi", action="append", metavar="KPI", help="KPIs to show (repeatable, or comma-separated; default: a few)"
     )
     rep_.add_argument("--seed", type=int, help="base seed (default: the scenario's run.seed)")
     rep_.add_argument("--set", action="append", metavar="KEY=VALUE")
@@ -1159,7 +1159,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--kpi",
         action="append",
         metavar="KPI",
-        help="a KPI to show (repeatable; default: the scenarios' headlines)",
+        help="a KPI to show (repeatable, or comma-separated; default: the scenarios' headlines)",
     )
     cmp_.add_argument("--replications", type=int, default=10)
     cmp_.add_argument("--seed", type=int)
@@ -1243,7 +1243,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--kpi",
         action="append",
         metavar="KPI",
-        help="a KPI to show (repeatable; default: every KPI of a run, the headlines of a sweep)",
+        help="a KPI to show (repeatable, or comma-separated; default: every KPI of a run, the headlines of a sweep)",
     )
     rep.add_argument(
         "--out",
@@ -1272,6 +1272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``openbank-sim``; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "kpi", None):  # --kpi a,b is --kpi a --kpi b
+        args.kpi = [k.strip() for given in args.kpi for k in given.split(",") if k.strip()]
     try:
         return int(args.func(args))
     except (ScenarioError, ResultsFolderError) as err:

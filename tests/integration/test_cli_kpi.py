@@ -65,6 +65,17 @@ def test_report_of_a_run_folder_with_kpi(tmp_path, capsys):
     assert "latency_p95_s" not in shown
 
 
+def test_kpis_may_be_given_comma_separated(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "medical", *SHORT, "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(out), "--kpi", "calls_total,success_rate"]) == 0
+    shown = capsys.readouterr().out
+    assert _table_rows(shown) >= {"calls_total", "success_rate"}
+    assert main(["report", str(out), "--kpi", "calls_total,sucess_rate"]) == 2
+    assert "did you mean 'success_rate'" in capsys.readouterr().err
+
+
 def test_compare_defaults_and_kpi(capsys):
     argv = ["compare", "medical", "medical", *SHORT, "--replications", "2", "--quiet"]
     assert main([*argv, "--set-b", "bank.pools.core.servers=1"]) == 0

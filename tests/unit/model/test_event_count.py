@@ -82,3 +82,20 @@ def test_each_server_step_that_takes_time_is_one_event():
     # sessions) fetch tokens that the KPI does not count
     expected = 2 * attempts + tokens
     assert expected <= events <= expected + 0.001 * attempts
+
+
+def test_a_client_lever_adds_one_wake_up_per_outcome_that_comes_after_the_arrival():
+    # with a retry budget, the client acts on each outcome at the moment it has it, in time
+    # order: one wake-up per attempt answered after its arrival (a 503 is known at once), which
+    # also draws the backoff's jitter
+    budget = RETRIES.replace(
+        "max_attempts",
+        'retry_budget = { ratio = 0.5, min_per_s = 1.0, window = "10s" }, max_attempts',
+    )
+    results = simulate(Scenario(tomllib.loads(budget)), seed=3)
+    log = results.tables["calls"]
+    attempts = int(results.manifest["attempts_simulated"])
+    assert len(log) == attempts
+    answered_later = int((log["latency_s"] > 0).sum())
+    assert results.kpis["retries_suppressed"] > 100  # the budget acts
+    assert int(results.manifest["events"]) == attempts + answered_later
