@@ -1,5 +1,5 @@
-"""The ``openbank-sim`` command line: run | sweep | compare | optimize | report | validate |
-list.
+"""The ``openbank-sim`` command line: run | sweep | compare | optimize | edge | report |
+validate | list.
 
 Exit codes: 0 success, 2 bad input (a scenario error, printed on one or two lines without a
 traceback; nothing is written to ``--out``); ``optimize`` exits 1 when its certificate does not
@@ -21,7 +21,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .analysis.folders import COMPARISON_KIND, REPORT_KIND, check_output_folder, folder_kind
+from .analysis.folders import (
+    COMPARISON_KIND,
+    EDGE_KIND,
+    REPORT_KIND,
+    check_output_folder,
+    folder_kind,
+)
 from .analysis.kpis import KPI_GROUPS
 from .analysis.readback import ResultsFolderError
 from .errors import ScenarioError, did_you_mean
@@ -782,6 +788,129 @@ def _cmd_compare_many(args: argparse.Namespace) -> int:
     return 0
 
 
+_EDGE_OPTIONS = {
+    "lever": "--vary",
+    "low": "--vary",
+    "high": "--vary",
+    "levels": "--levels",
+    "dwell": "--dwell",
+    "seed": "--seed",
+    "replications": "--replications",
+}
+
+
+def _parse_edge_vary(text: str) -> tuple[str, float, float]:
+    """``KEY=LOW:HIGH`` of ``edge --vary``."""
+    key, sep, rng = text.partition("=")
+    low, colon, high = rng.partition(":")
+    if not sep or not colon or not key.strip():
+        raise ScenarioError("expected KEY=LOW:HIGH, e.g. load=0.5:2", path="--vary", value=text)
+    try:
+        return key.strip(), float(low), float(high)
+    except ValueError:
+        raise ScenarioError(
+            "LOW and HIGH must be numbers, e.g. load=0.5:2", path="--vary", value=text
+        ) from None
+
+
+def _edge_table(result) -> str:
+    """The summary as a table: a row per level and direction, each KPI's mean [95 % CI]."""
+
+    def cell(r: Any, kpi: str, scale: float = 1.0) -> str:
+        m, lo, hi = (r[f"{kpi}_{x}"] * scale for x in ("mean", "ci_low", "ci_high"))
+        return f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]"
+
+    lines = [
+        (
+            _fmt(r["level_value"]),
+            str(r["direction"]),
+            cell(r, "success_rate"),
+            cell(r, "retry_amplification"),
+            cell(r, "backend_wait_mean_s", 1000.0),
+            cell(r, "throughput_ok_per_s"),
+        )
+        for _, r in result.summary.iterrows()
+    ]
+    head = ("level", "way", "success rate", "attempts/call", "backend wait ms", "ok/s")
+    widths = [max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(head)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(fmt.format(*row) for row in [head, *lines])
+
+
+def _cmd_edge(args: argparse.Namespace) -> int:
+    from .experiments.edge import edge
+
+    _check_run_options(args, "replications")
+    if args.out:
+        check_output_folder(args.out, args.force, "--force", kind=EDGE_KIND)
+    scenario = _load(args.scenario, args.set)
+    lever, low, high = _parse_edge_vary(args.vary)
+    try:
+        res = edge(
+            scenario,
+            lever,
+            low,
+            high,
+            levels=args.levels,
+            dwell=args.dwell,
+            seed=args.seed,
+            replications=args.replications,
+            quiet=args.quiet or args.json,
+            allow_long=args.allow_long,
+        )
+    except ScenarioError as err:
+        if err.path in _EDGE_OPTIONS:
+            where = _EDGE_OPTIONS[err.path]
+            value = args.vary if where == "--vary" else err.value
+            raise ScenarioError(err.reason, path=where, value=value) from None
+        raise
+    gap = res.widest_gap
+    if args.json:
+        from .analysis.outputs import jsonable
+
+        print(json.dumps(jsonable(res.document()), indent=2, default=str))
+    else:
+        print(
+            f"{scenario.name}: {res.lever} from {_fmt(res.values[0])} to {_fmt(res.values[-1])} "
+            f"and back, {len(res.values)} levels of {format_duration(res.dwell_s)} each way "
+            f"from {format_duration(res.start_s)}; {len(res.seeds)} run(s), seeds "
+            f"{res.seeds[0]}-{res.seeds[-1]}; mean [{res.level:.0%} interval]"
+        )
+        print(_edge_table(res))
+        print(
+            f"widest gap (success rate down - up): {_fmt(gap['diff_mean'])} "
+            f"[{_fmt(gap['ci_low'])}, {_fmt(gap['ci_high'])}] at {res.lever} = "
+            f"{_fmt(gap['level_value'])}"
+        )
+    if args.out:
+        from .analysis.outputs import package_version, write_output
+        from .plots import edge_curve
+
+        out = write_output(
+            args.out,
+            EDGE_KIND,
+            tables={
+                "edge.csv": res.runs,
+                "edge_summary.csv": res.summary,
+                "hysteresis.csv": res.hysteresis,
+            },
+            documents={"edge.json": res.document()},
+            figures={"edge_curve.png": edge_curve(res, scenario.as_dict())},
+            provenance={
+                "command": "edge",
+                "scenario": scenario.name,
+                "source": scenario.source,
+                "vary": args.vary,
+                "overrides": {k: _plain(v) for k, v in _parse_sets(args.set).items()},
+                "package_version": package_version(),
+            },
+            overwrite=args.force,
+        )
+        if not args.quiet and not args.json:
+            print(f"edge written to {out}/", file=sys.stderr)
+    return 0
+
+
 def _cmd_optimize(args: argparse.Namespace) -> int:
     from .experiments import StoreError, optimize
     from .experiments.executors import ExecutorError
@@ -1236,6 +1365,40 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--json", action="store_true", help="print best, kpis, certificate, runs")
     opt.add_argument("--quiet", action="store_true")
     opt.set_defaults(func=_cmd_optimize)
+
+    edg = sub.add_parser(
+        "edge",
+        help="step one lever up and back down inside each run: where the edge is, and "
+        "whether a storm outlives its trigger",
+    )
+    edg.add_argument("scenario", metavar="FILE|NAME")
+    edg.add_argument(
+        "--vary",
+        metavar="KEY=LOW:HIGH",
+        required=True,
+        help="the lever and its range: load (a multiplier of every partner's arrival rate), "
+        "partners.NAME.load, or bank.pools.NAME.servers",
+    )
+    edg.add_argument("--levels", type=int, default=5, help="values from LOW to HIGH (default 5)")
+    edg.add_argument(
+        "--dwell", default="10m", help="how long each value is held per direction (default 10m)"
+    )
+    edg.add_argument("--replications", type=int, default=5, help="runs (default 5)")
+    edg.add_argument("--seed", type=int, help="first seed (default: the scenario's run.seed)")
+    edg.add_argument("--set", action="append", metavar="KEY=VALUE")
+    edg.add_argument(
+        "--out", metavar="DIR", help="write edge.csv, edge_summary.csv, hysteresis.csv, a figure"
+    )
+    edg.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an --out folder that holds other files (only this program's own "
+        "files are replaced)",
+    )
+    edg.add_argument("--json", action="store_true", help="print the result as JSON")
+    edg.add_argument("--quiet", action="store_true", help="no progress bar")
+    edg.add_argument("--allow-long", action="store_true", help=_ALLOW_LONG)
+    edg.set_defaults(func=_cmd_edge)
 
     rep = sub.add_parser("report", help="summary table and figures of a results dir or sweep store")
     rep.add_argument("dir", metavar="DIR")

@@ -20,7 +20,10 @@ Two more kinds of folder are this project's own, each only for writing the same 
 * a *comparison folder* (``openbank-sim compare --out``), ``"kind": "openbank_sim.comparison"``:
   ``manifest.json``, ``comparison.csv``, ``comparison.json``, ``intervals.csv``, ``runs.csv``;
 * a *report folder* (``openbank-sim report --out``), ``"kind": "openbank_sim.report"``:
-  ``manifest.json``, ``summary.csv``, ``sensitivity_KPI.csv`` and ``figures/`` as above.
+  ``manifest.json``, ``summary.csv``, ``sensitivity_KPI.csv`` and ``figures/`` as above;
+* an *edge folder* (``openbank-sim edge --out``), ``"kind": "openbank_sim.edge"``:
+  ``manifest.json``, ``edge.csv``, ``edge_summary.csv``, ``hysteresis.csv``, ``edge.json`` and
+  ``figures/edge_curve.png``.
 
 A folder of one kind is not this project's output for writing another kind (a report written
 over the results folder it reads would destroy them): it is refused like a folder of the
@@ -53,6 +56,7 @@ from typing import Any
 
 __all__ = [
     "COMPARISON_KIND",
+    "EDGE_KIND",
     "REPORT_KIND",
     "RUN_FORMAT",
     "RUN_KIND",
@@ -67,6 +71,7 @@ RUN_FORMAT = 1
 SWEEP_KIND = "openbank_sim.sweep"
 COMPARISON_KIND = "openbank_sim.comparison"
 REPORT_KIND = "openbank_sim.report"
+EDGE_KIND = "openbank_sim.edge"
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.csv"
@@ -78,13 +83,23 @@ FIXED_NAMES = (MANIFEST, SUMMARY, HISTOGRAMS, FIGURE, FIGURES_DIR)
 
 TABLE_NAME = re.compile(r"[A-Za-z0-9_]+")
 TABLE_SUFFIXES = (".parquet", ".csv")
-_REPORT_FIGURE = re.compile(r"(latency_throughput|sweep_effects|sensitivity_[A-Za-z0-9_]+)\.png")
+_REPORT_FIGURE = re.compile(
+    r"(latency_throughput|sweep_effects|edge_curve|sensitivity_[A-Za-z0-9_]+)\.png"
+)
 _LISTED = 6  # foreign entries named in a refusal
 
 # the files of the other kinds of output folder: fixed names, and a pattern of further names
 OUTPUT_NAMES: dict[str, tuple[str, ...]] = {
     COMPARISON_KIND: (MANIFEST, "comparison.csv", "comparison.json", "intervals.csv", "runs.csv"),
     REPORT_KIND: (MANIFEST, SUMMARY, FIGURES_DIR),
+    EDGE_KIND: (
+        MANIFEST,
+        "edge.csv",
+        "edge_summary.csv",
+        "hysteresis.csv",
+        "edge.json",
+        FIGURES_DIR,
+    ),
 }
 _OUTPUT_PATTERN: dict[str, re.Pattern[str]] = {
     REPORT_KIND: re.compile(r"sensitivity_[A-Za-z0-9_]+\.csv"),
@@ -94,6 +109,7 @@ _DESCRIBED = {
     SWEEP_KIND: "a sweep store",
     COMPARISON_KIND: "a comparison",
     REPORT_KIND: "a report",
+    EDGE_KIND: "an edge",
 }
 
 

@@ -1,4 +1,5 @@
-"""Output folders of tables, JSON documents and figures: ``compare --out`` and ``report --out``.
+"""Output folders of tables, JSON documents and figures: ``compare --out``, ``report --out``
+and ``edge --out``.
 
 :func:`write_output` writes one such folder with the same safety as a run's results
 (:func:`openbank_sim.analysis.folders.write_folder`: refused when it holds anything that is not
@@ -18,9 +19,16 @@ from typing import Any
 
 import pandas as pd
 
-from .folders import COMPARISON_KIND, FIGURES_DIR, MANIFEST, REPORT_KIND, write_folder
+from .folders import COMPARISON_KIND, EDGE_KIND, FIGURES_DIR, MANIFEST, REPORT_KIND, write_folder
 
-__all__ = ["COMPARISON_KIND", "REPORT_KIND", "jsonable", "package_version", "write_output"]
+__all__ = [
+    "COMPARISON_KIND",
+    "EDGE_KIND",
+    "REPORT_KIND",
+    "jsonable",
+    "package_version",
+    "write_output",
+]
 
 FIGURE_DPI = 100
 """Resolution of the figures written (dots per inch), as ``report`` draws them."""
@@ -51,7 +59,8 @@ def write_output(
     provenance: Mapping[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write an output folder of ``kind`` (:data:`COMPARISON_KIND` or :data:`REPORT_KIND`).
+    """Write an output folder of ``kind`` (:data:`COMPARISON_KIND`, :data:`REPORT_KIND` or
+    :data:`EDGE_KIND`).
 
     Args:
         folder: the folder (made when missing).

@@ -14,6 +14,9 @@ The modules, one job each:
 * ``sweeps``: ``sweep`` and ``SweepResult``;
 * ``executors``: serial | processes | dask behind one interface;
 * ``sensitivity``: Sobol / Morris indices of a sweep;
+* ``edge``: ``edge`` and ``EdgeResult``, one lever stepped up and back down inside each run,
+  measured per step (hysteresis); imported from its module
+  (``from openbank_sim.experiments.edge import edge``), whose name it shares;
 * ``optimization``: ``optimize``, the best configuration meeting constraints, with a
   certificate; built on ``space`` (the lattice of configurations), ``criteria`` (objective
   and constraints), ``evaluations`` (its runs and store), ``search`` (for large spaces),

@@ -6,9 +6,10 @@ wide at the default 100 dpi.
 Calls and latency (one run):
     :func:`latency_throughput`, :func:`latency_percentiles`, :func:`outcome_mix`,
     :func:`latency_cdf`.
-Experiments (a sweep summary, a list of runs, sensitivity indices):
+Experiments (a sweep summary, a list of runs, sensitivity indices, an edge):
     :func:`throughput_vs_load`, :func:`rate_limit_tradeoff`, :func:`sweep_heatmap`,
-    :func:`sweep_effects`, :func:`sensitivity_bars`, :func:`optimization_map`.
+    :func:`sweep_effects`, :func:`sensitivity_bars`, :func:`optimization_map`,
+    :func:`edge_curve`.
 Money and onboarding (one run, or several arms keyed by name):
     :func:`money_over_time`, :func:`partners_live`, :func:`onboarding_gantt`,
     :func:`break_even`, :func:`time_to_market_hist`.
@@ -23,6 +24,7 @@ it needs is empty or missing.
 from ._labels import kpi_label, param_label
 from ._style import PALETTE
 from .calls import latency_cdf, latency_percentiles, latency_throughput, outcome_mix
+from .edge import edge_curve
 from .experiments import (
     rate_limit_tradeoff,
     sweep_effects,
@@ -41,6 +43,7 @@ from .studies import optimization_map, sensitivity_bars
 __all__ = [
     "PALETTE",
     "break_even",
+    "edge_curve",
     "kpi_label",
     "latency_cdf",
     "latency_percentiles",

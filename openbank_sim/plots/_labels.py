@@ -208,6 +208,13 @@ def _known(
         return _lookup(_CLIENT_KEYS, key, "", currency)
     if head[:2] == ["client", "backoff"]:
         return _with_unit(f"retry back-off {_words(key)}", "s" if key != "factor" else "", "")
+    if parts == ["load"]:  # the edge's lever: a multiplier of every arrival rate
+        return "load (multiple of every partner's arrival rate)"
+    if head and head[0] == "partners" and len(parts) == 3 and key == "load":
+        name = _entry_name(scenario, *parts[:2]) or (
+            f"partner {parts[1]}" if parts[1].isdigit() else parts[1]
+        )
+        return f"load of {name} (multiple of its arrival rate)"
     if head and head[0] == "partners" and len(parts) == 3 and key in _PARTNER_KEYS:
         name = _entry_name(scenario, *parts[:2]) or f"partner {parts[1]}"
         return _lookup(_PARTNER_KEYS, key, name, currency)
@@ -263,6 +270,7 @@ _KPI_WORDS = {
     "retry_amplification_peak": "peak retry amplification",
     "retries_suppressed": "retries suppressed by the budget",
     "calls_short_circuited": "calls failed fast by the breaker",
+    "retry_amplification": "retry amplification",
     "windows_unsettled": "windows not settled",
     "availability": "availability",
     "availability_published": "published availability",
@@ -293,6 +301,9 @@ _SHARE_OF = {
     "availability": "share of time",
     "availability_published": "share of time",
     "rate_limited_share": "share of attempts",
+}
+_RATIO_OF = {
+    "retry_amplification": "attempts per logical call",
 }
 _MILLISECONDS = re.compile(r"^(client_)?(latency|backend_wait)_[a-z0-9]+_s$")
 
@@ -330,6 +341,8 @@ def kpi_label(kpi: Any, currency: str = "") -> str:
     words = _kpi_words(text)
     if text in _SHARE_OF:
         return f"{words} ({_SHARE_OF[text]})"
+    if text in _RATIO_OF:
+        return f"{words} ({_RATIO_OF[text]})"
     if kpi_scale(text) != 1.0:
         return f"{words} (ms)"
     unit = kpi_unit(text, currency) if text in KPI_NAMES else ""
