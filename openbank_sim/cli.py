@@ -1257,7 +1257,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-replications", type=int, default=200, help="cap for --target (default 200)"
     )
     rep_.add_argument(
-        "--kpi", action="append", metavar="KPI", help="KPIs to show (repeatable, or comma-separated; default: a few)"
+        "--kpi",
+        action="append",
+        metavar="KPI",
+        help="KPIs to show (repeatable, or comma-separated; default: a few)",
     )
     rep_.add_argument("--seed", type=int, help="base seed (default: the scenario's run.seed)")
     rep_.add_argument("--set", action="append", metavar="KEY=VALUE")

@@ -6,6 +6,8 @@ wide at the default 100 dpi.
 Calls and latency (one run):
     :func:`latency_throughput`, :func:`latency_percentiles`, :func:`outcome_mix`,
     :func:`latency_cdf`.
+A retry storm over time (timelines of one run or several arms):
+    :func:`storm_over_time`.
 Experiments (a sweep summary, a list of runs, sensitivity indices, an edge):
     :func:`throughput_vs_load`, :func:`rate_limit_tradeoff`, :func:`sweep_heatmap`,
     :func:`sweep_effects`, :func:`sensitivity_bars`, :func:`optimization_map`,
@@ -38,6 +40,7 @@ from .money import (
     partners_live,
     time_to_market_hist,
 )
+from .storms import storm_over_time
 from .studies import optimization_map, sensitivity_bars
 
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
     "partners_live",
     "rate_limit_tradeoff",
     "sensitivity_bars",
+    "storm_over_time",
     "sweep_effects",
     "sweep_heatmap",
     "throughput_vs_load",
