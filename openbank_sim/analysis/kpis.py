@@ -15,6 +15,8 @@ KPI_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "calls_timeout",
             "calls_error",
             "calls_auth_failed",
+            "calls_dropped_expired",
+            "calls_shed_background",
             "token_requests",
             "success_rate",
             "throughput_ok_per_s",

@@ -346,6 +346,8 @@ def _kpis(
     kpis: dict[str, float] = {
         "calls_total": calls_total,
         **calls,
+        "calls_dropped_expired": float(sum(p.dropped_expired for p in record.pools)),
+        "calls_shed_background": float(sum(p.shed_background for p in record.pools)),
         "token_requests": record.token_requests,
         "success_rate": _ratio(calls["calls_ok"], calls_total),
         "throughput_ok_per_s": calls["calls_ok"] / measured_s,
@@ -716,6 +718,8 @@ def _by_pool(record: RunRecord, measured_s: float) -> pd.DataFrame:
                 "admitted": n,
                 "rejected": int(rejected[i]),
                 "rejected_while_down": pool.rejected_down,
+                "dropped_expired": pool.dropped_expired,
+                "shed_background": pool.shed_background,
                 "availability": 1.0 - union_length(pool.downtime) / measured_s,
             }
         )
@@ -737,6 +741,8 @@ def _by_pool(record: RunRecord, measured_s: float) -> pd.DataFrame:
                 "admitted": record.token_requests,
                 "rejected": 0,
                 "rejected_while_down": 0,
+                "dropped_expired": 0,
+                "shed_background": 0,
                 "availability": 1.0,
             }
         )

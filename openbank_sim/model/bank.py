@@ -2,7 +2,7 @@
 
 A pool serves attempts first come, first served. Every attempt's service time is drawn when
 the attempt is created and a backend never recalls work (a client timeout leaves the request
-queued and served), so the start time of an attempt is fixed the moment it arrives: the
+queued and served, unless the pool drops expired attempts, below), so the start time of an attempt is fixed the moment it arrives: the
 earliest time, not before its arrival nor before the previous arrival's start, at which fewer
 attempts are in service than the capacity then (the multi-server Lindley recursion, extended
 to a capacity that changes at known times). :meth:`BackendPool.admit` answers an arrival with
@@ -13,6 +13,15 @@ called in non-decreasing time order, which the SimPy scheduler guarantees.
   in service (no new attempt starts until fewer than the new capacity are busy).
 * **Outages**: alternating up and down periods; an attempt arriving while the pool is down gets
   503 at once, and work already admitted (in service or queued) completes.
+* **Deadline-aware queue** (``drop_expired``): an attempt whose client deadline passes before
+  its service would start is dropped at its deadline without being served (gRPC deadline
+  propagation); it takes no worker, so the starts of the others are those of the same
+  recursion without it. Its client has seen a timeout at that same deadline.
+* **Background shedding** (``shed_background_above = N``): while ``N`` or more attempts are
+  waiting, an arriving unattended (background) attempt gets 503 at once.
+
+The two levers go through :meth:`BackendPool.admit_levered`; a pool with neither on is
+served by :meth:`BackendPool.admit` alone, untouched by them.
 
 Utilization and queue length are integrated exactly over the measurement window.
 """
@@ -28,10 +37,12 @@ from collections.abc import Callable
 
 from ..spec.schema import ScheduleEntry
 
-__all__ = ["REJECTED", "BackendPool", "Outages", "capacity_steps", "scheduled_range"]
+__all__ = ["DROPPED", "REJECTED", "BackendPool", "Outages", "capacity_steps", "scheduled_range"]
 
 REJECTED = -1.0
 """What :meth:`BackendPool.admit` returns for an arrival that gets 503 (queue full or down)."""
+DROPPED = -2.0
+"""What :meth:`BackendPool.admit_levered` returns for an attempt dropped at its deadline."""
 
 
 def _at(start: dt.date, year: int, mdhm: tuple[int, int, int, int]) -> float | None:
@@ -145,6 +156,9 @@ class BackendPool:
             capacity are integrated (the run's measurement window).
         capacity: optional ``(times, caps)`` steps from :func:`capacity_steps`.
         outages: optional :class:`Outages`.
+        drop_expired: drop an attempt whose deadline passes before its service would start.
+        shed_background_above: 503 to background attempts while this many or more wait
+            (0: every background attempt); None = no shedding.
     """
 
     __slots__ = (
@@ -153,11 +167,16 @@ class BackendPool:
         "_ends",
         "_free",
         "_last_start",
+        "_leaves",
         "_queued",
+        "_shed",
         "_t0",
         "_t1",
         "admitted",
         "busy_s",
+        "drop_expired",
+        "dropped_expired",
+        "levers",
         "name",
         "outages",
         "queue_limit",
@@ -165,6 +184,8 @@ class BackendPool:
         "rejected",
         "rejected_down",
         "servers",
+        "shed_above",
+        "shed_background",
     )
 
     def __init__(
@@ -175,9 +196,13 @@ class BackendPool:
         window: tuple[float, float],
         capacity: tuple[list[float], list[int]] | None = None,
         outages: Outages | None = None,
+        drop_expired: bool = False,
+        shed_background_above: int | None = None,
     ) -> None:
         if servers < 1:
             raise ValueError("servers must be positive")
+        if shed_background_above is not None and shed_background_above < 0:
+            raise ValueError("shed_background_above must be >= 0")
         self.name = name
         self.servers = servers
         self.queue_limit = queue_limit
@@ -199,6 +224,19 @@ class BackendPool:
         self._last_start = 0.0
         if capacity is not None and (len(capacity[0]) > 1 or capacity[1][0] != servers):
             self._cap_times, self._cap_caps = list(capacity[0]), list(capacity[1])
+        # the levers (admit_levered): whether any is on, and what they keep
+        self.drop_expired = drop_expired
+        self.shed_above = shed_background_above
+        self.levers = drop_expired or shed_background_above is not None
+        self.dropped_expired = 0  # attempts dropped at their deadline, arriving in the window
+        self.shed_background = 0  # background attempts shed, arriving in the window
+        # heap of the times the attempts waiting leave the queue (start or deadline), kept for
+        # the queue limit under the levers: a dropped attempt leaves at its deadline, out of
+        # start order, so a deque no longer stays sorted
+        self._leaves: list[float] = []
+        # heap of the N latest leave times so far (N = shed_background_above): N or more wait at
+        # ``now`` exactly when it holds N and the earliest of them lies after ``now``
+        self._shed: list[float] = []
 
     def capacity_at(self, t: float) -> int:
         """Workers at time ``t`` (seconds)."""
@@ -293,7 +331,16 @@ class BackendPool:
                 queued.popleft()
             if len(queued) >= limit:
                 return -1.0
-        s = max(now, self._last_start)
+        s = self._free_from(max(now, self._last_start))
+        self._last_start = s
+        if s > now and limit is not None:
+            queued.append(s)
+        return s
+
+    def _free_from(self, s: float) -> float:
+        """Under a capacity schedule, the earliest time from ``s`` at which fewer attempts are
+        in service than the capacity then (no state changes but dropping ended work)."""
+        ends = self._ends
         times = self._cap_times
         assert times is not None  # only pools with a capacity schedule come here
         while True:
@@ -301,26 +348,108 @@ class BackendPool:
                 heapq.heappop(ends)
             k = bisect.bisect_right(times, s)
             if len(ends) < self._cap_caps[k - 1]:
-                break
+                return s
             nxt = times[k] if k < len(times) else math.inf
             s = min(ends[0] if ends else math.inf, nxt)
             if s == math.inf:  # pragma: no cover - capacities are positive
                 raise RuntimeError(f"pool {self.name}: no capacity ever frees up")
-        self._last_start = s
-        if s > now and limit is not None:
-            queued.append(s)
-        return s
+
+    def admit_levered(
+        self, now: float, service_s: float, arrived: float, deadline: float, background: bool
+    ) -> float:
+        """:meth:`admit` for a pool with a lever on (``self.levers``): the same recursion,
+        plus dropping expired attempts and shedding background ones.
+
+        ``arrived`` is when the attempt reached the gateway or direct line (s; the window of
+        the counts), ``deadline`` its client's deadline (s; inf: none), ``background`` whether
+        it is unattended. Returns the queue wait (s), :data:`REJECTED` (503: down, background
+        shed, queue full, checked in that order) or :data:`DROPPED`: its service would start
+        after ``deadline``, so it waits until then (``max(deadline, now)``) and leaves
+        without taking a worker. A dropped attempt counts in ``admitted`` and its waiting
+        seconds in ``queue_s``, as any other admitted attempt's.
+        """
+        if self.outages is not None and self.outages.is_down(now):
+            if self._t0 <= now < self._t1:
+                self.rejected_down += 1
+            return REJECTED
+        t0, t1 = self._t0, self._t1
+        shed = self._shed
+        n_shed = self.shed_above
+        if (
+            background
+            and n_shed is not None
+            and (n_shed == 0 or (len(shed) == n_shed and shed[0] > now))
+        ):
+            if t0 <= arrived < t1:
+                self.shed_background += 1
+            return REJECTED
+        if self._cap_times is None:
+            earliest = self._free[0]
+            start = now if earliest <= now else earliest
+        else:
+            ends = self._ends
+            while ends and ends[0] <= now:
+                heapq.heappop(ends)
+            if self._last_start <= now and len(ends) < self.capacity_at(now):
+                start = now
+            else:
+                start = self._free_from(max(now, self._last_start))
+            # the latest start computed, taken or not (dropped, queue full): ``_free_from``
+            # forgot the work that ended before it, and no later start comes before it
+            self._last_start = start
+        leaves = self._leaves
+        if start > now and self.queue_limit is not None:
+            while leaves and leaves[0] <= now:
+                heapq.heappop(leaves)
+            if len(leaves) >= self.queue_limit:
+                self.rejected += 1
+                return REJECTED
+        dropped = self.drop_expired and start > deadline
+        leave = (deadline if deadline > now else now) if dropped else start
+        if leave > now:  # it waits: it holds a queue place until it leaves
+            if self.queue_limit is not None:
+                heapq.heappush(leaves, leave)
+            if n_shed:
+                if len(shed) < n_shed:
+                    heapq.heappush(shed, leave)
+                elif leave > shed[0]:
+                    heapq.heapreplace(shed, leave)
+            lo = now if now > t0 else t0
+            hi = leave if leave < t1 else t1
+            if hi > lo:
+                self.queue_s += hi - lo
+        self.admitted += 1
+        if dropped:
+            if t0 <= arrived < t1:
+                self.dropped_expired += 1
+            return DROPPED
+        end = start + service_s
+        if self._cap_times is None:
+            heapq.heapreplace(self._free, end)
+        else:
+            heapq.heappush(self._ends, end)
+        lo = start if start > t0 else t0
+        hi = end if end < t1 else t1
+        if hi > lo:
+            self.busy_s += hi - lo
+        return start - now
 
     @property
     def entries(self) -> int:
         """Per-attempt entries the pool holds (worker free times, end times, waiting starts): at
-        most the servers, plus the largest capacity under a schedule, plus the queue limit;
-        never more with the length of the queue."""
-        return len(self._free) + len(self._ends) + len(self._queued)
+        most the servers, plus the largest capacity under a schedule, plus the queue limit,
+        plus ``shed_background_above``; never more with the length of the queue."""
+        return (
+            len(self._free)
+            + len(self._ends)
+            + len(self._queued)
+            + len(self._leaves)
+            + len(self._shed)
+        )
 
     def queue_length(self, now: float) -> int:
         """Attempts waiting (not in service) at ``now``; only a pool with a queue limit keeps
         them (``ValueError`` otherwise: the mean queue length is ``queue_s`` over the window)."""
         if self.queue_limit is None:
             raise ValueError(f"pool {self.name} has no queue limit and keeps no queue")
-        return sum(1 for s in self._queued if s > now)
+        return sum(1 for s in (self._leaves if self.levers else self._queued) if s > now)

@@ -57,7 +57,7 @@ from ..spec.types import (
     StepSpec,
 )
 from ..spec.units import SECONDS_PER_YEAR
-from .bank import BackendPool
+from .bank import DROPPED, BackendPool
 from .clock import delay_until, event_queue
 from .gateway import Gateway
 from .recorder import Recorder
@@ -1021,7 +1021,18 @@ class PartnerRuntime:
         else:
             held = att.held
         service = draws[0]
-        wait = st.pool.admit(now, service)
+        pool = st.pool
+        if pool.levers:  # drop_expired, shed_background_above (BackendPool.admit_levered)
+            deadline = att.t0 + self.timeout
+            wait = pool.admit_levered(now, service, att.t0, deadline, st.background)
+            if wait == DROPPED:  # its client saw a timeout at its deadline; it leaves then
+                leave = deadline if deadline > now else now
+                for h in held:
+                    h.finish_at(leave)
+                self._finish(att, math.inf, TIMEOUT, leave - now)  # latency = the timeout
+                return _SERVED
+        else:
+            wait = pool.admit(now, service)
         if wait < 0.0:
             for h in held:
                 h.finish_at(now)

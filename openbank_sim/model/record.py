@@ -398,6 +398,9 @@ class PoolRecord:
             (empty without outages).
         servers_min, servers_max: the fewest and most workers its capacity schedule gives in
             the call-KPI window (both ``servers`` without a schedule).
+        dropped_expired: attempts dropped unserved at their client's deadline
+            (``drop_expired``); shed_background: unattended attempts shed with 503
+            (``shed_background_above``). Both count attempts arriving in the call-KPI window.
     """
 
     name: str
@@ -411,6 +414,8 @@ class PoolRecord:
     downtime: tuple[tuple[float, float], ...]
     servers_min: int
     servers_max: int
+    dropped_expired: int = 0
+    shed_background: int = 0
 
 
 @dataclass(frozen=True)

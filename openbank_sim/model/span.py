@@ -59,7 +59,16 @@ def _pool(
         capacity_steps(p.servers, p.schedule, run.start, run.horizon_s) if p.schedule else None
     )
     timeline = outages[p.name] if outages is not None else pool_outages(p, streams)
-    return BackendPool(p.name, p.servers, p.queue_limit, window, capacity, timeline)
+    return BackendPool(
+        p.name,
+        p.servers,
+        p.queue_limit,
+        window,
+        capacity,
+        timeline,
+        p.drop_expired,
+        p.shed_background_above,
+    )
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,8 @@ def pool_record(pool: BackendPool, window: tuple[float, float]) -> PoolRecord:
         tuple(downtime),
         servers_min,
         servers_max,
+        pool.dropped_expired,
+        pool.shed_background,
     )
 
 

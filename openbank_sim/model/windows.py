@@ -330,6 +330,8 @@ class _PoolTotals:
     capacity_s: float = 0.0
     admitted: int = 0
     rejected_down: int = 0
+    dropped_expired: int = 0
+    shed_background: int = 0
 
 
 @dataclass(frozen=True)
@@ -602,6 +604,8 @@ def simulate_windows(
             s.capacity_s += pool.capacity_seconds()
             s.admitted += pool.admitted
             s.rejected_down += pool.rejected_down
+            s.dropped_expired += pool.dropped_expired
+            s.shed_background += pool.shed_background
     return _Simulated(
         [results[x.index] for x in plan.windows],
         [results[x.index] for x in plan.down_windows],
@@ -1148,6 +1152,9 @@ def run_windowed(
             round(booking.rejected_down[name]),
             tuple((max(a, run.warmup_s), min(b, H)) for a, b in ops.down[name] if b > run.warmup_s),
             *_scheduled(p, run, H),
+            # the regular windows' counts scaled to the horizon, as their time integrals are
+            round(totals[name].dropped_expired * factor),
+            round(totals[name].shed_background * factor),
         )
         for name, p in spec.bank.pools.items()
     )

@@ -260,6 +260,8 @@ _KPI_WORDS = {
     "calls_timeout": "calls timed out",
     "calls_error": "5xx failed calls",
     "calls_auth_failed": "401 calls refused at auth",
+    "calls_dropped_expired": "calls dropped past their deadline",
+    "calls_shed_background": "503 unattended calls shed",
     "token_requests": "token requests",
     "success_rate": "success rate",
     "throughput_ok_per_s": "throughput of ok calls",

@@ -139,6 +139,7 @@ MAX_INT_DIGITS = 4300
 BOUNDS: dict[str, Bound] = {
     "servers": SERVERS,
     "queue_limit": QUEUE_LIMIT,
+    "shed_background_above": QUEUE_LIMIT,
     "burst": LIMIT,
     "limit": LIMIT,
     "rate": RATE_PER_S,

@@ -507,6 +507,45 @@ def _background(
     )
 
 
+_POOL_KEYS = (
+    "servers",
+    "queue_limit",
+    "schedule",
+    "outages",
+    "cost_per_server_hour",
+    "drop_expired",
+    "shed_background_above",
+)
+
+
+def _check_deadlines(
+    bank: BankSpec, journeys: Mapping[str, JourneySpec], partners: tuple[PartnerSpec, ...]
+) -> None:
+    """A pool that drops expired attempts must be called by some client with a deadline.
+
+    A client's deadline is its timeout (``[client]`` merged with the partner's override); a
+    partner calls the pools of its journey's steps and of its unattended refreshes. Template
+    partners count: the partners they onboard share their client and journey.
+    """
+    timed: set[str] = set()
+    for p in partners:
+        if math.isinf(p.client.timeout_s):
+            continue
+        products = [s.product for s in journeys[p.journey].steps]
+        if p.background is not None:
+            products.append(p.background.product)
+        timed.update(bank.products[name].pool for name in products)
+    for name, pool in bank.pools.items():
+        if pool.drop_expired and name not in timed:
+            raise ScenarioError(
+                "drops attempts whose client deadline has passed, but no partner with a finite "
+                "client timeout calls this pool: give [client] (or the partners calling it) a "
+                "timeout, or leave the key out",
+                path=f"bank.pools.{name}.drop_expired",
+                value=True,
+            )
+
+
 def _bank(raw: Mapping[str, Any]) -> BankSpec:
     bank = table_at(raw, "bank", "", required=True)
     check_keys(bank, ("direct_overhead", "pools", "products"), "bank")
@@ -514,7 +553,7 @@ def _bank(raw: Mapping[str, Any]) -> BankSpec:
     pools: dict[str, PoolSpec] = {}
     for name, t in named_tables(bank, "pools", "bank", "pool", required=True).items():
         p = f"bank.pools.{name}"
-        check_keys(t, ("servers", "queue_limit", "schedule", "outages", "cost_per_server_hour"), p)
+        check_keys(t, _POOL_KEYS, p)
         ql = (
             count(t, "queue_limit", p, minimum=0, maximum=QUEUE_LIMIT)
             if "queue_limit" in t
@@ -527,6 +566,12 @@ def _bank(raw: Mapping[str, Any]) -> BankSpec:
             _schedule(t, p),
             _outages(t, p),
             number(t, "cost_per_server_hour", p, 0.0, minimum=0.0, maximum=MONEY),
+            boolean(t, "drop_expired", p, False),
+            (
+                count(t, "shed_background_above", p, minimum=0, maximum=QUEUE_LIMIT)
+                if "shed_background_above" in t
+                else None
+            ),
         )
     products: dict[str, ProductSpec] = {}
     for name, t in named_tables(bank, "products", "bank", "product", required=True).items():
@@ -993,6 +1038,7 @@ def build(raw: Mapping[str, Any], default_name: str = "scenario") -> Spec:
     journeys = _journeys(raw, bank.products)
     profiles = _profiles(raw)
     partners = _partners(raw, journeys, profiles, client_raw, run.horizon_s, bank.products)
+    _check_deadlines(bank, journeys, partners)
     onboarding = parse_onboarding(raw, {p.name for p in partners})
     if onboarding is not None:
         names = set(onboarding.templates.values())

@@ -89,7 +89,11 @@ class OutageSpec:
 
 @dataclass(frozen=True, slots=True)
 class PoolSpec:
-    """A backend pool: ``servers`` concurrent workers, FCFS queue of at most ``queue_limit``."""
+    """A backend pool: ``servers`` concurrent workers, FCFS queue of at most ``queue_limit``.
+
+    ``drop_expired``: an attempt whose client deadline passes before its service would start
+    is dropped unserved. ``shed_background_above``: while that many or more wait, unattended
+    attempts get 503 (0: always; None: never)."""
 
     name: str
     servers: int
@@ -97,6 +101,8 @@ class PoolSpec:
     schedule: tuple[ScheduleEntry, ...] = ()
     outages: OutageSpec | None = None
     cost_per_server_hour: float = 0.0
+    drop_expired: bool = False
+    shed_background_above: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

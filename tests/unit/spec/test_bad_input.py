@@ -455,6 +455,63 @@ CASES = [
         (">= 0",),
         edits=(("servers = 4", "servers = 4\nqueue_limit = -1"),),
     ),
+    # deadline-aware queues and background shedding
+    Bad(
+        "drop-expired-not-a-bool",
+        "bank.pools.core.drop_expired",
+        ("true or false",),
+        edits=(("servers = 4", 'servers = 4\ndrop_expired = "yes"'),),
+    ),
+    Bad(
+        "drop-expired-without-a-client-timeout",
+        "bank.pools.core.drop_expired",
+        ("no partner with a finite client timeout", "give [client]"),
+        edits=(("servers = 4", "servers = 4\ndrop_expired = true"), ('timeout = "5s"\n', "")),
+    ),
+    Bad(
+        "drop-expired-the-partner-overrides-the-timeout",
+        "bank.pools.core.drop_expired",
+        ("no partner with a finite client timeout",),
+        edits=(("servers = 4", "servers = 4\ndrop_expired = true"),),
+        append='client = { timeout = "none" }\n',
+    ),
+    Bad(
+        "drop-expired-on-a-pool-no-journey-calls",
+        "bank.pools.side.drop_expired",
+        ("no partner with a finite client timeout",),
+        edits=(
+            (
+                "servers = 4",
+                "servers = 4\n\n[bank.pools.side]\nservers = 1\ndrop_expired = true\n\n"
+                '[bank.products.spare]\npool = "side"\n'
+                'service_time = { dist = "constant", value = "50ms" }',
+            ),
+        ),
+    ),
+    Bad(
+        "shed-background-negative",
+        "bank.pools.core.shed_background_above",
+        (">= 0",),
+        edits=(("servers = 4", "servers = 4\nshed_background_above = -1"),),
+    ),
+    Bad(
+        "shed-background-not-an-integer",
+        "bank.pools.core.shed_background_above",
+        ("must be an integer",),
+        edits=(("servers = 4", "servers = 4\nshed_background_above = 2.5"),),
+    ),
+    Bad(
+        "shed-background-a-bool",
+        "bank.pools.core.shed_background_above",
+        ("must be an integer",),
+        edits=(("servers = 4", "servers = 4\nshed_background_above = true"),),
+    ),
+    Bad(
+        "shed-background-too-large",
+        "bank.pools.core.shed_background_above",
+        ("1,000,000,000",),
+        edits=(("servers = 4", "servers = 4\nshed_background_above = 10000000000"),),
+    ),
     # non-positive rates
     Bad(
         "sessions-zero",
