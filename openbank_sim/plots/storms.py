@@ -30,6 +30,7 @@ __all__ = ["storm_over_time"]
 def storm_over_time(
     timelines: pd.DataFrame | Mapping[str, pd.DataFrame],
     trigger: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    trigger_label: str = "trigger",
 ) -> Figure:
     """Retry amplification, mean backend wait and success rate per time bin, for one run's
     timeline or several (keyed by label), from
@@ -38,6 +39,7 @@ def storm_over_time(
     Args:
         timelines: a timeline, or timelines by label (one line each, on one time axis).
         trigger: ``(start, end)`` of what set the storm off (a surge, an outage), shaded.
+        trigger_label: what the shading is called in the legend.
     """
     arms = {"run": timelines} if isinstance(timelines, pd.DataFrame) else dict(timelines)
     fig = _figure(height=7.2)
@@ -69,8 +71,8 @@ def storm_over_time(
     if trigger is not None:
         for ax in axes:
             ax.axvspan(trigger[0], trigger[1], color=PALETTE["shade"], zorder=0)
-        handles.append(Patch(color=PALETTE["shade"], label="trigger"))
-        labels.append("trigger")
+        handles.append(Patch(color=PALETTE["shade"], label=trigger_label))
+        labels.append(trigger_label)
     _time_axis(ok_ax)
     unit = f" per {_bin_words(bin_s)} bin" if bin_s > 0 else ""
     amp_ax.set_title(f"Retry storm over time{unit}")

@@ -44,3 +44,22 @@ def test_without_a_lever_the_storm_outlives_the_surge_and_a_budget_ends_it_withi
         assert _hour(tl, 11) < 1.02
         # the surge's own backlog (about 0.05 of an hour's work) drains within half an hour
         assert recovery_time_s(tl, SURGE_END_S) <= 30 * 60.0
+
+
+@pytest.mark.slow
+def test_dropping_expired_work_alone_ends_it_and_shedding_unattended_traffic_alone_does_not():
+    # what the pool levers do alone on this case (the README and notebook 07 report it):
+    # dropping attempts whose clients have gone frees the server for calls still waiting, so
+    # the backlog goes with the surge although every timed-out call is still retried; shedding
+    # the unattended refreshes leaves the patients' own retries, which alone overload the server
+    storm = load_scenario("retry_storm")
+    drop = storm.with_overrides({"bank.pools.core.drop_expired": True})
+    shed = storm.with_overrides({"bank.pools.core.shed_background_above": 10})
+    for seed in (1, 2):
+        tl = storm_timeline(simulate(drop, seed=seed))
+        assert _hour(tl, 9) > 2.0  # still retried during the surge
+        assert _hour(tl, 11) < 1.02
+        assert recovery_time_s(tl, SURGE_END_S) <= 45 * 60.0
+        tl = storm_timeline(simulate(shed, seed=seed))
+        assert _hour(tl, 11) >= 2.0
+        assert recovery_time_s(tl, SURGE_END_S) > 3 * 3600.0
