@@ -839,6 +839,7 @@ def _edge_table(result) -> str:
 
 def _cmd_edge(args: argparse.Namespace) -> int:
     from .experiments.edge import edge
+    from .experiments.executors import ExecutorError
 
     _check_run_options(args, "replications")
     if args.out:
@@ -857,7 +858,13 @@ def _cmd_edge(args: argparse.Namespace) -> int:
             replications=args.replications,
             quiet=args.quiet or args.json,
             allow_long=args.allow_long,
+            executor=args.executor,
+            workers=args.workers,
+            address=args.scheduler,
         )
+    except ExecutorError as err:
+        print(f"openbank-sim: error: {err}", file=sys.stderr)
+        return 2
     except ScenarioError as err:
         if err.path in _EDGE_OPTIONS:
             where = _EDGE_OPTIONS[err.path]
@@ -1389,6 +1396,9 @@ def build_parser() -> argparse.ArgumentParser:
     edg.add_argument("--replications", type=int, default=5, help="runs (default 5)")
     edg.add_argument("--seed", type=int, help="first seed (default: the scenario's run.seed)")
     edg.add_argument("--set", action="append", metavar="KEY=VALUE")
+    edg.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes")
+    edg.add_argument("--workers", type=int)
+    edg.add_argument("--scheduler", metavar="ADDR")
     edg.add_argument(
         "--out", metavar="DIR", help="write edge.csv, edge_summary.csv, hysteresis.csv, a figure"
     )

@@ -29,11 +29,11 @@ import dataclasses
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -44,8 +44,12 @@ from ..spec.profiles import Event, Profile
 from ..spec.scenario import Scenario
 from ..spec.types import PartnerSpec, ScheduleEntry, Spec
 from ..spec.units import format_duration, parse_duration
-from .runs import as_scenario
+from .executors import Executor
+from .runs import as_scenario, base_scenario, execute, open_executor, scenario_json
 from .stats import t_interval
+
+if TYPE_CHECKING:
+    from ..analysis.periods import PeriodCounts
 
 __all__ = [
     "EDGE_KPIS",
@@ -54,6 +58,7 @@ __all__ = [
     "Lever",
     "Staircase",
     "edge",
+    "edge_task",
     "parse_lever",
     "staircase",
     "staircase_spec",
@@ -494,6 +499,9 @@ def edge(
     overrides: Mapping[str, Any] | None = None,
     quiet: bool = True,
     allow_long: bool = False,
+    executor: str | Executor = "serial",
+    workers: int | None = None,
+    address: str | None = None,
 ) -> EdgeResult:
     """Step ``lever`` from ``low`` to ``high`` and back inside one run per replication.
 
@@ -513,13 +521,14 @@ def edge(
         overrides: dotted-path overrides applied to the scenario first.
         quiet: no progress bar.
         allow_long: run even when the feasibility estimate of a run exceeds its limits.
+        executor, workers, address: where the replications run (``serial``, ``processes``
+            or ``dask``, as for :func:`~openbank_sim.experiments.replicate`); every executor
+            gives the same numbers.
 
     Raises:
         ScenarioError: a bad lever, staircase, seed or replication count (the path names the
             argument), or a run the feasibility estimate refuses.
     """
-    from ..analysis.periods import period_counts
-    from ..model.world import run_world
     from ..spec.feasibility import check
 
     s = as_scenario(scenario)
@@ -546,10 +555,19 @@ def edge(
         check(stepped, file=s.source or "<scenario>", raw=s.as_dict())
     seeds = tuple(range(first, first + replications))
     steps = stairs.steps()
-    edges = stairs.edges_s()
     rows: list[dict[str, Any]] = []
-    for r, run_seed in enumerate(_progress(seeds, f"edge {s.name}", quiet)):
-        counts = period_counts(run_world(stepped, run_seed), edges)
+    text = scenario_json(s)
+    tasks = [
+        (r, text, s.source, lv.key, low, high, levels, dwell, run_seed)
+        for r, run_seed in enumerate(seeds)
+    ]
+    done: dict[int, PeriodCounts] = {}
+    with open_executor(executor, workers, address) as ex:
+        for _task, result, _err in execute(tasks, ex, f"edge {s.name}", quiet, fn=edge_task):
+            assert result is not None  # execute raises the first error
+            done[result["run_id"]] = result["counts"]
+    for r, run_seed in enumerate(seeds):
+        counts = done[r]
         kpis = counts.kpis()
         for k, (a, _b, i, direction) in enumerate(steps):
             row: dict[str, Any] = {
@@ -580,7 +598,18 @@ def edge(
     )
 
 
-def _progress(seeds: Sequence[int], desc: str, quiet: bool):
-    from tqdm.auto import tqdm
+def edge_task(task: tuple) -> dict[str, Any]:
+    """One replication of an edge: ``(run_id, scenario_json, source, lever, low, high, levels,
+    dwell, seed)`` -> ``run_id`` and ``counts`` (the
+    :class:`~openbank_sim.analysis.periods.PeriodCounts` of the staircase's steps). Module
+    level, so every executor runs exactly this code on exactly these inputs; the staircase is
+    rebuilt from them (the same spec :func:`edge` checked)."""
+    from ..analysis.periods import period_counts
+    from ..model.world import run_world
 
-    return tqdm(seeds, desc=desc, disable=quiet, unit="run", leave=True)
+    run_id, text, source, key, low, high, levels, dwell, seed = task
+    spec = base_scenario(text, source).spec
+    lv = parse_lever(key, spec)
+    stairs = staircase(spec, lv, low, high, levels, dwell)
+    counts = period_counts(run_world(staircase_spec(spec, lv, stairs), seed), stairs.edges_s())
+    return {"run_id": run_id, "counts": counts}

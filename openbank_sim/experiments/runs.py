@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from .executors import Executor, make_executor
 
 __all__ = [
     "as_scenario",
+    "base_scenario",
     "check_feasible",
     "execute",
     "open_executor",
@@ -48,7 +49,7 @@ def _run(task: tuple, allow_long: bool) -> dict[str, Any]:
 
     run_id, scenario_json, source, overrides, seed = task[:5]
     keep = task[5] if len(task) > 5 else ()
-    scenario = _base_scenario(scenario_json, source)
+    scenario = base_scenario(scenario_json, source)
     if overrides:
         scenario = scenario.with_overrides(overrides)
     t0 = time.perf_counter()
@@ -62,7 +63,7 @@ def _run(task: tuple, allow_long: bool) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=8)
-def _base_scenario(scenario_json: str, source: str | None) -> Scenario:
+def base_scenario(scenario_json: str, source: str | None) -> Scenario:
     """The task's scenario before its overrides, parsed and validated once per worker (the
     tasks of one experiment share it; a Scenario is immutable)."""
     return Scenario(json.loads(scenario_json), source)
@@ -116,11 +117,14 @@ def execute(
     quiet: bool,
     fail_fast: bool = True,
     allow_long: bool = False,
+    fn: Callable[[tuple], dict[str, Any]] | None = None,
 ) -> Iterable[tuple[tuple, dict | None, BaseException | None]]:
     """``(task, result, error)`` for every task as it finishes, with a progress bar; the first
-    error is raised when ``fail_fast``. ``allow_long``: runs skip the feasibility limits."""
+    error is raised when ``fail_fast``. ``allow_long``: runs skip the feasibility limits.
+    ``fn``: a module-level task function of another kind of run (default :func:`run_task`)."""
     bar = _progress(len(tasks), desc, quiet)
-    fn = run_task_allowing_long if allow_long else run_task
+    if fn is None:
+        fn = run_task_allowing_long if allow_long else run_task
     try:
         for task, result, err in ex.imap_unordered(fn, tasks):
             bar.update(1)

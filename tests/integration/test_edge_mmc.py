@@ -90,3 +90,23 @@ def test_steps_add_up_to_the_run():
     wait = counts.wait_sum_s.sum() / counts.admitted.sum()
     assert math.isclose(wait, kpis["backend_wait_mean_s"], rel_tol=1e-12)
     assert counts.first_attempts.sum() == kpis["calls_total"]  # no retries
+
+
+def test_every_executor_gives_the_same_numbers(result):
+    # the replications as tasks on worker processes: the same rows, bit for bit
+    again = edge(
+        load_scenario("mmc_validation"),
+        "load",
+        LEVELS[0],
+        LEVELS[-1],
+        levels=len(LEVELS),
+        dwell="2m",
+        seed=11,
+        replications=REPLICATIONS,
+        level=CONFIDENCE,
+        overrides=OVERRIDES,
+        executor="processes",
+        workers=2,
+    )
+    assert again.runs.equals(result.runs)
+    assert again.summary.equals(result.summary)
