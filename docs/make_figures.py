@@ -122,8 +122,36 @@ def main() -> int:
         "sensitivity_success",
         "openbank-sim sweep rate_limits --design saltelli --n 32 --vary ... ; report",
     )
+    storm_figure()
     print(f"done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return 0
+
+
+def storm_figure() -> None:
+    """The retry storm of ``retry_storm`` without a lever and with each client lever."""
+    import pandas as pd
+
+    from openbank_sim.analysis.recovery import storm_timeline
+
+    storm = load_scenario("retry_storm").with_overrides({"run.horizon": "14h"})
+    arms = {
+        "no lever": {},
+        "retry budget": {"client.retry_budget": {"ratio": 0.1, "min_per_s": 0.02}},
+        "circuit breaker": {"client.circuit_breaker": {}},
+        "drop expired": {"bank.pools.core.drop_expired": True},
+    }
+    timelines = {
+        name: storm_timeline(simulate(storm.with_overrides(ov) if ov else storm))
+        for name, ov in arms.items()
+    }
+    day = pd.Timestamp(storm.spec.run.start)
+    surge = (day + pd.Timedelta(hours=9), day + pd.Timedelta(hours=10))
+    save(
+        plots.storm_over_time(timelines, trigger=surge, trigger_label="surge"),
+        "retry_storm",
+        "openbank-sim run retry_storm --set run.horizon=14h [--set client.retry_budget=... | "
+        "client.circuit_breaker={} | bank.pools.core.drop_expired=true]; storm_timeline",
+    )
 
 
 if __name__ == "__main__":
