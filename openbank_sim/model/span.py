@@ -215,6 +215,7 @@ def run_span(
             if calls:
                 runtimes[i].start_refreshes(calls)
     events = _run_to_end(env) if tick is None else _run_to_end_ticking(env, tick)
+    events += sum(rt.inline_starts for rt in runtimes)  # wake-ups a driver took in place
     end_s = max([env.now, *(rt.end_s for rt in runtimes)])
     return Span(recorder.aggregates(), pools, gateway, runtimes, events, end_s)
 
