@@ -341,6 +341,7 @@ class _Session:
         "outcome",
         "permit",
         "prev",
+        "retry_after",
         "revenue",
         "sid",
         "st",
@@ -370,6 +371,8 @@ class _Session:
     # has when the session waits to act on it in time order
     permit: int
     outcome: int
+    # the Retry-After (s) of the attempt whose 429 the client has
+    retry_after: float
 
     def __init__(
         self,
@@ -503,7 +506,8 @@ class PartnerRuntime:
         self.refreshes = 0
         self.inline_starts = 0  # driver wake-ups taken in place (see _drive)
         self.end_s = -math.inf  # when the last session or refresh ended (s)
-        self._record = ctx.recorder.attempt
+        # the recorder's buffers, extended in place (Recorder.attempt_buffer)
+        self._buf, self._lc, self._stage_at = ctx.recorder.attempt_buffer()
         # journeys that start inside the recorder's window, by ending
         self._journeys = ctx.recorder.journey_tally(self.journey_index, index)
         self._journey_from_s, self._journey_to_s = ctx.recorder.warmup_s, ctx.recorder.horizon_s
@@ -722,7 +726,18 @@ class PartnerRuntime:
                 revenue += self.installment_rate * sess.value
             sess.j = j
             sess.u_appr = u_appr
-            self._begin_call(sess, st, first, revenue, self.patience)
+            # the step's logical call (as _begin_call, inline on the hot path)
+            clock = sess.clock
+            sess.st = st
+            sess.revenue = revenue
+            sess.t_first = clock
+            sess.user_deadline = clock + self.patience
+            sess.k = 1
+            sess.attempt_draws = first
+            if sess.moved:
+                self._wake_at(sess, clock, self._on_attempt)
+            else:
+                self._attempt(sess)
             return
         self._end_journey(sess, COMPLETED)
 
@@ -747,8 +762,11 @@ class PartnerRuntime:
             )
             return
         j = sess.j + 1
-        if j == len(self.steps):
-            self._end_journey(sess, COMPLETED)
+        if j == len(self.steps):  # completed (as _end_journey, inline on the hot path)
+            if self._journey_from_s <= sess.t_start < self._journey_to_s:
+                self._journeys[COMPLETED] += 1
+            if sess.clock > self.end_s:
+                self.end_s = sess.clock
             return
         st = sess.st
         if st.credit:
@@ -800,19 +818,83 @@ class PartnerRuntime:
         goes on (a step that took time is due). The server side runs up to its next step that
         takes time (one wake-up at it), or to its end; when the client's timeout or the user's
         patience comes first, the rest continues detached (:meth:`_detach`) and the client
-        moves on."""
+        moves on.
+
+        An attempt that reaches its backend pool at its arrival (no token to fetch, no
+        overhead, no pool lever) is served here at once, without an :class:`_Attempt`: the
+        gateway's limiters decide at the arrival and the pool fixes its start at admission,
+        so its whole server side is known now (the same arithmetic as :meth:`_serve` and
+        :meth:`_finish`)."""
+        clock = sess.clock
         if fresh:
-            clock = sess.clock
             if self.levers and not self._lever_gate(sess):
                 return
-            sess.att = _Attempt(clock, sess.st, sess, sess.attempt_draws, sess.revenue, sess.k)
+            draws = sess.attempt_draws
+            st = sess.st
+            pool = st.pool
+            gw = self.gateway_checks
+            if (
+                draws[2] == 0.0
+                and not pool.levers
+                and (
+                    gw is None
+                    or not gw.has_auth
+                    or self.tokens.get(sess.user, -math.inf) > clock  # a live token
+                )
+            ):
+                held: tuple = ()
+                retry_after = 0.0
+                if gw is not None and gw.has_limits:
+                    assert st.route is not None  # every step of an API partner has a route
+                    retry_after, held = gw.admit(clock, st.route, sess.user)
+                if retry_after > 0.0:
+                    sess.retry_after = retry_after
+                    outcome = RATE_LIMITED
+                    latency = 0.0  # answered at the arrival
+                    wait = -1.0  # never entered the pool
+                else:
+                    service = draws[0]
+                    wait = pool.admit(clock, service)
+                    if wait < 0.0:
+                        for h in held:
+                            h.finish_at(clock)
+                        outcome = OVERLOADED
+                        latency = 0.0
+                        wait = -1.0
+                    else:
+                        end = clock + wait + service
+                        for h in held:
+                            h.finish_at(end)
+                        latency = end - clock
+                        outcome = ERROR if draws[1] else OK
+                    if latency > self.timeout:
+                        outcome = TIMEOUT
+                        latency = self.timeout
+                buf = self._buf
+                buf.extend(
+                    (
+                        clock,
+                        st.pp,
+                        outcome,
+                        latency,
+                        wait,
+                        sess.revenue if outcome == OK else 0.0,
+                        sess.k,
+                    )
+                )
+                if len(buf) >= self._stage_at:
+                    self.rec.stage()
+                if sess.logged:
+                    self._log(clock, st, sess, sess.k, outcome, latency, wait, draws)
+                self._answered(sess, clock, clock + latency, outcome)
+                return
+            sess.att = _Attempt(clock, st, sess, draws, sess.revenue, sess.k)
             client_deadline = clock + self.timeout
             user_deadline = sess.user_deadline
             sess.client_deadline = client_deadline
             sess.wake = client_deadline if client_deadline <= user_deadline else user_deadline
         att = sess.att
         wake = sess.wake
-        clock = sess.clock
         while True:
             t_next = self._serve(att)
             if t_next < 0.0:
@@ -833,7 +915,14 @@ class PartnerRuntime:
                 sess.clock = clock + (t_next - clock)
                 self._wake_at(sess, sess.clock, self._on_server)
                 return
-        end = att.client_end
+        outcome = att.client_outcome
+        if outcome == RATE_LIMITED:
+            sess.retry_after = att.retry_after
+        self._answered(sess, clock, att.client_end, outcome)
+
+    def _answered(self, sess: _Session, clock: float, end: float, outcome: int) -> None:
+        """The attempt's server side is done: its client has ``outcome`` at ``end`` (s; the
+        clock is ``clock``), unless the user leaves first."""
         user_deadline = sess.user_deadline
         if end > user_deadline:
             sess.clock = clock + delay_until(user_deadline, clock)
@@ -847,9 +936,9 @@ class PartnerRuntime:
             sess.clock = clock + (end - clock)
             sess.moved = True
         if self.levers:
-            self._lever_outcome(sess, att.client_outcome)
+            self._lever_outcome(sess, outcome)
         else:
-            self._after_attempt(sess, att.client_outcome)
+            self._after_attempt(sess, outcome)
 
     # -- the client's levers: a retry budget, a circuit breaker per product ------------------
     def _lever_gate(self, sess: _Session) -> bool:
@@ -920,12 +1009,12 @@ class PartnerRuntime:
         k = sess.k
         if outcome == OK or k >= self.max_attempts or not self.retry_on[outcome]:
             if not sess.st.background:  # what users wait for: unattended refreshes left out
-                self.rec.logical_call(sess.t_first, sess.clock - sess.t_first)
+                t_first = sess.t_first
+                self._lc.extend((t_first, sess.clock - t_first))  # Recorder.logical_call
             self._call_done(sess, outcome)
             return
-        att = sess.att
-        if outcome == RATE_LIMITED and self.respect_retry_after and att.retry_after < math.inf:
-            self._back_off(sess, att.retry_after)
+        if outcome == RATE_LIMITED and self.respect_retry_after and sess.retry_after < math.inf:
+            self._back_off(sess, sess.retry_after)
         elif sess.moved and self.backoff.jitter != "none":
             # the jitter is drawn when the client has the outcome, in time order
             self._wake_at(sess, sess.clock, self._on_jitter)
@@ -1076,26 +1165,43 @@ class PartnerRuntime:
         att.client_outcome = outcome
         att.client_end = t0 + latency
         st = att.step
-        self._record(
-            t0, st.pp, outcome, latency, wait, att.revenue if outcome == OK else 0.0, att.k
+        buf = self._buf
+        buf.extend(
+            (t0, st.pp, outcome, latency, wait, att.revenue if outcome == OK else 0.0, att.k)
         )
+        if len(buf) >= self._stage_at:
+            self.rec.stage()
         sess = att.sess
         if sess.logged:
-            _, _, overhead, u_auth, token_service = att.draws
-            self.rec.log(
-                (
-                    t0,
-                    self.index,
-                    st.product,
-                    sess.user,
-                    sess.sid,
-                    att.k,
-                    st.background,
-                    outcome,
-                    latency,
-                    wait,
-                    overhead,
-                    u_auth,
-                    token_service,
-                )
+            self._log(t0, st, sess, att.k, outcome, latency, wait, att.draws)
+
+    def _log(
+        self,
+        t0: float,
+        st: _Step,
+        sess: _Session,
+        k: int,
+        outcome: int,
+        latency: float,
+        wait: float,
+        draws: AttemptDraws,
+    ) -> None:
+        """The attempt's call-log row (its session is sampled into the log)."""
+        _, _, overhead, u_auth, token_service = draws
+        self.rec.log(
+            (
+                t0,
+                self.index,
+                st.product,
+                sess.user,
+                sess.sid,
+                k,
+                st.background,
+                outcome,
+                latency,
+                wait,
+                overhead,
+                u_auth,
+                token_service,
             )
+        )

@@ -1,8 +1,10 @@
 """The streaming recorder: the one place that sees every call.
 
-The model hands each finished attempt to :meth:`Recorder.attempt` (seven list appends); every
-:data:`STAGE_EVERY` attempts the lists move into numpy arrays (freeing their Python floats
-while they are still in cache: a run's hot path stays small in memory), and every
+The model hands each finished attempt to the recorder as one run of :data:`ATTEMPT_FIELDS`
+values appended to a flat buffer (:meth:`Recorder.attempt`, or the buffer itself from
+:meth:`Recorder.attempt_buffer` on the hot path); every :data:`STAGE_EVERY` attempts the
+buffer moves into numpy arrays (freeing its Python floats while they are still in cache: a
+run's hot path stays small in memory), and every
 ``flush_every`` attempts the staged arrays are aggregated together, in arrival order, with
 numpy into
 
@@ -65,6 +67,7 @@ __all__ = [
 
 TIMESERIES_ALPHA = 0.02
 STAGE_EVERY = 512  # attempts buffered as Python objects before they move into numpy arrays
+ATTEMPT_FIELDS = 7  # an attempt in the buffer: t0, pp, outcome, latency, wait, revenue, k
 PUBLISHED_RUN = 5  # C-UK-8: consecutive requests without an answer that count as downtime
 PUBLISHED_NO_ANSWER_S = 30.0  # C-UK-8
 # one row per attempt; the last three are the attempt's draws (documented in the README)
@@ -143,14 +146,11 @@ class Recorder:
         self._staged: list[tuple[np.ndarray, ...]] = []
         self._staged_n = 0
         self._staged_lc: list[tuple[np.ndarray, np.ndarray]] = []
-        # buffers (hot path)
-        self._t: list[float] = []
-        self._pp: list[int] = []
-        self._out: list[int] = []
-        self._lat: list[float] = []
-        self._wait: list[float] = []
-        self._rev: list[float] = []
-        self._k: list[int] = []
+        # buffers (hot path): attempts as runs of ATTEMPT_FIELDS values, logical calls as
+        # pairs (t_first, latency); cleared in place when staged
+        self._buf: list[float] = []
+        self._stage_at = self._stage_every * ATTEMPT_FIELDS
+        self._lc: list[float] = []
         # aggregates, keyed by packed integers (private to this class)
         self._counts: dict[int, int] = defaultdict(int)  # ((bin*PP + pp)*6 + outcome)
         self._revenue: dict[int, float] = defaultdict(float)  # bin*PP + pp, money window
@@ -164,8 +164,6 @@ class Recorder:
         self.wait_sum = np.zeros(self.n_pools)
         self.wait_count = np.zeros(self.n_pools, dtype=np.int64)
         self.client_latency = LatencyHistogram()
-        self._lc_t: list[float] = []
-        self._lc_lat: list[float] = []
         self._tallies: dict[tuple[int, int], list[int]] = {}
         self.attempts = 0
         self.call_log = layout.call_log
@@ -197,15 +195,21 @@ class Recorder:
         """One finished attempt: arrival time (s), partner*P + product, outcome code, latency
         (s), backend queue wait (s; negative when it never entered a pool), revenue if ok, and
         which attempt of its logical call it is (1 = the first)."""
-        self._t.append(t0)
-        self._pp.append(pp)
-        self._out.append(outcome)
-        self._lat.append(latency)
-        self._wait.append(wait)
-        self._rev.append(revenue)
-        self._k.append(k)
-        if len(self._t) >= self._stage_every:
+        buf = self._buf
+        buf.extend((t0, pp, outcome, latency, wait, revenue, k))
+        if len(buf) >= self._stage_at:
             self._stage()
+
+    def attempt_buffer(self) -> tuple[list[float], list[float], int]:
+        """The hot path's way in, without a call per attempt: the attempt buffer (extend it
+        with :meth:`attempt`'s seven arguments, in order), the logical-call buffer (extend it
+        with :meth:`logical_call`'s two) and the attempt buffer's length at which the caller
+        calls :meth:`stage`. Both lists stay the same objects for the recorder's life."""
+        return self._buf, self._lc, self._stage_at
+
+    def stage(self) -> None:
+        """Move the buffers into numpy arrays (see :meth:`attempt_buffer`)."""
+        self._stage()
 
     def log(self, row: tuple) -> None:
         """One call-log row, in :data:`CALL_LOG_COLUMNS` order."""
@@ -215,8 +219,7 @@ class Recorder:
 
     def logical_call(self, t_first: float, latency: float) -> None:
         """A logical call (first attempt to final outcome, backoff included)."""
-        self._lc_t.append(t_first)
-        self._lc_lat.append(latency)
+        self._lc.extend((t_first, latency))
 
     def journey_tally(self, journey: int, partner: int) -> list[int]:
         """The tally of finished journeys of ``(journey, partner)`` that started inside
@@ -304,24 +307,29 @@ class Recorder:
     def _stage(self, aggregate: bool = True) -> None:
         """Move the buffered attempts and logical calls into numpy arrays; aggregate them all
         once ``flush_every`` attempts are staged (unless ``aggregate`` is False)."""
-        if self._t:
+        buf = self._buf
+        if buf:
+            # integers below 2**53 pass through float64 exactly
+            a = np.array(buf, dtype=np.float64).reshape(-1, ATTEMPT_FIELDS).T
+            buf.clear()
+            t, pp, out, lat, wait, rev, k = a
             self._staged.append(
                 (
-                    np.asarray(self._t),
-                    np.asarray(self._pp, dtype=np.int64),
-                    np.asarray(self._out, dtype=np.int64),
-                    np.asarray(self._lat),
-                    np.asarray(self._wait),
-                    np.asarray(self._rev),
-                    np.asarray(self._k, dtype=np.int64),
+                    t,
+                    pp.astype(np.int64),
+                    out.astype(np.int64),
+                    lat,
+                    wait,
+                    rev,
+                    k.astype(np.int64),
                 )
             )
-            self._staged_n += len(self._t)
-            self._t, self._pp, self._out, self._lat, self._wait, self._rev = [], [], [], [], [], []
-            self._k = []
-        if self._lc_t:
-            self._staged_lc.append((np.asarray(self._lc_t), np.asarray(self._lc_lat)))
-            self._lc_t, self._lc_lat = [], []
+            self._staged_n += a.shape[1]
+        lc = self._lc
+        if lc:
+            pairs = np.array(lc, dtype=np.float64).reshape(-1, 2).T
+            lc.clear()
+            self._staged_lc.append((pairs[0], pairs[1]))
         if aggregate and self._staged_n >= self.flush_every:
             self.flush()
 

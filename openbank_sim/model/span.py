@@ -12,14 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from heapq import heappop
 
 import numpy as np
 import simpy
-from simpy.core import EmptySchedule
 
 from ..rng import Streams
 from ..spec.types import PartnerSpec, PoolSpec, RunSpec, Spec
 from .bank import BackendPool, Outages, capacity_steps
+from .clock import event_queue
 from .gateway import Gateway
 from .onboarding import Project, run_pipeline
 from .partners import EXTRA_REFRESH_ID, PartnerRuntime, SpanContext
@@ -221,27 +222,38 @@ def run_span(
 
 
 def _run_to_end(env: simpy.Environment) -> int:
-    """Run ``env`` until no event is left (as ``env.run()`` does); returns the events processed."""
-    step = env.step
+    """Run ``env`` until no event is left (as ``env.run()`` does); returns the events processed.
+
+    The loop is SimPy's ``Environment.step`` unrolled over its queue: pop the earliest event,
+    move the clock to it, run its callbacks. The call-level world holds only the model's own
+    wake-ups and SimPy timeouts (no processes, no ``until`` event, nothing that fails), so
+    this is what ``env.run()`` does, one Python call less per event."""
+    queue, _ = event_queue(env)
     events = 0
-    try:
-        while True:
-            step()
-            events += 1
-    except EmptySchedule:
-        return events
+    while queue:
+        env._now, _, _, event = heappop(queue)
+        callbacks, event.callbacks = event.callbacks, None
+        for callback in callbacks:
+            callback(event)
+        if not event._ok:
+            raise RuntimeError(f"a call-level event failed: {event!r}")
+        events += 1
+    return events
 
 
 def _run_to_end_ticking(env: simpy.Environment, tick: SpanTick) -> int:
     """:func:`_run_to_end`, calling ``tick(env.now)`` every :data:`TICK_EVENTS` events."""
-    step = env.step
+    queue, _ = event_queue(env)
     events = 0
-    try:
-        while True:
-            for _ in range(TICK_EVENTS):
-                step()
-                events += 1
-            tick(env.now)
-    except EmptySchedule:
-        tick(math.inf)  # the span is done, whenever its last event was
-        return events
+    while queue:
+        env._now, _, _, event = heappop(queue)
+        callbacks, event.callbacks = event.callbacks, None
+        for callback in callbacks:
+            callback(event)
+        if not event._ok:
+            raise RuntimeError(f"a call-level event failed: {event!r}")
+        events += 1
+        if not events % TICK_EVENTS:
+            tick(env._now)
+    tick(math.inf)  # the span is done, whenever its last event was
+    return events
