@@ -471,6 +471,8 @@ class PartnerRuntime:
         self.gateway_checks = (
             gateway if gateway is not None and (gateway.has_auth or gateway.has_limits) else None
         )
+        self.auth = gateway is not None and gateway.has_auth  # attempts need a live token
+        self.limited = gateway is not None and gateway.has_limits  # the gateway's limiters
         self.start_date = run.start
         self.profile = ctx.spec.profiles[spec.profile]
         self.horizon_s = ctx.span_to_s
@@ -832,20 +834,16 @@ class PartnerRuntime:
             draws = sess.attempt_draws
             st = sess.st
             pool = st.pool
-            gw = self.gateway_checks
             if (
                 draws[2] == 0.0
                 and not pool.levers
-                and (
-                    gw is None
-                    or not gw.has_auth
-                    or self.tokens.get(sess.user, -math.inf) > clock  # a live token
-                )
+                and (not self.auth or self.tokens.get(sess.user, -math.inf) > clock)  # live token
             ):
                 held: tuple = ()
                 retry_after = 0.0
-                if gw is not None and gw.has_limits:
-                    assert st.route is not None  # every step of an API partner has a route
+                if self.limited:
+                    gw = self.gateway_checks
+                    assert gw is not None and st.route is not None  # an API partner's step
                     retry_after, held = gw.admit(clock, st.route, sess.user)
                 if retry_after > 0.0:
                     sess.retry_after = retry_after
