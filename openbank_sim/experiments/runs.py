@@ -49,14 +49,13 @@ def _run(task: tuple, allow_long: bool) -> dict[str, Any]:
 
     run_id, scenario_json, source, overrides, seed = task[:5]
     keep = task[5] if len(task) > 5 else ()
-    scenario = base_scenario(scenario_json, source)
-    if overrides:
-        scenario = scenario.with_overrides(overrides)
+    scenario = _point_scenario(scenario_json, source, overrides, allow_long)
     t0 = time.perf_counter()
     if not keep:  # the KPIs only: no tables are built that would not be sent back
-        kpis = simulate_kpis(scenario, seed=seed, allow_long=allow_long)
+        # the point's scenario passed the feasibility check when it was built
+        kpis = simulate_kpis(scenario, seed=seed, allow_long=True)
         return {"run_id": run_id, "kpis": kpis, "wall_s": time.perf_counter() - t0}
-    results = simulate(scenario, seed=seed, allow_long=allow_long)
+    results = simulate(scenario, seed=seed, allow_long=True)  # checked with the point
     out = {"run_id": run_id, "kpis": results.kpis, "wall_s": time.perf_counter() - t0}
     out["tables"] = {name: results.tables[name] for name in keep}
     return out
@@ -67,6 +66,35 @@ def base_scenario(scenario_json: str, source: str | None) -> Scenario:
     """The task's scenario before its overrides, parsed and validated once per worker (the
     tasks of one experiment share it; a Scenario is immutable)."""
     return Scenario(json.loads(scenario_json), source)
+
+
+def _point_scenario(
+    scenario_json: str, source: str | None, overrides: Any, allow_long: bool
+) -> Scenario:
+    """The task's scenario with its overrides applied (and, unless ``allow_long``, passed by
+    the feasibility check), built once per worker for all the replications of one point:
+    overrides that JSON can carry are the cache's key, others are applied run by run."""
+    try:
+        key = json.dumps(overrides or {})
+    except (TypeError, ValueError):
+        scenario = base_scenario(scenario_json, source).with_overrides(overrides)
+        if not allow_long:
+            check_feasible(scenario)
+        return scenario
+    return _cached_point(scenario_json, source, key, allow_long)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_point(
+    scenario_json: str, source: str | None, overrides_json: str, allow_long: bool
+) -> Scenario:
+    scenario = base_scenario(scenario_json, source)
+    overrides = json.loads(overrides_json)
+    if overrides:
+        scenario = scenario.with_overrides(overrides)
+    if not allow_long:
+        check_feasible(scenario)  # a refusal raises, and is not cached
+    return scenario
 
 
 def check_feasible(s: Scenario) -> None:
