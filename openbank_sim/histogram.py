@@ -372,8 +372,11 @@ class LatencyHistogram:
         occupied = np.flatnonzero(per_bin)
         keys = (occupied + self._min_index).tolist()
         bins = self._bins
-        for key, weight in zip(keys, per_bin[occupied].tolist(), strict=True):
-            bins[key] = bins.get(key, 0.0) + weight
+        if not bins:  # the common case of one batch per histogram: 0.0 + w is w, exactly
+            self._bins = dict(zip(keys, per_bin[occupied].tolist(), strict=True))
+        else:
+            for key, weight in zip(keys, per_bin[occupied].tolist(), strict=True):
+                bins[key] = bins.get(key, 0.0) + weight
         total = float(idx.size) if w is None else float(np.sum(w))
         self._count += total
         self._sum += value_sum
@@ -401,8 +404,11 @@ class LatencyHistogram:
         if weight == 0.0 or other._count == 0.0:
             return
         bins = self._bins
-        for key, value in list(other._bins.items()):
-            bins[key] = bins.get(key, 0.0) + value * weight
+        if not bins and weight == 1.0:  # value * 1.0 is value, exactly
+            self._bins = dict(other._bins)
+        else:
+            for key, value in list(other._bins.items()):
+                bins[key] = bins.get(key, 0.0) + value * weight
         self._zero += other._zero * weight
         self._count += other._count * weight
         self._sum += other._sum * weight

@@ -51,17 +51,38 @@ class Streams:
         ss = np.random.SeedSequence(self.seed, spawn_key=stream_key(*names))
         return np.random.Generator(np.random.PCG64(ss))
 
+    def draws(
+        self, draw: Callable[[np.random.Generator, int], Any], *names: str
+    ) -> Callable[[int], Any]:
+        """``n -> draw(gen, n)`` on the stream ``names``, its generator made on the first call.
+
+        A stream's values depend only on the seed and its names, not on when its generator
+        is made, so a stream a run never touches (retries of a run without errors, the call
+        log of a run without one) costs nothing."""
+        gen: np.random.Generator | None = None
+
+        def first_then_next(n: int) -> Any:
+            nonlocal gen
+            if gen is None:
+                gen = self.generator(*names)
+            return draw(gen, n)
+
+        return first_then_next
+
     def sampler(
         self, draw: Callable[[np.random.Generator, int], np.ndarray], *names: str
     ) -> Sampler:
-        """A :func:`block_sampler` over its own stream ``names``."""
-        gen = self.generator(*names)
-        return block_sampler(lambda n: draw(gen, n))
+        """A :func:`block_sampler` over its own stream ``names`` (made on first use)."""
+        return block_sampler(self.draws(draw, *names))
 
     def uniforms(self, *names: str) -> Sampler:
-        """Uniform [0, 1) variates from the stream ``names``."""
-        gen = self.generator(*names)
-        return block_sampler(gen.random)
+        """Uniform [0, 1) variates from the stream ``names`` (made on first use)."""
+        return block_sampler(self.draws(_random, *names))
+
+
+def _random(gen: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` uniform [0, 1) variates."""
+    return gen.random(n)
 
 
 MAX_BLOCK = 4096

@@ -132,16 +132,19 @@ def _constant(value: Any) -> _Column:
     return lambda n: itertools.repeat(value, n)
 
 
-def _sampled(
-    gen: np.random.Generator, sample: Callable[[np.random.Generator, int], Any]
-) -> _Column:
-    """``sample(gen, n)`` as Python floats."""
-    return lambda n: sample(gen, n).tolist()
+def _sampled(draw: Callable[[int], np.ndarray]) -> _Column:
+    """``draw(n)`` as Python floats."""
+    return lambda n: draw(n).tolist()
 
 
-def _coin(gen: np.random.Generator, p: float) -> _Column:
+def _coin(uniforms: Callable[[int], np.ndarray], p: float) -> _Column:
     """Coins that come up True with probability ``p`` (a uniform below ``p``)."""
-    return lambda n: (gen.random(n) < p).tolist()
+    return lambda n: (uniforms(n) < p).tolist()
+
+
+def _uniform(gen: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` uniform [0, 1) variates."""
+    return gen.random(n)
 
 
 def _attempt_draws(
@@ -164,16 +167,16 @@ def _attempt_draws(
     the values a block sampler over it would give, for one call per attempt.
     """
 
-    def gen(purpose: str) -> np.random.Generator:
-        return streams.generator(*key, prefix + purpose)
+    def draws(purpose: str, draw: Callable[[np.random.Generator, int], Any]) -> Any:
+        return streams.draws(draw, *key, prefix + purpose)  # made on the first block
 
-    service = _sampled(gen("service"), product.service_time.sample)
+    service = _sampled(draws("service", product.service_time.sample))
     rate = product.error_rate
-    error = _coin(gen("error"), rate) if rate > 0 else _constant(False)
-    over = _sampled(gen("overhead"), overhead.sample) if overhead is not None else _constant(0.0)
+    error = _coin(draws("error", _uniform), rate) if rate > 0 else _constant(False)
+    over = _sampled(draws("overhead", overhead.sample)) if overhead is not None else _constant(0.0)
     if auth is not None:
-        coin = _sampled(gen("auth_failure"), lambda g, n: g.random(n))
-        token = _sampled(gen("token_service"), auth.service_time.sample)
+        coin = _sampled(draws("auth_failure", _uniform))
+        token = _sampled(draws("token_service", auth.service_time.sample))
     else:
         coin = token = _constant(NAN)
 
