@@ -42,7 +42,7 @@ class _UserScoped:
 class Route:
     """The limiters that apply to one (partner, product) pair, resolved once."""
 
-    __slots__ = ("concurrency", "fixed", "partner_key", "user_scoped")
+    __slots__ = ("concurrency", "fixed", "partner_key", "single", "single_held", "user_scoped")
 
     def __init__(self, fixed: tuple, user_scoped: tuple, partner_index: int) -> None:
         self.fixed = fixed
@@ -51,6 +51,9 @@ class Route:
         self.concurrency = any(isinstance(s, Concurrency) for s in fixed) or any(
             u.rule.spec.algorithm == "concurrency" for u in user_scoped
         )
+        # the common case of one limiter that is not per user: checked without a loop
+        self.single = fixed[0] if len(fixed) == 1 and not user_scoped else None
+        self.single_held = fixed if self.concurrency else ()
 
 
 class Gateway:
@@ -141,6 +144,13 @@ class Gateway:
         longest Retry-After of the rejecting limiters (``inf`` when unknown); ``held`` are the
         concurrency limiters that must be told when the backend finishes (``finish_at``).
         """
+        single = route.single
+        if single is not None:
+            retry = single.check(now)
+            if retry > 0.0:
+                return retry, ()
+            single.consume(now)
+            return 0.0, route.single_held
         states = route.fixed
         if route.user_scoped:
             key = route.partner_key | user

@@ -350,6 +350,7 @@ class _Session:
         "st",
         "t_first",
         "t_start",
+        "t_token",
         "u_appr",
         "user",
         "user_deadline",
@@ -369,6 +370,7 @@ class _Session:
     att: _Attempt
     client_deadline: float
     wake: float
+    t_token: float  # when the token service answers the attempt's token request (s)
     callbacks: _Callbacks | None
     # with a client lever: the attempt's breaker permit (its epoch) and the outcome the client
     # has when the session waits to act on it in time order
@@ -520,6 +522,7 @@ class PartnerRuntime:
         self._on_drive: _Callbacks = (self._drive,)
         self._on_attempt: _Callbacks = (self._attempt_event,)
         self._on_server: _Callbacks = (self._server_event,)
+        self._on_token: _Callbacks = (self._token_event,)
         self._on_retry: _Callbacks = (self._retry_event,)
         self._on_jitter: _Callbacks = (self._jitter_event,)
         self._on_outcome: _Callbacks = (self._outcome_event,)
@@ -825,81 +828,129 @@ class PartnerRuntime:
         patience comes first, the rest continues detached (:meth:`_detach`) and the client
         moves on.
 
-        An attempt that reaches its backend pool at its arrival (no token to fetch, no
-        overhead, no pool lever) is served here at once, without an :class:`_Attempt`: the
-        gateway's limiters decide at the arrival and the pool fixes its start at admission,
-        so its whole server side is known now (the same arithmetic as :meth:`_serve` and
-        :meth:`_finish`)."""
+        An attempt with no overhead and no pool lever is served without an :class:`_Attempt`:
+        with a live token (or none needed) it reaches its pool at its arrival, and its whole
+        server side is known now (:meth:`_reach_pool`); one that fetches a token sends the
+        request now and reaches its pool when the answer is in (one wake-up,
+        :meth:`_token_answered`), unless the client or the user gives up first. The same
+        arithmetic as :meth:`_serve` and :meth:`_finish`."""
         clock = sess.clock
-        if fresh:
-            if self.levers and not self._lever_gate(sess):
-                return
-            draws = sess.attempt_draws
-            st = sess.st
-            pool = st.pool
-            if (
-                draws[2] == 0.0
-                and not pool.levers
-                and (not self.auth or self.tokens.get(sess.user, -math.inf) > clock)  # live token
-            ):
-                held: tuple = ()
-                retry_after = 0.0
-                if self.limited:
-                    gw = self.gateway_checks
-                    assert gw is not None and st.route is not None  # an API partner's step
-                    retry_after, held = gw.admit(clock, st.route, sess.user)
-                if retry_after > 0.0:
-                    sess.retry_after = retry_after
-                    outcome = RATE_LIMITED
-                    latency = 0.0  # answered at the arrival
-                    wait = -1.0  # never entered the pool
+        if not fresh:
+            att = sess.att
+            self._server_side(sess, att, clock, self._serve(att))
+            return
+        if self.levers and not self._lever_gate(sess):
+            return
+        draws = sess.attempt_draws
+        st = sess.st
+        fused = draws[2] == 0.0 and not st.pool.levers
+        if fused and (not self.auth or self.tokens.get(sess.user, -math.inf) > clock):
+            self._reach_pool(sess, clock, clock, clock, draws)
+            return
+        att = sess.att = _Attempt(clock, st, sess, draws, sess.revenue, sess.k)
+        client_deadline = clock + self.timeout
+        user_deadline = sess.user_deadline
+        sess.client_deadline = client_deadline
+        wake = sess.wake = client_deadline if client_deadline <= user_deadline else user_deadline
+        if not fused:
+            self._server_side(sess, att, clock, self._serve(att))
+            return
+        gw = self.gateway_checks
+        assert gw is not None  # auth
+        t_token = gw.fetch_token(clock, draws[4])  # as _serve at the gateway
+        if t_token > wake:  # the client or the user gives up first: the general path
+            att.stage = _TOKEN_ANSWERED
+            att.now = t_token
+            self._server_side(sess, att, clock, t_token)
+        elif t_token > clock:
+            sess.t_token = t_token
+            sess.clock = clock + (t_token - clock)
+            self._wake_at(sess, sess.clock, self._on_token)
+        else:
+            self._token_answered(sess, clock, t_token, clock, draws)
+
+    def _token_event(self, sess: _Session) -> None:
+        sess.moved = False
+        self._token_answered(sess, sess.att.t0, sess.t_token, sess.clock, sess.attempt_draws)
+
+    def _token_answered(
+        self, sess: _Session, t0: float, now: float, clock: float, draws: AttemptDraws
+    ) -> None:
+        """The token service answers at ``now`` (s) the attempt that arrived at ``t0``: a 401,
+        or the token is cached and the attempt reaches its pool (``clock``: SimPy's)."""
+        gw = self.gateway_checks
+        assert gw is not None  # only API partners fetch tokens
+        if draws[3] < gw.failure_rate:
+            self._reach_pool(sess, t0, now, clock, draws, AUTH_FAILED)
+            return
+        self.tokens[sess.user] = now + gw.token_ttl_s
+        self._reach_pool(sess, t0, now, clock, draws)
+
+    def _reach_pool(
+        self,
+        sess: _Session,
+        t0: float,
+        now: float,
+        clock: float,
+        draws: AttemptDraws,
+        refused: int | None = None,
+    ) -> None:
+        """The attempt that arrived at ``t0`` reaches its pool at ``now`` (s) with nothing
+        left on its way that takes time (unless the gateway ``refused`` it with that outcome):
+        the gateway's limiters decide, the pool fixes its start at admission, and the answer
+        is recorded as its client sees it (a response after the timeout is a timeout, as in
+        :meth:`_finish`) before the client has it (``clock``: SimPy's)."""
+        st = sess.st
+        if refused is not None:
+            outcome = refused
+            end = now
+            wait = -1.0
+        else:
+            held: tuple = ()
+            retry_after = 0.0
+            if self.limited:
+                gw = self.gateway_checks
+                assert gw is not None and st.route is not None  # an API partner's step
+                retry_after, held = gw.admit(now, st.route, sess.user)
+            if retry_after > 0.0:
+                sess.retry_after = retry_after
+                outcome = RATE_LIMITED
+                end = now
+                wait = -1.0
+            else:
+                service = draws[0]
+                wait = st.pool.admit(now, service)
+                if wait < 0.0:
+                    for h in held:
+                        h.finish_at(now)
+                    outcome = OVERLOADED
+                    end = now
+                    wait = -1.0
                 else:
-                    service = draws[0]
-                    wait = pool.admit(clock, service)
-                    if wait < 0.0:
-                        for h in held:
-                            h.finish_at(clock)
-                        outcome = OVERLOADED
-                        latency = 0.0
-                        wait = -1.0
-                    else:
-                        end = clock + wait + service
-                        for h in held:
-                            h.finish_at(end)
-                        latency = end - clock
-                        outcome = ERROR if draws[1] else OK
-                    if latency > self.timeout:
-                        outcome = TIMEOUT
-                        latency = self.timeout
-                buf = self._buf
-                buf.extend(
-                    (
-                        clock,
-                        st.pp,
-                        outcome,
-                        latency,
-                        wait,
-                        sess.revenue if outcome == OK else 0.0,
-                        sess.k,
-                    )
-                )
-                if len(buf) >= self._stage_at:
-                    self.rec.stage()
-                if sess.logged:
-                    self._log(clock, st, sess, sess.k, outcome, latency, wait, draws)
-                self._answered(sess, clock, clock + latency, outcome)
-                return
-            sess.att = _Attempt(clock, st, sess, draws, sess.revenue, sess.k)
-            client_deadline = clock + self.timeout
-            user_deadline = sess.user_deadline
-            sess.client_deadline = client_deadline
-            sess.wake = client_deadline if client_deadline <= user_deadline else user_deadline
-        att = sess.att
+                    end = now + wait + service
+                    for h in held:
+                        h.finish_at(end)
+                    outcome = ERROR if draws[1] else OK
+        latency = end - t0
+        if latency > self.timeout:
+            outcome = TIMEOUT
+            latency = self.timeout
+        k = sess.k
+        buf = self._buf
+        buf.extend((t0, st.pp, outcome, latency, wait, sess.revenue if outcome == OK else 0.0, k))
+        if len(buf) >= self._stage_at:
+            self.rec.stage()
+        if sess.logged:
+            self._log(t0, st, sess, k, outcome, latency, wait, draws)
+        self._answered(sess, clock, t0 + latency, outcome)
+
+    def _server_side(self, sess: _Session, att: _Attempt, clock: float, t_next: float) -> None:
+        """Go on with ``att``'s server side, whose next step that takes time is at ``t_next``
+        (s; :data:`_SERVED` when it is done): a wake-up at that step, or the rest detached
+        when the client's timeout or the user's patience (``sess.wake``) comes first, or the
+        client's outcome."""
         wake = sess.wake
-        while True:
-            t_next = self._serve(att)
-            if t_next < 0.0:
-                break
+        while t_next >= 0.0:
             if t_next > wake:
                 self._detach(att, t_next)
                 sess.clock = clock + delay_until(wake, clock)
@@ -916,6 +967,7 @@ class PartnerRuntime:
                 sess.clock = clock + (t_next - clock)
                 self._wake_at(sess, sess.clock, self._on_server)
                 return
+            t_next = self._serve(att)
         outcome = att.client_outcome
         if outcome == RATE_LIMITED:
             sess.retry_after = att.retry_after
@@ -938,6 +990,10 @@ class PartnerRuntime:
             sess.moved = True
         if self.levers:
             self._lever_outcome(sess, outcome)
+        elif outcome == OK and not sess.st.background:  # as _after_attempt, on the hot path
+            t_first = sess.t_first
+            self._lc.extend((t_first, sess.clock - t_first))  # Recorder.logical_call
+            self._call_done(sess, OK)
         else:
             self._after_attempt(sess, outcome)
 
