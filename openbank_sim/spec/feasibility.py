@@ -16,8 +16,7 @@ horizon finish, so a pool offered more work than its servers can do serves its q
 the horizon, and the run simulates that time).
 
 The estimate is an order of magnitude, not a forecast: retries are counted from the products'
-error rates only (not from overload), overlapping profile events add instead of multiply, and
-onboarding ignores queueing for engineers. ``docs/scenario-format.md`` ("Feasibility") gives
+error rates only (not from overload), and onboarding ignores queueing for engineers. ``docs/scenario-format.md`` ("Feasibility") gives
 its accuracy on the shipped scenarios.
 """
 
@@ -221,8 +220,8 @@ class _Cumulative:
 def _shape_integral(
     spec: Spec, p: PartnerSpec, cache: dict[tuple[str, float], _Cumulative]
 ) -> float:
-    """Integral of ``profile x growth`` (events included, additively) over the partner's live
-    part of the horizon, in seconds: its expected sessions per unit of base rate."""
+    """Integral of ``profile x growth`` (events included) over the partner's live part of the
+    horizon, in seconds: its expected sessions per unit of base rate."""
     run = spec.run
     key = (p.profile, p.growth_per_year)
     if key not in cache:
@@ -232,10 +231,61 @@ def _shape_integral(
     if lo >= hi:
         return 0.0
     total = cum(hi) - cum(lo)
-    profile = spec.profiles[p.profile]
-    for begin, end, factor in _event_occurrences(profile.events, run.start, lo, hi):
-        total += (factor - 1.0) * max(0.0, cum(min(end, hi)) - cum(max(begin, lo)))
+    occurrences = _event_occurrences(spec.profiles[p.profile].events, run.start, lo, hi)
+    if occurrences:
+        total += _events_excess(occurrences, cum, lo, hi)
     return max(total, 0.0)
+
+
+_MAX_LOG_FACTOR = 460.0
+"""Overlapping events multiply; their product is capped at e^460 (about 10^200) so that the
+estimate of an absurd profile stays a finite number that :func:`check` refuses."""
+
+
+def _events_excess(
+    occurrences: list[tuple[float, float, float]], cum: _Cumulative, lo: float, hi: float
+) -> float:
+    """What events add to the integral over ``[lo, hi)``: on each piece between event
+    boundaries, (the product of the factors of the events under way there - 1) times the
+    integral of the shape."""
+    cuts, product = _event_products(occurrences, lo, hi)
+    shape = np.diff([cum(float(t)) for t in cuts])
+    return float(np.sum((product - 1.0) * np.maximum(shape, 0.0)))
+
+
+def _event_products(
+    occurrences: list[tuple[float, float, float]], lo: float, hi: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The boundaries of the events inside ``[lo, hi)`` (seconds, sorted, ``lo`` and ``hi``
+    included) and, on each piece between two, the product of the factors of the events
+    under way there: overlapping events multiply, as they do in the model's rate
+    (:func:`~.profiles.rate_pieces`); capped at e^:data:`_MAX_LOG_FACTOR`."""
+    begin = np.clip([o[0] for o in occurrences], lo, hi)
+    end = np.clip([o[1] for o in occurrences], lo, hi)
+    factor = np.array([o[2] for o in occurrences], dtype=np.float64)
+    cuts = np.unique(np.concatenate(([lo, hi], begin, end)))
+    ib, ie = np.searchsorted(cuts, begin), np.searchsorted(cuts, end)
+    zero = factor == 0.0
+    log_f = np.log(np.where(zero, 1.0, factor))
+    logs = np.zeros(cuts.size)
+    zeros = np.zeros(cuts.size)
+    np.add.at(logs, ib, log_f)
+    np.add.at(logs, ie, -log_f)
+    np.add.at(zeros, ib, zero)
+    np.add.at(zeros, ie, -zero.astype(np.float64))
+    under_way = np.minimum(np.cumsum(logs)[:-1], _MAX_LOG_FACTOR)
+    return cuts, np.where(np.cumsum(zeros)[:-1] > 0.5, 0.0, np.exp(under_way))
+
+
+def _peak_event_factor(spec: Spec, p: PartnerSpec) -> float:
+    """The largest product of overlapping event factors in the partner's live part of the
+    horizon (1.0 without events)."""
+    run = spec.run
+    lo, hi = p.live_from_s, run.horizon_s
+    occurrences = _event_occurrences(spec.profiles[p.profile].events, run.start, lo, hi)
+    if not occurrences or lo >= hi:
+        return 1.0
+    return float(max(1.0, _event_products(occurrences, lo, hi)[1].max()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -650,6 +700,8 @@ def _attempts_driver(
             (p.sessions_per_user_day, f"partners.{entry}.sessions_per_user_day"),
             (copies / 10.0, f"partners.{entry}.copies"),
             ((1.0 + p.growth_per_year) ** years / 2.0, f"partners.{entry}.growth_per_year"),
+            # a peak of 10x (Singles' Day) is ordinary; overlapping events multiply
+            (_peak_event_factor(spec, p) / 10.0, f"profiles.{p.profile}.events"),
         ]
         if p.background is not None and own.refreshes > own.attempts:
             candidates.append(

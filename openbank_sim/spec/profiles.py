@@ -560,10 +560,14 @@ def sample_nhpp_blocks(
     while i < n:
         if expected[i] > max_expected:
             parts = math.ceil(expected[i] / max_expected)
-            sub = np.linspace(edges_s[i], edges_s[i + 1], parts + 1)
-            sub[-1] = edges_s[i + 1]
+            # the edges of np.linspace(a, b, parts + 1), made one sub-piece at a time (k * step
+            # + a, the last one b) so that no piece, however busy, needs an array of them
+            a, b = float(edges_s[i]), float(edges_s[i + 1])
+            step = (b - a) / parts
             for k in range(parts):
-                yield sample_nhpp(rng, base_rate_per_s, sub[k : k + 2], factors[i : i + 1])
+                right = b if k == parts - 1 else (k + 1) * step + a
+                sub = np.array([k * step + a, right])
+                yield sample_nhpp(rng, base_rate_per_s, sub, factors[i : i + 1])
             i += 1
             continue
         j, total = i, 0.0

@@ -90,6 +90,49 @@ def test_the_day_by_day_integral_is_the_hourly_one(
     assert got == pytest.approx(expected, rel=5e-3 if growth else 1e-9, abs=1e-9)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(st.integers(0, 40), st.floats(0.0, 8.0), st.integers(1, 30)),
+        min_size=2,
+        max_size=8,
+    ),
+    horizon_h=st.floats(12.0, 96.0),
+)
+def test_overlapping_events_multiply_in_the_estimate_as_in_the_model(
+    events: list[tuple[int, float, int]], horizon_h: float
+) -> None:
+    """Events that overlap multiply in the model's rate; the estimate's integral is the
+    model's (hours from 2026-03-02 00:00; factors from 0 to 8, so products reach 8^8)."""
+    start = dt.datetime(2026, 3, 2)
+    listed = ", ".join(
+        f'{{ date = "{(start + dt.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M")}", '
+        f'factor = {f!r}, duration = "{d}h" }}'
+        for h, f, d in events
+    )
+    s = scenario(
+        prepend=f'[run]\nstart = 2026-03-02\nhorizon = "{horizon_h * 3600:.3f}s"\n\n'
+        f"[profiles.p]\nevents = [{listed}]\n\n",
+        append='profile = "p"\n',
+    )
+    assert estimate(s.spec).sessions == pytest.approx(model_sessions(s), rel=1e-9, abs=1e-9)
+
+
+def test_events_stacked_past_any_limit_are_refused_naming_them() -> None:
+    """Thirty copies of a one-hour event of 10x: 10^30 in that hour, refused (the estimate
+    multiplies them, capped at about 10^200, so it stays a number)."""
+    event = '{ date = "2026-03-02T09:00", factor = 10.0, duration = "1h" }'
+    s = scenario(
+        prepend='[run]\nstart = 2026-03-02\nhorizon = "1d"\n\n'
+        f"[profiles.p]\nevents = [{', '.join([event] * 30)}]\n\n",
+        append='profile = "p"\n',
+    )
+    assert estimate(s.spec).sessions == pytest.approx(2000.0 / 24 * (23 + 1e30), rel=1e-9)
+    with pytest.raises(InfeasibleRunError) as info:
+        check(s.spec)
+    assert info.value.path == "profiles.p.events"
+
+
 def test_attempts_follow_the_journey_and_the_retries() -> None:
     """Two steps (the second with probability 0.5), 10% errors retried up to 3 attempts:
     1.5 calls x (1 + 0.1 + 0.01) attempts per session; simulated within a few percent."""

@@ -22,6 +22,7 @@ from openbank_sim.spec.profiles import (
     profile_at,
     rate_pieces,
     sample_nhpp,
+    sample_nhpp_blocks,
 )
 
 FLASH_SALE = {
@@ -391,3 +392,32 @@ def test_expected_count():
     assert expected_count(2.0, edges, factors, 7, 7) == 0.0
     with pytest.raises(ValueError):
         expected_count(2.0, edges, factors, 10, 5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    a=st.floats(0.0, 1e9),
+    width=st.floats(1e-3, 1e7),
+    n_parts=st.integers(2, 200),
+    seed=st.integers(0, 2**32),
+)
+def test_a_busy_piece_is_cut_where_linspace_would_cut_it(
+    a: float, width: float, n_parts: int, seed: int
+) -> None:
+    """A piece expecting more than ``max_expected`` arrivals is cut into the sub-pieces of
+    ``np.linspace`` (made one at a time, so that no piece needs an array of them): the same
+    arrivals, bit for bit, as cutting it with ``np.linspace``."""
+    b = a + width
+    edges, factors = np.array([a, b]), np.array([1.0])
+    max_expected = 50.0
+    rate = (n_parts - 0.5) * max_expected / (b - a)
+    parts = math.ceil(rate * (b - a) / max_expected)
+    assert parts >= 2
+    sub = np.linspace(a, b, parts + 1)
+    sub[-1] = b
+    reference = np.random.default_rng(seed)
+    expected = [sample_nhpp(reference, rate, sub[k : k + 2], factors) for k in range(parts)]
+    got = list(sample_nhpp_blocks(np.random.default_rng(seed), rate, edges, factors, max_expected))
+    assert len(got) == parts
+    for x, y in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(x, y)
