@@ -228,9 +228,15 @@ def _run_to_end(env: simpy.Environment) -> int:
     move the clock to it, run its callbacks. The call-level world holds only the model's own
     wake-ups and SimPy timeouts (no processes, no ``until`` event, nothing that fails), so
     this is what ``env.run()`` does, one Python call less per event."""
+    return _run_events(env, math.inf)
+
+
+def _run_events(env: simpy.Environment, most: float) -> int:
+    """Process up to ``most`` events of ``env`` (fewer when its queue runs dry); returns how
+    many (see :func:`_run_to_end`)."""
     queue, _ = event_queue(env)
     events = 0
-    while queue:
+    while queue and events < most:
         env._now, _, _, event = heappop(queue)
         callbacks, event.callbacks = event.callbacks, None
         for callback in callbacks:
@@ -246,14 +252,9 @@ def _run_to_end_ticking(env: simpy.Environment, tick: SpanTick) -> int:
     queue, _ = event_queue(env)
     events = 0
     while queue:
-        env._now, _, _, event = heappop(queue)
-        callbacks, event.callbacks = event.callbacks, None
-        for callback in callbacks:
-            callback(event)
-        if not event._ok:
-            raise RuntimeError(f"a call-level event failed: {event!r}")
-        events += 1
-        if not events % TICK_EVENTS:
+        n = _run_events(env, TICK_EVENTS)
+        events += n
+        if n == TICK_EVENTS:
             tick(env._now)
     tick(math.inf)  # the span is done, whenever its last event was
     return events
