@@ -48,31 +48,31 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------
-# Engine rates, measured on the development machine (Linux x86_64, 2 CPUs shared with other
-# work, Python 3.11.7, SimPy 4.1.2) with
-#     .venv/bin/python benchmarks/bench_engine.py --quick
-# which gave 47,802 and 54,957 calls per second of wall time (cases 1 and 2, 0.1 million calls;
-# 113,044 and 111,445 per CPU second) and a peak of 135 MB for 0.5 million calls against
-# 112 MB for the imports alone; and with the shipped scenarios run one by one
-# (ecommerce 43,000 attempts/s, medical 51,000, uk_open_banking 38,000, mmc_validation 70,000).
-# The constants take the middle of those wall-time rates: the estimate is for a machine as busy
-# as that one.
+# Engine rates, measured on the development machine (Linux x86_64, 2 CPUs, load average below
+# 1, Python 3.11.7, SimPy 4.1.2) with the shipped scenarios run one by one
+#     .venv/bin/python benchmarks/bench_feasibility.py --all
+# (simulate() wall time, tables included: ecommerce 101,000 attempts/s, education 87,000,
+# singles_day 87,000, uk_open_banking 85,000, medical 150,000, retry_storm 167,000,
+# mmc_validation 446,000), with benchmarks/bench_engine.py (a peak of 188 MB for 5 million calls
+# against 172 MB for the imports alone), and with 2,000 copies of a small partner for an hour
+# (0.59 s). The rate takes the busier scenarios' (gateway, several partners, unattended
+# traffic): the estimate errs long for simple ones such as an M/M/c.
 
-ENGINE_ATTEMPTS_PER_S = 50_000.0
-"""Attempts the engine simulates per second of wall time (benchmarks/bench_engine.py)."""
-STARTUP_S = 0.5
+ENGINE_ATTEMPTS_PER_S = 100_000.0
+"""Attempts the engine simulates per second of wall time (benchmarks/bench_feasibility.py)."""
+STARTUP_S = 0.2
 """Fixed cost of a run: building the world, then the result tables."""
-PARTNER_S = 1e-3
-"""Run time per partner (its processes, streams and table rows): 2,000 copies of a small
-partner took 1.7 s."""
-PARTNER_WINDOW_S = 3e-3
+PARTNER_S = 3e-4
+"""Run time per partner (its runtime, streams and table rows): 2,000 copies of a small
+partner took 0.59 s."""
+PARTNER_WINDOW_S = 1.2e-3
 """Run time per partner and observation window of windowed traffic (each window sets every
-live partner up again): traditional_vs_api, 96 partners in 78 windows, spent about 25 s so."""
+live partner up again): traditional_vs_api, 96 partners in 78 windows, took 16.9 s in all."""
 PARTNER_HOUR_S = 1e-6
 """Run time per partner and hour booked by windowed traffic."""
 
-BASE_BYTES = 150e6
-"""Python with numpy, pandas, SimPy and the package imported, plus a small run."""
+BASE_BYTES = 190e6
+"""Python with numpy, pandas, SimPy and the package imported (172 MB), plus a small run."""
 PARTNER_BYTES = 24e3
 """Per partner: runtime, random streams and their pre-drawn blocks (2,000 copies: 42 MB)."""
 ARRIVAL_BYTES = 40.0
