@@ -348,6 +348,7 @@ class _Session:
         "revenue",
         "sid",
         "st",
+        "t_arrive",
         "t_first",
         "t_start",
         "t_token",
@@ -370,7 +371,9 @@ class _Session:
     att: _Attempt
     client_deadline: float
     wake: float
-    t_token: float  # when the token service answers the attempt's token request (s)
+    # an attempt waiting for its token: when it arrived, when the token service answers (s)
+    t_arrive: float
+    t_token: float
     callbacks: _Callbacks | None
     # with a client lever: the attempt's breaker permit (its epoch) and the outcome the client
     # has when the session waits to act on it in time order
@@ -847,31 +850,36 @@ class PartnerRuntime:
         if fused and (not self.auth or self.tokens.get(sess.user, -math.inf) > clock):
             self._reach_pool(sess, clock, clock, clock, draws)
             return
-        att = sess.att = _Attempt(clock, st, sess, draws, sess.revenue, sess.k)
         client_deadline = clock + self.timeout
         user_deadline = sess.user_deadline
+        wake = client_deadline if client_deadline <= user_deadline else user_deadline
+        if fused:
+            gw = self.gateway_checks
+            assert gw is not None  # auth
+            t_token = gw.fetch_token(clock, draws[4])  # as _serve at the gateway
+            if t_token <= wake:
+                if t_token > clock:
+                    sess.t_arrive = clock
+                    sess.t_token = t_token
+                    sess.clock = clock + (t_token - clock)
+                    self._wake_at(sess, sess.clock, self._on_token)
+                else:
+                    self._token_answered(sess, clock, t_token, clock, draws)
+                return
+        # the general path (or the client or the user gives up before the token answer)
+        att = sess.att = _Attempt(clock, st, sess, draws, sess.revenue, sess.k)
         sess.client_deadline = client_deadline
-        wake = sess.wake = client_deadline if client_deadline <= user_deadline else user_deadline
-        if not fused:
-            self._server_side(sess, att, clock, self._serve(att))
-            return
-        gw = self.gateway_checks
-        assert gw is not None  # auth
-        t_token = gw.fetch_token(clock, draws[4])  # as _serve at the gateway
-        if t_token > wake:  # the client or the user gives up first: the general path
+        sess.wake = wake
+        if fused:
             att.stage = _TOKEN_ANSWERED
             att.now = t_token
             self._server_side(sess, att, clock, t_token)
-        elif t_token > clock:
-            sess.t_token = t_token
-            sess.clock = clock + (t_token - clock)
-            self._wake_at(sess, sess.clock, self._on_token)
         else:
-            self._token_answered(sess, clock, t_token, clock, draws)
+            self._server_side(sess, att, clock, self._serve(att))
 
     def _token_event(self, sess: _Session) -> None:
         sess.moved = False
-        self._token_answered(sess, sess.att.t0, sess.t_token, sess.clock, sess.attempt_draws)
+        self._token_answered(sess, sess.t_arrive, sess.t_token, sess.clock, sess.attempt_draws)
 
     def _token_answered(
         self, sess: _Session, t0: float, now: float, clock: float, draws: AttemptDraws
@@ -909,9 +917,18 @@ class PartnerRuntime:
             held: tuple = ()
             retry_after = 0.0
             if self.limited:
-                gw = self.gateway_checks
-                assert gw is not None and st.route is not None  # an API partner's step
-                retry_after, held = gw.admit(now, st.route, sess.user)
+                route = st.route
+                assert route is not None  # an API partner's step
+                single = route.single
+                if single is not None:  # as Gateway.admit, inline on the hot path
+                    retry_after = single.check(now)
+                    if retry_after <= 0.0:
+                        single.consume(now)
+                        held = route.single_held
+                else:
+                    gw = self.gateway_checks
+                    assert gw is not None
+                    retry_after, held = gw.admit(now, route, sess.user)
             if retry_after > 0.0:
                 sess.retry_after = retry_after
                 outcome = RATE_LIMITED
