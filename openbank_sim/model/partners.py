@@ -746,7 +746,8 @@ class PartnerRuntime:
             sess.k = 1
             sess.attempt_draws = first
             if sess.moved:
-                self._wake_at(sess, clock, self._on_attempt)
+                sess.callbacks = self._on_attempt  # as _wake_at, inline on the hot path
+                heappush(self._queue, (clock, NORMAL, next(self._eid), sess))
             else:
                 self._attempt(sess)
             return
@@ -861,8 +862,9 @@ class PartnerRuntime:
                 if t_token > clock:
                     sess.t_arrive = clock
                     sess.t_token = t_token
-                    sess.clock = clock + (t_token - clock)
-                    self._wake_at(sess, sess.clock, self._on_token)
+                    sess.clock = t = clock + (t_token - clock)
+                    sess.callbacks = self._on_token  # as _wake_at
+                    heappush(self._queue, (t, NORMAL, next(self._eid), sess))
                 else:
                     self._token_answered(sess, clock, t_token, clock, draws)
                 return
