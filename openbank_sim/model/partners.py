@@ -510,6 +510,16 @@ class PartnerRuntime:
         self.u_log = streams.uniforms(*key, "call_log")
         self.tokens: dict[int, float] = {}
         self.steps = tuple(_Step(self, j, s, journey) for j, s in enumerate(journey.steps))
+        # steps with no optional draw (probability, think time, approval, redirect): a session
+        # draws only their attempts
+        self._plain_steps = all(
+            st.u_prob is None
+            and st.think is None
+            and st.u_appr is None
+            and st.u_drop is None
+            and st.redirect_time is None
+            for st in self.steps
+        )
         self.installment_rate = ctx.installment_rate
         self.span_from_s = ctx.span_from_s
         self.sessions = 0
@@ -658,14 +668,23 @@ class PartnerRuntime:
         """Start a user session now: every draw it will need, then its walk of the journey."""
         sid = self.sessions
         self.sessions = sid + 1
-        now = self.env.now
+        now = self.env._now  # SimPy's clock (its ``now`` property, one call less)
         if self.growth_log_per_s:
             user = int(self.u_user() * self.spec.users * math.exp(self.growth_log_per_s * now))
         else:
             user = self.users()  # numpy integers as Python ints
         value = self.value() if self.value is not None else 0.0
         logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
-        draws = [
+        draws = (
+            [(0.0, 0.0, 0.0, st.first(), 1.0, 0.0) for st in self.steps]
+            if self._plain_steps
+            else self._step_draws()
+        )
+        self._walk(_Session(sid, now, user, logged, value, draws))
+
+    def _step_draws(self) -> list[tuple]:
+        """A session's draws for every step of its journey (:meth:`_start_session`)."""
+        return [
             (
                 st.u_prob() if st.u_prob is not None else 0.0,
                 st.think() if st.think is not None else 0.0,
@@ -676,7 +695,6 @@ class PartnerRuntime:
             )
             for st in self.steps
         ]
-        self._walk(_Session(sid, now, user, logged, value, draws))
 
     def _start_background(self, user: int) -> None:
         """Start the partner's next unattended refresh, for ``user``, now."""
