@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Sampler", "Streams", "block_sampler", "replication_seed", "stream_key"]
+__all__ = [
+    "Sampler",
+    "Streams",
+    "block_sampler",
+    "replication_seed",
+    "stream_key",
+    "uniform_draw",
+]
 
 _MAX_SEED = 2**63 - 1
 
@@ -77,11 +84,11 @@ class Streams:
 
     def uniforms(self, *names: str) -> Sampler:
         """Uniform [0, 1) variates from the stream ``names`` (made on first use)."""
-        return block_sampler(self.draws(_random, *names))
+        return block_sampler(self.draws(uniform_draw, *names))
 
 
-def _random(gen: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` uniform [0, 1) variates."""
+def uniform_draw(gen: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` uniform [0, 1) variates of ``gen`` (a draw for :meth:`Streams.draws`)."""
     return gen.random(n)
 
 

@@ -51,7 +51,9 @@ class Route:
         self.concurrency = any(isinstance(s, Concurrency) for s in fixed) or any(
             u.rule.spec.algorithm == "concurrency" for u in user_scoped
         )
-        # the common case of one limiter that is not per user: checked without a loop
+        # the common case of one limiter that is not per user, and what it holds: checked
+        # inline, without Gateway.admit's loop, where an attempt reaches its pool
+        # (PartnerRuntime._reach_pool)
         self.single = fixed[0] if len(fixed) == 1 and not user_scoped else None
         self.single_held = fixed if self.concurrency else ()
 
@@ -144,13 +146,6 @@ class Gateway:
         longest Retry-After of the rejecting limiters (``inf`` when unknown); ``held`` are the
         concurrency limiters that must be told when the backend finishes (``finish_at``).
         """
-        single = route.single
-        if single is not None:
-            retry = single.check(now)
-            if retry > 0.0:
-                return retry, ()
-            single.consume(now)
-            return 0.0, route.single_held
         states = route.fixed
         if route.user_scoped:
             key = route.partner_key | user

@@ -44,7 +44,7 @@ import simpy
 from simpy.events import NORMAL
 
 from ..outcomes import CIRCUIT_OPEN, JOURNEY_FAILED_OFFSET, OUTCOME_NAMES, JourneyEnding, Outcome
-from ..rng import MAX_BLOCK, Sampler, Streams
+from ..rng import MAX_BLOCK, Sampler, Streams, uniform_draw
 from ..spec.distributions import Distribution
 from ..spec.profiles import Profile, rate_pieces, sample_nhpp_blocks
 from ..spec.types import (
@@ -142,11 +142,6 @@ def _coin(uniforms: Callable[[int], np.ndarray], p: float) -> _Column:
     return lambda n: (uniforms(n) < p).tolist()
 
 
-def _uniform(gen: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` uniform [0, 1) variates."""
-    return gen.random(n)
-
-
 def _attempt_draws(
     streams: Streams,
     key: tuple[str, ...],
@@ -172,10 +167,10 @@ def _attempt_draws(
 
     service = _sampled(draws("service", product.service_time.sample))
     rate = product.error_rate
-    error = _coin(draws("error", _uniform), rate) if rate > 0 else _constant(False)
+    error = _coin(draws("error", uniform_draw), rate) if rate > 0 else _constant(False)
     over = _sampled(draws("overhead", overhead.sample)) if overhead is not None else _constant(0.0)
     if auth is not None:
-        coin = _sampled(draws("auth_failure", _uniform))
+        coin = _sampled(draws("auth_failure", uniform_draw))
         token = _sampled(draws("token_service", auth.service_time.sample))
     else:
         coin = token = _constant(NAN)
@@ -510,16 +505,6 @@ class PartnerRuntime:
         self.u_log = streams.uniforms(*key, "call_log")
         self.tokens: dict[int, float] = {}
         self.steps = tuple(_Step(self, j, s, journey) for j, s in enumerate(journey.steps))
-        # steps with no optional draw (probability, think time, approval, redirect): a session
-        # draws only their attempts
-        self._plain_steps = all(
-            st.u_prob is None
-            and st.think is None
-            and st.u_appr is None
-            and st.u_drop is None
-            and st.redirect_time is None
-            for st in self.steps
-        )
         self.installment_rate = ctx.installment_rate
         self.span_from_s = ctx.span_from_s
         self.sessions = 0
@@ -675,16 +660,7 @@ class PartnerRuntime:
             user = self.users()  # numpy integers as Python ints
         value = self.value() if self.value is not None else 0.0
         logged = self.log_share > 0.0 and (self.log_share >= 1.0 or self.u_log() < self.log_share)
-        draws = (
-            [(0.0, 0.0, 0.0, st.first(), 1.0, 0.0) for st in self.steps]
-            if self._plain_steps
-            else self._step_draws()
-        )
-        self._walk(_Session(sid, now, user, logged, value, draws))
-
-    def _step_draws(self) -> list[tuple]:
-        """A session's draws for every step of its journey (:meth:`_start_session`)."""
-        return [
+        draws = [
             (
                 st.u_prob() if st.u_prob is not None else 0.0,
                 st.think() if st.think is not None else 0.0,
@@ -695,6 +671,7 @@ class PartnerRuntime:
             )
             for st in self.steps
         ]
+        self._walk(_Session(sid, now, user, logged, value, draws))
 
     def _start_background(self, user: int) -> None:
         """Start the partner's next unattended refresh, for ``user``, now."""
@@ -872,30 +849,36 @@ class PartnerRuntime:
         client_deadline = clock + self.timeout
         user_deadline = sess.user_deadline
         wake = client_deadline if client_deadline <= user_deadline else user_deadline
-        if fused:
-            gw = self.gateway_checks
-            assert gw is not None  # auth
-            t_token = gw.fetch_token(clock, draws[4])  # as _serve at the gateway
-            if t_token <= wake:
-                if t_token > clock:
-                    sess.t_arrive = clock
-                    sess.t_token = t_token
-                    sess.clock = t = clock + (t_token - clock)
-                    sess.callbacks = self._on_token  # as _wake_at
-                    heappush(self._queue, (t, NORMAL, next(self._eid), sess))
-                else:
-                    self._token_answered(sess, clock, t_token, clock, draws)
-                return
-        # the general path (or the client or the user gives up before the token answer)
-        att = sess.att = _Attempt(clock, st, sess, draws, sess.revenue, sess.k)
-        sess.client_deadline = client_deadline
-        sess.wake = wake
-        if fused:
+        if not fused:
+            att = self._open_attempt(sess, clock, client_deadline, wake)
+            self._server_side(sess, att, clock, self._serve(att))
+            return
+        gw = self.gateway_checks
+        assert gw is not None  # auth
+        t_token = gw.fetch_token(clock, draws[4])  # as _serve at the gateway
+        if t_token > wake:  # the client or the user gives up first: the general path
+            att = self._open_attempt(sess, clock, client_deadline, wake)
             att.stage = _TOKEN_ANSWERED
             att.now = t_token
             self._server_side(sess, att, clock, t_token)
+        elif t_token > clock:
+            sess.t_arrive = clock
+            sess.t_token = t_token
+            sess.clock = t = clock + (t_token - clock)
+            sess.callbacks = self._on_token  # as _wake_at
+            heappush(self._queue, (t, NORMAL, next(self._eid), sess))
         else:
-            self._server_side(sess, att, clock, self._serve(att))
+            self._token_answered(sess, clock, t_token, clock, draws)
+
+    def _open_attempt(
+        self, sess: _Session, clock: float, client_deadline: float, wake: float
+    ) -> _Attempt:
+        """The :class:`_Attempt` of the attempt arriving now (``clock``, s) for the general
+        server side, and the deadlines its session waits under (``wake``: the earlier)."""
+        att = sess.att = _Attempt(clock, sess.st, sess, sess.attempt_draws, sess.revenue, sess.k)
+        sess.client_deadline = client_deadline
+        sess.wake = wake
+        return att
 
     def _token_event(self, sess: _Session) -> None:
         sess.moved = False

@@ -16,8 +16,8 @@ horizon finish, so a pool offered more work than its servers can do serves its q
 the horizon, and the run simulates that time).
 
 The estimate is an order of magnitude, not a forecast: retries are counted from the products'
-error rates only (not from overload), and onboarding ignores queueing for engineers. ``docs/scenario-format.md`` ("Feasibility") gives
-its accuracy on the shipped scenarios.
+error rates only (not from overload), and onboarding ignores queueing for engineers.
+``docs/scenario-format.md`` ("Feasibility") gives its accuracy on the shipped scenarios.
 """
 
 from __future__ import annotations
@@ -219,9 +219,10 @@ class _Cumulative:
 
 def _shape_integral(
     spec: Spec, p: PartnerSpec, cache: dict[tuple[str, float], _Cumulative]
-) -> float:
+) -> tuple[float, float]:
     """Integral of ``profile x growth`` (events included) over the partner's live part of the
-    horizon, in seconds: its expected sessions per unit of base rate."""
+    horizon, in seconds: its expected sessions per unit of base rate; and the largest product
+    of overlapping event factors there (1.0 without events)."""
     run = spec.run
     key = (p.profile, p.growth_per_year)
     if key not in cache:
@@ -229,28 +230,21 @@ def _shape_integral(
     cum = cache[key]
     lo, hi = p.live_from_s, run.horizon_s
     if lo >= hi:
-        return 0.0
+        return 0.0, 1.0
     total = cum(hi) - cum(lo)
+    peak = 1.0
     occurrences = _event_occurrences(spec.profiles[p.profile].events, run.start, lo, hi)
     if occurrences:
-        total += _events_excess(occurrences, cum, lo, hi)
-    return max(total, 0.0)
+        cuts, product = _event_products(occurrences, lo, hi)
+        shape = np.diff([cum(float(t)) for t in cuts])
+        total += float(np.sum((product - 1.0) * np.maximum(shape, 0.0)))
+        peak = max(peak, float(product.max()))
+    return max(total, 0.0), peak
 
 
 _MAX_LOG_FACTOR = 460.0
 """Overlapping events multiply; their product is capped at e^460 (about 10^200) so that the
 estimate of an absurd profile stays a finite number that :func:`check` refuses."""
-
-
-def _events_excess(
-    occurrences: list[tuple[float, float, float]], cum: _Cumulative, lo: float, hi: float
-) -> float:
-    """What events add to the integral over ``[lo, hi)``: on each piece between event
-    boundaries, (the product of the factors of the events under way there - 1) times the
-    integral of the shape."""
-    cuts, product = _event_products(occurrences, lo, hi)
-    shape = np.diff([cum(float(t)) for t in cuts])
-    return float(np.sum((product - 1.0) * np.maximum(shape, 0.0)))
 
 
 def _event_products(
@@ -265,27 +259,16 @@ def _event_products(
     factor = np.array([o[2] for o in occurrences], dtype=np.float64)
     cuts = np.unique(np.concatenate(([lo, hi], begin, end)))
     ib, ie = np.searchsorted(cuts, begin), np.searchsorted(cuts, end)
-    zero = factor == 0.0
-    log_f = np.log(np.where(zero, 1.0, factor))
+    zero = (factor == 0.0).astype(np.float64)  # a factor 0 stops the rate: no log of it
+    log_f = np.log(np.where(zero > 0.0, 1.0, factor))
     logs = np.zeros(cuts.size)
     zeros = np.zeros(cuts.size)
     np.add.at(logs, ib, log_f)
     np.add.at(logs, ie, -log_f)
     np.add.at(zeros, ib, zero)
-    np.add.at(zeros, ie, -zero.astype(np.float64))
+    np.add.at(zeros, ie, -zero)
     under_way = np.minimum(np.cumsum(logs)[:-1], _MAX_LOG_FACTOR)
     return cuts, np.where(np.cumsum(zeros)[:-1] > 0.5, 0.0, np.exp(under_way))
-
-
-def _peak_event_factor(spec: Spec, p: PartnerSpec) -> float:
-    """The largest product of overlapping event factors in the partner's live part of the
-    horizon (1.0 without events)."""
-    run = spec.run
-    lo, hi = p.live_from_s, run.horizon_s
-    occurrences = _event_occurrences(spec.profiles[p.profile].events, run.start, lo, hi)
-    if not occurrences or lo >= hi:
-        return 1.0
-    return float(max(1.0, _event_products(occurrences, lo, hi)[1].max()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -422,13 +405,14 @@ class _Partner:
     distinct_users: float
     consents: float
     by_product: dict[str, float] = field(default_factory=dict)  # attempts, refreshes included
+    peak_event_factor: float = 1.0  # the largest product of overlapping profile events
 
 
 def _partner(
     spec: Spec, p: PartnerSpec, cache: dict[tuple[str, float], _Cumulative], user_state: bool
 ) -> _Partner:
     run = spec.run
-    shape = _shape_integral(spec, p, cache)
+    shape, peak_event_factor = _shape_integral(spec, p, cache)
     sessions = p.users * p.sessions_per_user_day / SECONDS_PER_DAY * shape
     per_session, seconds, by_product = _journey_attempts(
         spec.journeys[p.journey], spec.bank.products, p
@@ -450,7 +434,14 @@ def _partner(
     if refreshes and p.background is not None:
         attempts[p.background.product] = attempts.get(p.background.product, 0.0) + refreshes
     return _Partner(
-        sessions, sessions * per_session, refreshes, rate * seconds, distinct, consents, attempts
+        sessions,
+        sessions * per_session,
+        refreshes,
+        rate * seconds,
+        distinct,
+        consents,
+        attempts,
+        peak_event_factor,
     )
 
 
@@ -701,7 +692,7 @@ def _attempts_driver(
             (copies / 10.0, f"partners.{entry}.copies"),
             ((1.0 + p.growth_per_year) ** years / 2.0, f"partners.{entry}.growth_per_year"),
             # a peak of 10x (Singles' Day) is ordinary; overlapping events multiply
-            (_peak_event_factor(spec, p) / 10.0, f"profiles.{p.profile}.events"),
+            (own.peak_event_factor / 10.0, f"profiles.{p.profile}.events"),
         ]
         if p.background is not None and own.refreshes > own.attempts:
             candidates.append(
